@@ -1,0 +1,36 @@
+# The two set-up commands: `make run` and `make test`. Each creates .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   ?= var
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install bench fuzz lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+
+# Editable install: builds both Cython extensions in place next to their .pyx.
+$(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard edge/*.pyx edge/*.pxd)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/provedge run --data $(DATA)
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only
+
+FUZZ_SECONDS ?= 60
+fuzz: install
+	$(BIN)/pip install --quiet -e '.[fuzz]'
+	$(BIN)/python fuzz/fuzz_sipparse.py -max_total_time=$(FUZZ_SECONDS)
+
+clean:
+	rm -rf build $(VENV) edge/*.so edge/_*.c *.egg-info

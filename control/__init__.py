@@ -1,0 +1,1 @@
+"""The control plane: source of truth in SQLite, compiler and LMDB publisher."""
