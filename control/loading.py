@@ -1,0 +1,62 @@
+"""Reads what the compiler needs from SQLite rows into the domain values of control.variables."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from control.catalog import MODELS
+from control.variables import DeviceData, LineData, TenantData
+
+
+def provisioning_url(edge_url: str, url_key: str) -> str:
+    return f"{edge_url.rstrip('/')}/p/{url_key}/"
+
+
+def tenant_data(row: sqlite3.Row, edge_url: str) -> TenantData:
+    return TenantData(
+        name=row["name"],
+        realm=row["realm"],
+        sip_server=row["sip_server"],
+        sip_port=row["sip_port"],
+        sip_transport=row["sip_transport"],
+        timezone=row["timezone"],
+        ntp_server=row["ntp_server"],
+        language=row["language"],
+        provisioning_url=provisioning_url(edge_url, row["url_key"]),
+    )
+
+
+_LINES_SQL = """
+SELECT dl.position, e.number, e.display_name AS ext_name,
+       a.username, a.password, a.display_name AS acc_name, a.expires, a.enabled
+FROM device_lines dl
+JOIN extensions e ON e.id = dl.extension_id
+JOIN extension_accounts ea ON ea.extension_id = e.id AND ea.position = 1
+JOIN accounts a ON a.id = ea.account_id
+WHERE dl.mac = ?
+ORDER BY dl.position
+"""
+
+
+def device_data(conn: sqlite3.Connection, row: sqlite3.Row) -> DeviceData:
+    lines = tuple(
+        LineData(
+            user=line["username"],
+            auth_user=line["username"],
+            password=line["password"],
+            display_name=line["ext_name"] or line["acc_name"] or line["number"],
+            label=line["number"],
+            expires=line["expires"],
+            enabled=bool(line["enabled"]),
+        )
+        for line in conn.execute(_LINES_SQL, (row["mac"],))
+    )
+    return DeviceData(
+        mac=row["mac"],
+        model=MODELS[row["model"]],
+        name=row["name"],
+        admin_password=row["admin_password"],
+        background_url=row["background_url"],
+        hotdesk_pin=row["hotdesk_pin"],
+        lines=lines,
+    )

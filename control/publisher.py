@@ -1,0 +1,66 @@
+"""Writes compiled blobs into LMDB: the one interface the publish step hides behind.
+
+An *owner* (``device/<mac>`` or ``tenant/<id>``) publishes its whole set of files at once.
+All owners of a batch go into one write transaction, so a reader sees either the old set
+or the new one, never half; files an owner no longer has are deleted in the same
+transaction. Publishing the same set twice changes nothing (idempotent), which is what
+makes redoing an interrupted publish after a restart safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import lmdb
+import orjson
+
+from edge import store
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    owner: str
+    files: Mapping[bytes, bytes]  # blob key -> encoded blob; empty = withdraw the owner
+
+
+class Publisher(Protocol):
+    def publish(self, batch: Iterable[Publication]) -> None: ...
+
+    def owners(self) -> Iterator[str]: ...
+
+
+class LmdbPublisher:
+    def __init__(self, env: lmdb.Environment) -> None:
+        self._env = env
+        self._blobs = env.open_db(store.BLOBS_DB)
+        self._index = env.open_db(store.INDEX_DB)
+
+    def publish(self, batch: Iterable[Publication]) -> None:
+        with self._env.begin(write=True) as txn:
+            for publication in batch:
+                self._replace(txn, publication)
+
+    def _replace(self, txn: lmdb.Transaction, publication: Publication) -> None:
+        owner_key = publication.owner.encode()
+        previous = txn.get(owner_key, db=self._index)
+        stale = set(map(str.encode, orjson.loads(previous))) if previous else set()
+        stale.difference_update(publication.files)
+        for key in stale:
+            txn.delete(key, db=self._blobs)
+        for key, blob in publication.files.items():
+            # Unchanged bytes are not rewritten: a republish of a big tenant stays cheap
+            # and LMDB pages of untouched blobs stay shared with readers.
+            if txn.get(key, db=self._blobs) != blob:
+                txn.put(key, blob, db=self._blobs)
+        if publication.files:
+            names = sorted(key.decode() for key in publication.files)
+            txn.put(owner_key, orjson.dumps(names), db=self._index)
+        else:
+            txn.delete(owner_key, db=self._index)
+
+    def owners(self) -> Iterator[str]:
+        with self._env.begin(db=self._index) as txn:
+            keys = [key.decode() for key in txn.cursor().iternext(values=False)]
+        yield from keys

@@ -1,0 +1,84 @@
+-- provedge source of truth. Constraints live here so no code path can bypass them.
+PRAGMA foreign_keys = ON;
+
+CREATE TABLE IF NOT EXISTS tenants (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 128),
+    realm         TEXT NOT NULL CHECK (length(realm) BETWEEN 1 AND 253),
+    sip_server    TEXT NOT NULL CHECK (length(sip_server) BETWEEN 1 AND 253),
+    sip_port      INTEGER NOT NULL DEFAULT 5060 CHECK (sip_port BETWEEN 1 AND 65535),
+    sip_transport TEXT NOT NULL DEFAULT 'udp' CHECK (sip_transport IN ('udp', 'tcp', 'tls')),
+    timezone      TEXT NOT NULL DEFAULT 'UTC',
+    ntp_server    TEXT NOT NULL DEFAULT 'pool.ntp.org',
+    language      TEXT NOT NULL DEFAULT 'English',
+    url_key       TEXT NOT NULL UNIQUE,  -- unguessable path segment of the provisioning URL
+    rev           INTEGER NOT NULL DEFAULT 1,  -- as devices.rev, for the tenant's common files
+    published_rev INTEGER NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+
+CREATE TABLE IF NOT EXISTS devices (
+    mac            TEXT PRIMARY KEY CHECK (length(mac) = 12 AND mac NOT GLOB '*[^0-9a-f]*'),
+    tenant_id      INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    model          TEXT NOT NULL,
+    name           TEXT NOT NULL DEFAULT '',
+    admin_password TEXT NOT NULL,
+    background_url TEXT NOT NULL DEFAULT '',
+    hotdesk_pin    TEXT NOT NULL DEFAULT '',
+    rev            INTEGER NOT NULL DEFAULT 1,  -- bumped by every change that alters its files
+    published_rev  INTEGER NOT NULL DEFAULT 0,  -- rev last written to LMDB; lower = publish again
+    created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS devices_tenant ON devices(tenant_id);
+CREATE INDEX IF NOT EXISTS devices_unpublished ON devices(published_rev) WHERE published_rev < rev;
+
+CREATE TABLE IF NOT EXISTS accounts (
+    id           INTEGER PRIMARY KEY,
+    tenant_id    INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    username     TEXT NOT NULL CHECK (length(username) BETWEEN 1 AND 64),
+    password     TEXT NOT NULL CHECK (length(password) BETWEEN 8 AND 128),
+    display_name TEXT NOT NULL DEFAULT '',
+    expires      INTEGER NOT NULL DEFAULT 360 CHECK (expires BETWEEN 30 AND 86400),
+    enabled      INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    UNIQUE (tenant_id, username)
+);
+
+CREATE TABLE IF NOT EXISTS extensions (
+    id           INTEGER PRIMARY KEY,
+    tenant_id    INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    number       TEXT NOT NULL CHECK (length(number) BETWEEN 1 AND 32),
+    display_name TEXT NOT NULL DEFAULT '',
+    UNIQUE (tenant_id, number)
+);
+
+-- An extension may have several SIP accounts; the first (position 1) is the line's identity.
+CREATE TABLE IF NOT EXISTS extension_accounts (
+    extension_id INTEGER NOT NULL REFERENCES extensions(id) ON DELETE CASCADE,
+    account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    position     INTEGER NOT NULL CHECK (position >= 1),
+    PRIMARY KEY (extension_id, account_id),
+    UNIQUE (extension_id, position)
+);
+
+-- One MAC carries up to 6 extensions: the position CHECK is that rule.
+CREATE TABLE IF NOT EXISTS device_lines (
+    mac          TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
+    position     INTEGER NOT NULL CHECK (position BETWEEN 1 AND 6),
+    extension_id INTEGER NOT NULL REFERENCES extensions(id) ON DELETE CASCADE,
+    PRIMARY KEY (mac, position)
+);
+CREATE INDEX IF NOT EXISTS device_lines_extension ON device_lines(extension_id);
+
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY,  -- sha256 of the token; the token itself is shown once
+    role       TEXT NOT NULL CHECK (role IN ('operator', 'tenant_admin', 'end_user')),
+    tenant_id  INTEGER REFERENCES tenants(id) ON DELETE CASCADE,
+    label      TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    CHECK (role = 'operator' OR tenant_id IS NOT NULL)
+);
+
+CREATE TABLE IF NOT EXISTS settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

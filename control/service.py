@@ -1,0 +1,403 @@
+"""The control plane's operations: validate against the truth, write SQLite, publish.
+
+Every write happens in one SQLite transaction that also bumps the ``rev`` of each device
+(and tenant) whose files it changes; :meth:`Control.publish_pending` then compiles exactly
+those and marks them published. A crash in between leaves ``published_rev < rev`` and the
+next start publishes again, so nothing depends on the process surviving a request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from control import loading
+from control.catalog import MODELS, device_files
+from control.compiler import Compiler
+from control.db import Database
+from control.errors import ServiceError, conflict, invalid, not_found
+from control.publisher import Publication, Publisher
+from control.schemas import AccountIn, DeviceIn, DevicePatch, ExtensionIn, TenantIn, TenantPatch
+
+from edge.macaddr import InvalidMac, normalize_mac
+
+PUBLISH_BATCH = 500
+
+
+def new_password(length: int = 20) -> str:
+    # token_urlsafe: letters, digits, - and _ only, which every phone's config syntax takes.
+    return secrets.token_urlsafe(length)[:length]
+
+
+class Control:
+    def __init__(self, db: Database, publisher: Publisher, compiler: Compiler, edge_url: str) -> None:
+        self.db = db
+        self.publisher = publisher
+        self.compiler = compiler
+        self.edge_url = edge_url
+        self._publish_lock = threading.Lock()
+
+    # ---- tenants -------------------------------------------------------------------------
+    def create_tenant(self, body: TenantIn) -> dict[str, Any]:
+        with self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM tenants WHERE name = ?", (body.name,)).fetchone():
+                raise conflict("name", "a tenant with this name exists")
+            cur = conn.execute(
+                "INSERT INTO tenants (name, realm, sip_server, sip_port, sip_transport, timezone,"
+                " ntp_server, language, url_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*body.model_dump().values(), secrets.token_urlsafe(18)),
+            )
+            tenant_id = cur.lastrowid
+        self.publish_pending()
+        return self.get_tenant(tenant_id)
+
+    def update_tenant(self, ref: int | str, patch: TenantPatch) -> dict[str, Any]:
+        changes = patch.model_dump(exclude_none=True)
+        with self.db.transaction() as conn:
+            tenant = self._tenant_row(conn, ref, "tenant")
+            if changes:
+                columns = ", ".join(f"{name} = :{name}" for name in changes)
+                conn.execute(
+                    f"UPDATE tenants SET {columns}, rev = rev + 1 WHERE id = :id",
+                    {**changes, "id": tenant["id"]},
+                )
+                conn.execute("UPDATE devices SET rev = rev + 1 WHERE tenant_id = ?", (tenant["id"],))
+        self.publish_pending()
+        return self.get_tenant(tenant["id"])
+
+    def list_tenants(self, scope: int | None = None) -> list[dict[str, Any]]:
+        rows = self.db.query(
+            "SELECT * FROM tenants WHERE ? IS NULL OR id = ? ORDER BY id", (scope, scope)
+        )
+        return [self._tenant_view(row) for row in rows]
+
+    def get_tenant(self, ref: int | str, scope: int | None = None) -> dict[str, Any]:
+        with self.db.transaction() as conn:
+            row = self._tenant_row(conn, ref, "tenant", scope)
+        return self._tenant_view(row)
+
+    def tenant_id(self, ref: int | str) -> int:
+        with self.db.transaction() as conn:
+            return int(self._tenant_row(conn, ref, "tenant")["id"])
+
+    def _tenant_row(
+        self, conn: sqlite3.Connection, ref: int | str, field: str, scope: int | None = None
+    ) -> sqlite3.Row:
+        column = "id" if isinstance(ref, int) else "name"
+        row = conn.execute(f"SELECT * FROM tenants WHERE {column} = ?", (ref,)).fetchone()
+        if row is None or (scope is not None and row["id"] != scope):
+            raise not_found(field, "tenant")
+        return row
+
+    def _tenant_view(self, row: sqlite3.Row) -> dict[str, Any]:
+        view = {key: row[key] for key in row.keys() if key not in ("url_key", "rev", "published_rev")}
+        view["provisioning_url"] = loading.provisioning_url(self.edge_url, row["url_key"])
+        return view
+
+    # ---- devices -------------------------------------------------------------------------
+    def create_device(self, body: DeviceIn, scope: int | None = None) -> dict[str, Any]:
+        admin_password = new_password(16)
+        with self.db.transaction() as conn:
+            tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
+            if conn.execute("SELECT 1 FROM devices WHERE mac = ?", (body.mac,)).fetchone():
+                raise conflict("mac", "this MAC is already provisioned")
+            conn.execute(
+                "INSERT INTO devices (mac, tenant_id, model, name, admin_password, background_url,"
+                " hotdesk_pin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (body.mac, tenant["id"], body.model, body.name, admin_password,
+                 body.background_url, body.hotdesk_pin),
+            )
+        self.publish_pending()
+        return {**self.get_device(body.mac), "admin_password": admin_password}
+
+    def get_device(self, mac: str, scope: int | None = None) -> dict[str, Any]:
+        with self.db.transaction() as conn:
+            row = self._device_row(conn, mac, scope)
+            return self._device_view(conn, row)
+
+    def list_devices(self, tenant: int | str | None = None, scope: int | None = None) -> list[dict[str, Any]]:
+        with self.db.transaction() as conn:
+            tenant_id = None if tenant is None else self._tenant_row(conn, tenant, "tenant", scope)["id"]
+            if scope is not None and tenant_id is None:
+                tenant_id = scope
+            rows = conn.execute(
+                "SELECT d.*, t.url_key FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                " WHERE ? IS NULL OR d.tenant_id = ? ORDER BY d.mac",
+                (tenant_id, tenant_id),
+            ).fetchall()
+            return [self._device_view(conn, row) for row in rows]
+
+    def update_device(self, mac: str, patch: DevicePatch, scope: int | None = None) -> dict[str, Any]:
+        changes = patch.model_dump(exclude_none=True)
+        with self.db.transaction() as conn:
+            row = self._device_row(conn, mac, scope)
+            if changes:
+                columns = ", ".join(f"{name} = :{name}" for name in changes)
+                conn.execute(
+                    f"UPDATE devices SET {columns}, rev = rev + 1 WHERE mac = :mac",
+                    {**changes, "mac": row["mac"]},
+                )
+        self.publish_pending()
+        view = self.get_device(row["mac"])
+        if "admin_password" in changes:
+            view["admin_password"] = changes["admin_password"]
+        return view
+
+    def delete_device(self, mac: str, scope: int | None = None) -> None:
+        with self.db.transaction() as conn:
+            row = self._device_row(conn, mac, scope)
+            conn.execute("DELETE FROM devices WHERE mac = ?", (row["mac"],))
+        # Withdrawn after the commit; if the process dies in between, reconcile() at the
+        # next start removes blobs whose owner is gone.
+        self.publisher.publish([Publication(f"device/{row['mac']}", {})])
+
+    def set_lines(self, mac: str, numbers: list[str], scope: int | None = None) -> dict[str, Any]:
+        with self.db.transaction() as conn:
+            row = self._device_row(conn, mac, scope)
+            extension_ids = []
+            for index, number in enumerate(numbers):
+                ext = conn.execute(
+                    "SELECT id FROM extensions WHERE tenant_id = ? AND number = ?",
+                    (row["tenant_id"], number),
+                ).fetchone()
+                if ext is None:
+                    raise invalid(f"lines[{index}].extension", f"no extension {number} in this tenant")
+                extension_ids.append(ext["id"])
+            if len(set(extension_ids)) != len(extension_ids):
+                raise invalid("lines", "an extension may appear once per device")
+            conn.execute("DELETE FROM device_lines WHERE mac = ?", (row["mac"],))
+            conn.executemany(
+                "INSERT INTO device_lines (mac, position, extension_id) VALUES (?, ?, ?)",
+                [(row["mac"], pos, ext_id) for pos, ext_id in enumerate(extension_ids, 1)],
+            )
+            conn.execute("UPDATE devices SET rev = rev + 1 WHERE mac = ?", (row["mac"],))
+        self.publish_pending()
+        return self.get_device(row["mac"])
+
+    def _device_row(self, conn: sqlite3.Connection, mac: str, scope: int | None) -> sqlite3.Row:
+        try:
+            normal = normalize_mac(mac)
+        except InvalidMac:
+            raise not_found("mac", "device") from None
+        row = conn.execute(
+            "SELECT d.*, t.url_key FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.mac = ?",
+            (normal,),
+        ).fetchone()
+        if row is None or (scope is not None and row["tenant_id"] != scope):
+            raise not_found("mac", "device")
+        return row
+
+    def _device_view(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+        lines = conn.execute(
+            "SELECT dl.position, e.number FROM device_lines dl JOIN extensions e"
+            " ON e.id = dl.extension_id WHERE dl.mac = ? ORDER BY dl.position",
+            (row["mac"],),
+        ).fetchall()
+        model = MODELS[row["model"]]
+        return {
+            "mac": row["mac"],
+            "tenant": row["tenant_id"],
+            "model": row["model"],
+            "name": row["name"],
+            "background_url": row["background_url"],
+            "hotdesk_pin": row["hotdesk_pin"],
+            "lines": [{"position": line["position"], "extension": line["number"]} for line in lines],
+            "provisioning_url": loading.provisioning_url(self.edge_url, row["url_key"]),
+            "files": [name for name, _ in device_files(model, row["mac"])],
+            "published": row["published_rev"] >= row["rev"],
+            "created_at": row["created_at"],
+        }
+
+    # ---- accounts and extensions -----------------------------------------------------------
+    def create_account(self, body: AccountIn, scope: int | None = None) -> dict[str, Any]:
+        password = body.password or new_password()
+        with self.db.transaction() as conn:
+            tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
+            username = body.username or self._free_username(conn, tenant["id"])
+            taken = conn.execute(
+                "SELECT 1 FROM accounts WHERE tenant_id = ? AND username = ?", (tenant["id"], username)
+            ).fetchone()
+            if taken:
+                raise conflict("username", "this username exists in the tenant")
+            cur = conn.execute(
+                "INSERT INTO accounts (tenant_id, username, password, display_name, expires)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (tenant["id"], username, password, body.display_name, body.expires),
+            )
+        # The password is returned here once; later reads never show it.
+        return {
+            "id": cur.lastrowid,
+            "tenant": tenant["id"],
+            "username": username,
+            "password": password,
+            "display_name": body.display_name,
+            "expires": body.expires,
+            "enabled": True,
+        }
+
+    def list_accounts(self, tenant: int | str, scope: int | None = None) -> list[dict[str, Any]]:
+        with self.db.transaction() as conn:
+            tenant_id = self._tenant_row(conn, tenant, "tenant", scope)["id"]
+            rows = conn.execute(
+                "SELECT id, tenant_id, username, display_name, expires, enabled FROM accounts"
+                " WHERE tenant_id = ? ORDER BY username",
+                (tenant_id,),
+            ).fetchall()
+        return [
+            {"id": r["id"], "tenant": r["tenant_id"], "username": r["username"],
+             "display_name": r["display_name"], "expires": r["expires"], "enabled": bool(r["enabled"])}
+            for r in rows
+        ]
+
+    @staticmethod
+    def _free_username(conn: sqlite3.Connection, tenant_id: int) -> str:
+        while True:
+            username = "u" + "".join(secrets.choice("0123456789") for _ in range(9))
+            if not conn.execute(
+                "SELECT 1 FROM accounts WHERE tenant_id = ? AND username = ?", (tenant_id, username)
+            ).fetchone():
+                return username
+
+    def create_extension(self, body: ExtensionIn, scope: int | None = None) -> dict[str, Any]:
+        with self.db.transaction() as conn:
+            tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
+            if conn.execute(
+                "SELECT 1 FROM extensions WHERE tenant_id = ? AND number = ?", (tenant["id"], body.number)
+            ).fetchone():
+                raise conflict("number", "this extension number exists in the tenant")
+            account_ids = []
+            for index, username in enumerate(body.accounts):
+                acc = conn.execute(
+                    "SELECT id FROM accounts WHERE tenant_id = ? AND username = ?",
+                    (tenant["id"], username),
+                ).fetchone()
+                if acc is None:
+                    raise invalid(f"accounts[{index}]", f"no account {username} in this tenant")
+                account_ids.append(acc["id"])
+            cur = conn.execute(
+                "INSERT INTO extensions (tenant_id, number, display_name) VALUES (?, ?, ?)",
+                (tenant["id"], body.number, body.display_name),
+            )
+            conn.executemany(
+                "INSERT INTO extension_accounts (extension_id, account_id, position) VALUES (?, ?, ?)",
+                [(cur.lastrowid, acc_id, pos) for pos, acc_id in enumerate(account_ids, 1)],
+            )
+        return {
+            "id": cur.lastrowid,
+            "tenant": tenant["id"],
+            "number": body.number,
+            "display_name": body.display_name,
+            "accounts": body.accounts,
+        }
+
+    def list_extensions(self, tenant: int | str, scope: int | None = None) -> list[dict[str, Any]]:
+        with self.db.transaction() as conn:
+            tenant_id = self._tenant_row(conn, tenant, "tenant", scope)["id"]
+            rows = conn.execute(
+                "SELECT e.id, e.number, e.display_name, group_concat(a.username, ',') AS accounts"
+                " FROM extensions e JOIN extension_accounts ea ON ea.extension_id = e.id"
+                " JOIN accounts a ON a.id = ea.account_id WHERE e.tenant_id = ?"
+                " GROUP BY e.id ORDER BY e.number",
+                (tenant_id,),
+            ).fetchall()
+        return [
+            {"id": r["id"], "tenant": tenant_id, "number": r["number"],
+             "display_name": r["display_name"], "accounts": r["accounts"].split(",")}
+            for r in rows
+        ]
+
+    # ---- publishing ----------------------------------------------------------------------
+    def publish_pending(self) -> int:
+        """Compile and publish every tenant and device whose rev is ahead; returns devices done."""
+        done = 0
+        with self._publish_lock:
+            self._publish_tenants()
+            while True:
+                with self.db.transaction() as conn:
+                    rows = conn.execute(
+                        "SELECT d.*, t.url_key, t.id AS tid FROM devices d JOIN tenants t"
+                        " ON t.id = d.tenant_id WHERE d.published_rev < d.rev LIMIT ?",
+                        (PUBLISH_BATCH,),
+                    ).fetchall()
+                    tenants = {
+                        row["tid"]: conn.execute("SELECT * FROM tenants WHERE id = ?", (row["tid"],)).fetchone()
+                        for row in rows
+                    }
+                    batch = [
+                        Publication(
+                            f"device/{row['mac']}",
+                            self.compiler.device_files(
+                                row["url_key"],
+                                loading.tenant_data(tenants[row["tid"]], self.edge_url),
+                                loading.device_data(conn, row),
+                            ),
+                        )
+                        for row in rows
+                    ]
+                if not batch:
+                    return done
+                self.publisher.publish(batch)
+                with self.db.transaction() as conn:
+                    conn.executemany(
+                        "UPDATE devices SET published_rev = ? WHERE mac = ?",
+                        [(row["rev"], row["mac"]) for row in rows],
+                    )
+                done += len(batch)
+
+    def _publish_tenants(self) -> None:
+        rows = self.db.query("SELECT * FROM tenants WHERE published_rev < rev")
+        if not rows:
+            return
+        self.publisher.publish(
+            Publication(
+                f"tenant/{row['id']}",
+                self.compiler.tenant_files(row["url_key"], loading.tenant_data(row, self.edge_url)),
+            )
+            for row in rows
+        )
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "UPDATE tenants SET published_rev = ? WHERE id = ?",
+                [(row["rev"], row["id"]) for row in rows],
+            )
+
+    def reconcile(self, templates_fingerprint: str) -> int:
+        """At start-up: withdraw blobs of deleted owners, republish all if templates changed."""
+        devices = {row["mac"] for row in self.db.query("SELECT mac FROM devices")}
+        tenants = {str(row["id"]) for row in self.db.query("SELECT id FROM tenants")}
+        gone = [
+            owner
+            for owner in self.publisher.owners()
+            if (owner.startswith("device/") and owner[7:] not in devices)
+            or (owner.startswith("tenant/") and owner[7:] not in tenants)
+        ]
+        self.publisher.publish(Publication(owner, {}) for owner in gone)
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT value FROM settings WHERE name = 'templates'").fetchone()
+            if row is None or row["value"] != templates_fingerprint:
+                conn.execute("UPDATE tenants SET rev = rev + 1")
+                conn.execute("UPDATE devices SET rev = rev + 1")
+                conn.execute(
+                    "INSERT OR REPLACE INTO settings (name, value) VALUES ('templates', ?)",
+                    (templates_fingerprint,),
+                )
+        return self.publish_pending()
+
+
+def templates_fingerprint(compiler: Compiler, edge_url: str) -> str:
+    """Everything outside SQLite that shapes the bytes: templates, catalogue, the edge URL."""
+    digest = hashlib.sha256(edge_url.encode())
+    here = Path(__file__).resolve().parent
+    sources = [here / "catalog.py", here / "variables.py", *sorted(compiler.templates_dir.rglob("*"))]
+    for path in sources:
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+__all__ = ["Control", "ServiceError", "templates_fingerprint"]

@@ -1,0 +1,137 @@
+"""The documented variable set templates render against (docs/templates.md, "Variables").
+
+Values are flat ``name -> str``; booleans and transports are already in the vendor's own
+notation (``1``/``0``, ``Yes``/``No``, ``on``/``off``; ``0``/``UDPOnly``/``UDP``...), so a
+Default-engine template stays pure value insertion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from control.catalog import MAX_LINES, Model, Vendor
+from edge.macaddr import colon_form
+
+
+@dataclass(frozen=True, slots=True)
+class TenantData:
+    name: str
+    realm: str
+    sip_server: str
+    sip_port: int = 5060
+    sip_transport: str = "udp"
+    timezone: str = "UTC"
+    ntp_server: str = "pool.ntp.org"
+    language: str = "English"
+    provisioning_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LineData:
+    user: str
+    auth_user: str
+    password: str
+    display_name: str
+    label: str
+    expires: int = 360
+    blf: tuple[str, ...] = ()
+    enabled: bool = True  # a disabled account's line is rendered off: it cannot register
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceData:
+    mac: str
+    model: Model
+    name: str
+    admin_password: str
+    background_url: str = ""
+    hotdesk_pin: str = ""
+    lines: tuple[LineData, ...] = field(default=())
+
+
+TENANT_FIELDS = (
+    "name realm sip_server sip_port sip_transport sip_transport_name "
+    "timezone ntp_server language provisioning_url"
+).split()
+MODEL_FIELDS = ("id", "label")
+DEVICE_FIELDS = (
+    "mac mac_upper mac_colon name admin_password background_url hotdesk_pin"
+).split()
+LINE_FIELDS = (
+    "enabled user auth_user password display_name label expires expires_minutes blf"
+).split()
+
+_DEVICE_ONLY = frozenset(
+    [f"device.{f}" for f in DEVICE_FIELDS]
+    + [f"line{n}.{f}" for n in range(1, MAX_LINES + 1) for f in LINE_FIELDS]
+)
+
+
+def known_names(model: Model, scope: str) -> frozenset[str]:
+    """Names a template may use: common files see tenant and model, device files see all."""
+    common = frozenset(
+        [f"tenant.{f}" for f in TENANT_FIELDS]
+        + [f"model.{f}" for f in (*MODEL_FIELDS, *model.params)]
+    )
+    return common | _DEVICE_ONLY if scope == "device" else common
+
+
+def common_values(tenant: TenantData, model: Model) -> dict[str, str]:
+    vendor = model.vendor
+    values = {
+        "tenant.name": tenant.name,
+        "tenant.realm": tenant.realm,
+        "tenant.sip_server": tenant.sip_server,
+        "tenant.sip_port": str(tenant.sip_port),
+        "tenant.sip_transport": vendor.transports[tenant.sip_transport],
+        "tenant.sip_transport_name": tenant.sip_transport,
+        "tenant.timezone": tenant.timezone,
+        "tenant.ntp_server": tenant.ntp_server,
+        "tenant.language": tenant.language,
+        "tenant.provisioning_url": tenant.provisioning_url,
+        "model.id": model.id,
+        "model.label": model.label,
+    }
+    values.update({f"model.{key}": value for key, value in model.params.items()})
+    return values
+
+
+def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
+    values = common_values(tenant, device.model)
+    values.update(
+        {
+            "device.mac": device.mac,
+            "device.mac_upper": device.mac.upper(),
+            "device.mac_colon": colon_form(device.mac),
+            "device.name": device.name,
+            "device.admin_password": device.admin_password,
+            "device.background_url": device.background_url,
+            "device.hotdesk_pin": device.hotdesk_pin,
+        }
+    )
+    for index in range(MAX_LINES):
+        line = device.lines[index] if index < len(device.lines) else None
+        values.update(_line_values(index + 1, line, device.model.vendor))
+    return values
+
+
+def _line_values(number: int, line: LineData | None, vendor: Vendor) -> dict[str, str]:
+    """An unused slot renders disabled with empty values, so a removed line is cleared on the phone."""
+    prefix = f"line{number}."
+    if line is None:
+        fields = dict.fromkeys(LINE_FIELDS, "")
+        fields.update(enabled=vendor.false, expires="0", expires_minutes="0")
+    else:
+        fields = {
+            "enabled": vendor.true if line.enabled else vendor.false,
+            "user": line.user,
+            "auth_user": line.auth_user,
+            "password": line.password,
+            "display_name": line.display_name,
+            "label": line.label,
+            "expires": str(line.expires),
+            # Grandstream counts registration expiry in minutes; round up, never 0.
+            "expires_minutes": str(max(1, -(-line.expires // 60))),
+            "blf": ",".join(line.blf),
+        }
+    return {prefix + key: value for key, value in fields.items()}

@@ -1,0 +1,20 @@
+"""Builds a ready Control from a data directory: the one place the pieces meet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from control.compiler import Compiler
+from control.db import Database
+from control.publisher import LmdbPublisher
+from control.service import Control, templates_fingerprint
+from edge import store
+
+
+def build_control(data_dir: str | Path, edge_url: str, templates_dir: Path | None = None) -> Control:
+    compiler = Compiler(templates_dir) if templates_dir else Compiler()
+    compiler.check_all()
+    ctl = Control(Database(data_dir), LmdbPublisher(store.open_env(data_dir)), compiler, edge_url)
+    # Redo whatever a killed publish left behind, and follow template or URL changes.
+    ctl.reconcile(templates_fingerprint(compiler, edge_url))
+    return ctl

@@ -1,0 +1,101 @@
+"""The edge's HTTP side: a thin ASGI hot path for config files, Starlette for the rest.
+
+``GET``/``HEAD /p/{tenant_key}/{file}`` is answered straight from LMDB: one read
+transaction, headers that were computed at publish time, no routing framework on the way.
+Every miss (unknown tenant key, unknown MAC, unknown file, odd name) gets the same 404, so
+an answer never tells a scanner whether a MAC exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import lmdb
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from edge import store
+from edge.routing import classify
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+PREFIX = "/p/"
+_NOT_FOUND = b"Not Found\n"
+_NOT_FOUND_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", str(len(_NOT_FOUND)).encode()),
+    (b"cache-control", b"no-store"),
+]
+_NOT_ALLOWED_HEADERS = [(b"allow", b"GET, HEAD"), (b"content-length", b"0")]
+
+
+class EdgeApp:
+    def __init__(self, env: lmdb.Environment) -> None:
+        self._env = env
+        self._blobs = env.open_db(store.BLOBS_DB)
+        self._fallback = Starlette(routes=[Route("/healthz", self.healthz)])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            await self.serve_file(scope, send)
+        else:
+            await self._fallback(scope, receive, send)
+
+    async def serve_file(self, scope: Scope, send: Send) -> None:
+        method = scope["method"]
+        if method != "GET" and method != "HEAD":
+            # Polycom PUTs its logs; refuse quietly without reading the body.
+            await _respond(send, 405, _NOT_ALLOWED_HEADERS, b"")
+            return
+        blob = self.lookup(scope["path"])
+        if blob is None:
+            await _respond(send, 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND)
+            return
+        if _matches(_header(scope, b"if-none-match"), blob.etag):
+            await _respond(send, 304, [(b"etag", blob.etag)], b"")
+            return
+        headers = [
+            (b"content-type", blob.content_type),
+            (b"etag", blob.etag),
+            (b"content-length", str(len(blob.body)).encode()),
+            (b"cache-control", b"no-cache"),
+        ]
+        await _respond(send, 200, headers, b"" if method == "HEAD" else blob.body)
+
+    def lookup(self, path: str) -> store.Blob | None:
+        tenant_key, sep, file_name = path[len(PREFIX) :].partition("/")
+        if not sep or not tenant_key or classify(file_name) is None:
+            return None
+        with self._env.begin(db=self._blobs, buffers=True) as txn:
+            raw = txn.get(store.blob_key(tenant_key, file_name))
+            # Decoded inside the transaction: the buffer is only valid until it ends.
+            return None if raw is None else store.decode_blob(raw)
+
+    async def healthz(self, request: Request) -> JSONResponse:
+        with self._env.begin(db=self._blobs) as txn:
+            files = txn.stat(self._blobs)["entries"]
+        return JSONResponse({"status": "ok", "files": files})
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")]
+    return etag in tags or b"*" in tags
+
+
+async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
