@@ -1,0 +1,88 @@
+"""Shared fixtures: real provedge processes on loopback ports, polled until ready."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+READY_TIMEOUT = 30.0
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    """Poll a readiness endpoint until it answers 200; no sleeping on faith."""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with {proc.returncode}: {proc.args}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} not ready after {READY_TIMEOUT}s")
+
+
+@dataclass
+class Provedge:
+    data: Path
+    control: str
+    edge: str
+    sip_port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def token(self) -> str:
+        return (self.data / "operator-token").read_text().strip()
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.control, headers={"Authorization": f"Bearer {self.token}"}, timeout=10
+        )
+
+
+def start_provedge(data: Path, *extra: str) -> Provedge:
+    control_port, edge_port, sip_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "provedge.cli", "run", "--data", str(data),
+         "--control-port", str(control_port), "--edge-port", str(edge_port),
+         "--sip-port", str(sip_port), *extra],
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    server = Provedge(data, f"http://127.0.0.1:{control_port}", f"http://127.0.0.1:{edge_port}",
+                      sip_port, proc)
+    deadline = time.monotonic() + READY_TIMEOUT
+    wait_ready(f"{server.control}/healthz", proc, deadline)
+    wait_ready(f"{server.edge}/healthz", proc, deadline)
+    return server
+
+
+def stop_provedge(server: Provedge) -> None:
+    server.proc.send_signal(signal.SIGTERM)
+    try:
+        server.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def provedge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provedge]:
+    server = start_provedge(tmp_path_factory.mktemp("data"))
+    yield server
+    stop_provedge(server)

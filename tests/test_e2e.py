@@ -1,0 +1,235 @@
+"""End to end: real `provedge run` processes on loopback, phones booting as they really do.
+
+Each phone fetches its boot files with its own User-Agent and follows the pointers its
+vendor follows (Yealink boot includes, Polycom CONFIG_FILES, Cisco Profile_Rule, Snom
+setting-files), then the test reads the SIP credentials out of that vendor's setting names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Provedge
+from tests.vendorcheck import parse_xml, yealink_includes, yealink_settings
+
+Creds = dict[str, str]
+Fetch = Callable[[str], httpx.Response]
+
+SIP_SERVER = "sip.e2e.example.net"
+
+
+def _ok(response: httpx.Response) -> bytes:
+    assert response.status_code == 200, f"{response.request.url} -> {response.status_code}"
+    return response.content
+
+
+def boot_yealink(fetch: Fetch, mac: str) -> Creds:
+    boot = _ok(fetch(f"{mac}.boot"))
+    assert yealink_settings(boot) == {"overwrite_mode": "1"}
+    includes = yealink_includes(boot)
+    bodies = {name: _ok(fetch(name)) for name in includes}
+    common = yealink_settings(bodies[includes[0]])
+    assert common["static.auto_provision.pnp_enable"] == "0"
+    s = yealink_settings(bodies[f"{mac}.cfg"])
+    return {"server": s["account.1.sip_server.1.address"], "port": s["account.1.sip_server.1.port"],
+            "user": s["account.1.user_name"], "auth_user": s["account.1.auth_name"],
+            "password": s["account.1.password"]}
+
+
+def boot_polycom(fetch: Fetch, mac: str) -> Creds:
+    master = parse_xml(_ok(fetch(f"{mac}.cfg")), "APPLICATION")
+    files = [f.strip().replace("[PHONE_MAC_ADDRESS]", mac) for f in master.get("CONFIG_FILES", "").split(",")]
+    configs = [parse_xml(_ok(fetch(name)), "polycomConfig") for name in files]
+    a = {key: value for config in configs for key, value in config.attrib.items()}
+    return {"server": a["reg.1.server.1.address"], "port": a["reg.1.server.1.port"],
+            "user": a["reg.1.address"], "auth_user": a["reg.1.auth.userId"],
+            "password": a["reg.1.auth.password"]}
+
+
+def _boot_cisco(fetch: Fetch, mac: str, first: str) -> Creds:
+    rule = parse_xml(_ok(fetch(first)), "flat-profile").findtext("Profile_Rule") or ""
+    assert rule.endswith("$MA.xml")
+    path = httpx.URL(rule.replace("$MA", mac)).path.rsplit("/", 1)[1]
+    p = parse_xml(_ok(fetch(path)), "flat-profile")
+    server, _, port = (p.findtext("Proxy_1_") or "").partition(":")
+    return {"server": server, "port": port, "user": p.findtext("User_ID_1_") or "",
+            "auth_user": p.findtext("Auth_ID_1_") or "", "password": p.findtext("Password_1_") or ""}
+
+
+def boot_cisco_spa(fetch: Fetch, mac: str) -> Creds:
+    return _boot_cisco(fetch, mac, "spa508G.cfg")
+
+
+def boot_cisco_mpp(fetch: Fetch, mac: str) -> Creds:
+    assert fetch("CP-8841-3PCC.xml").status_code == 200
+    return _boot_cisco(fetch, mac, "8841-3PCC.xml")
+
+
+def boot_grandstream(fetch: Fetch, mac: str) -> Creds:
+    parse_xml(_ok(fetch("cfggxp2135.xml")), "gs_provision")
+    c = parse_xml(_ok(fetch(f"cfg{mac}.xml")), "gs_provision").find("config")
+    assert c is not None
+    server, _, port = (c.findtext("P47") or "").partition(":")
+    return {"server": server, "port": port, "user": c.findtext("P35") or "",
+            "auth_user": c.findtext("P36") or "", "password": c.findtext("P34") or ""}
+
+
+def boot_snom(fetch: Fetch, mac: str) -> Creds:
+    parse_xml(_ok(fetch("snomD785.htm")), "settings")
+    index = parse_xml(_ok(fetch(f"snomD785-{mac.upper()}.htm")), "setting-files")
+    url = index.find("file").get("url")  # type: ignore[union-attr]
+    settings = parse_xml(_ok(fetch(httpx.URL(url).path.rsplit("/", 1)[1])), "settings")
+
+    def one(tag: str) -> str:
+        return next(e.text or "" for e in settings.iter(tag) if e.get("idx") == "1")
+
+    host, _, rest = one("user_host").partition(":")
+    return {"server": host, "port": rest.split(";")[0], "user": one("user_name"),
+            "auth_user": one("user_pname"), "password": one("user_pass")}
+
+
+def boot_fanvil(fetch: Fetch, mac: str) -> Creds:
+    parse_xml(_ok(fetch("f0X4Uhw1.100.cfg")), "sysConf")
+    conf = parse_xml(_ok(fetch(f"{mac}.cfg")), "sysConf")
+    line = next(e for e in conf.iter("line") if e.get("index") == "1")
+    return {"server": line.findtext("RegisterAddr") or "", "port": line.findtext("RegisterPort") or "",
+            "user": line.findtext("PhoneNumber") or "", "auth_user": line.findtext("RegisterUser") or "",
+            "password": line.findtext("RegisterPswd") or ""}
+
+
+# model, MAC as an operator might type it, the phone's real User-Agent (vendors.md), boot flow
+PHONES: list[tuple[str, str, str, Callable[[Fetch, str], Creds]]] = [
+    ("yealink-t46s", "00:15:65:12:34:01", "Yealink SIP-T46S 66.86.0.15 00:15:65:12:34:01", boot_yealink),
+    ("polycom-vvx410", "00-04-F2-12-34-02",
+     "FileTransport PolycomVVX-VVX_410-UA/5.9.5.0614 (SN:0004f2123402) Type/Application", boot_polycom),
+    ("cisco-spa508g", "0002.FD12.3403", "Cisco/SPA508G-7.4.4 (0002FD123403)(CBT141400UK)", boot_cisco_spa),
+    ("cisco-cp8841", "00562B123404", "Cisco-CP-8841-3PCC/11.0 (00562b123404)", boot_cisco_mpp),
+    ("grandstream-gxp2135", "000b82123405",
+     "Grandstream Model HW GXP2135 SW 1.0.7.97 DevId 000b82123405", boot_grandstream),
+    ("snom-d785", "00:04:13:12:34:06",
+     "Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 2010.12-00001-gd311851f1 "
+     "(Feb 25 2019 - 14:19:43) 000413123406 SXM:0 UXM:0 UXMC:0)", boot_snom),
+    ("fanvil-x4u", "0C:38:3E:12:34:07", "Fanvil X4U 2.10.2.6887 0c383e123407", boot_fanvil),
+]
+
+
+@pytest.fixture(scope="module")
+def fleet(provedge: Provedge) -> Iterator[dict[str, Any]]:
+    with provedge.api() as api:
+        tenant = api.post("/api/v1/tenants", json={
+            "name": "e2e", "realm": "e2e.example.net", "sip_server": SIP_SERVER, "sip_port": 5070,
+        }).json()
+        phones = {}
+        for index, (model, mac, ua, boot) in enumerate(PHONES, 1):
+            number = f"20{index}"
+            account = api.post("/api/v1/accounts", json={"tenant": tenant["id"], "username": f"acc{number}"}).json()
+            assert api.post("/api/v1/extensions", json={
+                "tenant": tenant["id"], "number": number, "display_name": f"Phone {index}",
+                "accounts": [account["username"]]}).status_code == 201
+            device = api.post("/api/v1/devices", json={"tenant": tenant["id"], "mac": mac, "model": model,
+                                                       "name": f"Phone {index}"})
+            assert device.status_code == 201, device.text
+            assert api.put(f"/api/v1/devices/{mac}/lines", json=[{"extension": number}]).status_code == 200
+            phones[model] = {"mac": device.json()["mac"], "ua": ua, "boot": boot, "account": account}
+        yield {"tenant": tenant, "phones": phones}
+
+
+def fetcher(provedge: Provedge, tenant: dict[str, Any], ua: str) -> Fetch:
+    base = tenant["provisioning_url"]
+    assert base.startswith(provedge.edge + "/p/")
+    return lambda name: httpx.get(base + name, headers={"User-Agent": ua}, timeout=10)
+
+
+@pytest.mark.parametrize("model", [p[0] for p in PHONES])
+def test_phone_boots_and_finds_its_credentials(provedge: Provedge, fleet: dict[str, Any], model: str) -> None:
+    phone = fleet["phones"][model]
+    creds = phone["boot"](fetcher(provedge, fleet["tenant"], phone["ua"]), phone["mac"])
+    account = phone["account"]
+    assert creds == {"server": SIP_SERVER, "port": "5070", "user": account["username"],
+                     "auth_user": account["username"], "password": account["password"]}
+
+
+def test_repeated_fetch_with_etag_gets_304(provedge: Provedge, fleet: dict[str, Any]) -> None:
+    fetch = fetcher(provedge, fleet["tenant"], PHONES[0][2])
+    mac = fleet["phones"]["yealink-t46s"]["mac"]
+    first = fetch(f"{mac}.cfg")
+    assert first.headers["content-type"].startswith("text/plain")
+    etag = first.headers["etag"]
+    again = httpx.get(fleet["tenant"]["provisioning_url"] + f"{mac}.cfg", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+
+
+def test_mac_case_does_not_matter(provedge: Provedge, fleet: dict[str, Any]) -> None:
+    base = fleet["tenant"]["provisioning_url"]
+    lower = httpx.get(base + "000413123406.xml")
+    upper = httpx.get(base + "000413123406.XML".replace("000413123406", "000413123406".upper()))
+    assert lower.status_code == upper.status_code == 200
+    assert lower.content == upper.content
+
+
+def test_every_miss_is_the_same_404(provedge: Provedge, fleet: dict[str, Any]) -> None:
+    base = fleet["tenant"]["provisioning_url"]
+    misses = [
+        base + "001565ffffff.cfg",  # unknown MAC, valid name
+        base + "001565ffffff.boot",
+        base + "nonsense.txt",
+        provedge.edge + "/p/not-a-tenant-key/" + fleet["phones"]["yealink-t46s"]["mac"] + ".cfg",
+        base + "..%2Fetc%2Fpasswd",
+    ]
+    answers = {(r.status_code, r.content, r.headers["content-type"]) for r in map(httpx.get, misses)}
+    assert len(answers) == 1
+    assert next(iter(answers))[0] == 404
+
+
+def test_head_and_put(provedge: Provedge, fleet: dict[str, Any]) -> None:
+    url = fleet["tenant"]["provisioning_url"] + fleet["phones"]["polycom-vvx410"]["mac"] + "-user.cfg"
+    head = httpx.head(url)
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(httpx.get(url).content)
+    assert httpx.put(url.replace("-user.cfg", "-app.log"), content=b"log").status_code == 405
+
+
+def test_config_change_shows_on_next_fetch(provedge: Provedge, fleet: dict[str, Any]) -> None:
+    phone = fleet["phones"]["yealink-t46s"]
+    fetch = fetcher(provedge, fleet["tenant"], phone["ua"])
+    before = fetch(f"{phone['mac']}.cfg")
+    with provedge.api() as api:
+        assert api.patch(f"/api/v1/tenants/{fleet['tenant']['id']}",
+                         json={"sip_server": "sip2.e2e.example.net"}).status_code == 200
+        assert api.patch(f"/api/v1/devices/{phone['mac']}", json={"name": "Renamed desk"}).status_code == 200
+    after = fetch(f"{phone['mac']}.cfg")
+    assert after.headers["etag"] != before.headers["etag"]
+    settings = yealink_settings(after.content)
+    assert settings["account.1.sip_server.1.address"] == "sip2.e2e.example.net"
+    assert re.search(rb"^## provedge device configuration: Renamed desk", after.content, re.M)
+    # every phone of the tenant changed, not only the one we looked at
+    grandstream = fleet["phones"]["grandstream-gxp2135"]
+    creds = boot_grandstream(fetcher(provedge, fleet["tenant"], grandstream["ua"]), grandstream["mac"])
+    assert creds["server"] == "sip2.e2e.example.net"
+
+
+def test_deleted_device_is_gone_from_the_edge(provedge: Provedge, fleet: dict[str, Any]) -> None:
+    with provedge.api() as api:
+        tenant = fleet["tenant"]["id"]
+        created = api.post("/api/v1/devices", json={"tenant": tenant, "mac": "001565777777", "model": "yealink-t46g"})
+        assert created.status_code == 201
+        url = fleet["tenant"]["provisioning_url"] + "001565777777.cfg"
+        assert httpx.get(url).status_code == 200
+        assert api.delete("/api/v1/devices/00:15:65:77:77:77").status_code == 204
+        assert httpx.get(url).status_code == 404
+        assert api.get("/api/v1/devices/001565777777").status_code == 404
+
+
+def test_demo_phone_config_is_served(provedge: Provedge) -> None:
+    with provedge.api() as api:
+        demo = api.get("/api/v1/devices", params={"tenant": "demo"}).json()
+    assert {d["model"].split("-")[0] for d in demo} == {"yealink", "polycom", "cisco", "grandstream", "snom", "fanvil"}
+    for device in demo:
+        for name in device["files"]:
+            assert httpx.get(device["provisioning_url"] + name).status_code == 200
