@@ -30,6 +30,8 @@ class Publisher(Protocol):
 
     def owners(self) -> Iterator[str]: ...
 
+    def close(self) -> None: ...
+
 
 class LmdbPublisher:
     def __init__(self, env: lmdb.Environment) -> None:
@@ -64,3 +66,6 @@ class LmdbPublisher:
         with self._env.begin(db=self._index) as txn:
             keys = [key.decode() for key in txn.cursor().iternext(values=False)]
         yield from keys
+
+    def close(self) -> None:
+        self._env.close()

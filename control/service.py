@@ -41,6 +41,10 @@ class Control:
         self.edge_url = edge_url
         self._publish_lock = threading.Lock()
 
+    def close(self) -> None:
+        self.db.close()
+        self.publisher.close()
+
     # ---- tenants -------------------------------------------------------------------------
     def create_tenant(self, body: TenantIn) -> dict[str, Any]:
         with self.db.transaction() as conn:

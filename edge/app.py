@@ -8,6 +8,7 @@ an answer never tells a scanner whether a MAC exists.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -79,7 +80,7 @@ class EdgeApp:
     async def healthz(self, request: Request) -> JSONResponse:
         with self._env.begin(db=self._blobs) as txn:
             files = txn.stat(self._blobs)["entries"]
-        return JSONResponse({"status": "ok", "files": files})
+        return JSONResponse({"status": "ok", "files": files, "pid": os.getpid()})
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

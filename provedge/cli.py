@@ -75,13 +75,13 @@ def prepare_data(data: str, edge_url: str) -> Path | None:
 
     ctl = build_control(data, edge_url)
     if not is_empty(ctl):
-        ctl.db.close()
+        ctl.close()
         return None
     load_demo(ctl)
     token_path = Path(data) / TOKEN_FILE
     token_path.write_text(create_token(ctl.db, "operator", label="make run") + "\n")
     token_path.chmod(0o600)
-    ctl.db.close()
+    ctl.close()
     return token_path
 
 
@@ -108,11 +108,11 @@ def _print_banner(args: argparse.Namespace, edge_url: str) -> None:
     if token_path.exists():
         print(f"operator token       : in {token_path} (curl -H \"Authorization: Bearer $(cat {token_path})\" ...)")
     demo = ctl.list_devices("demo") if any(t["name"] == "demo" for t in ctl.list_tenants()) else []
-    if demo:
-        first = demo[0]
-        print("demo config          : curl -A 'Yealink SIP-T46S 66.86.0.15 "
-              f"{DEMO_PHONES[0][1]}' {first['provisioning_url']}{first['mac']}.cfg")
-    ctl.db.close()
+    yealink = next((d for d in demo if d["model"] == DEMO_PHONES[0][0]), None)
+    if yealink:
+        print(f"demo config          : curl -A 'Yealink SIP-T46S 66.86.0.15 {DEMO_PHONES[0][1]}' "
+              f"{yealink['provisioning_url']}{yealink['mac']}.cfg")
+    ctl.close()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
