@@ -32,5 +32,11 @@ fuzz: install
 	$(BIN)/pip install --quiet -e '.[fuzz]'
 	$(BIN)/python fuzz/fuzz_sipparse.py -max_total_time=$(FUZZ_SECONDS)
 
+# ruff (lint + format check) and mypy --strict over the Python code.
+lint: install
+	$(BIN)/pip install --quiet ruff mypy
+	$(BIN)/ruff check control edge provedge
+	$(BIN)/mypy control edge provedge
+
 clean:
 	rm -rf build $(VENV) edge/*.so edge/_*.c *.egg-info

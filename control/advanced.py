@@ -34,9 +34,9 @@ from types import TracebackType
 from typing import Any
 
 from jinja2 import StrictUndefined, nodes
-from jinja2.exceptions import TemplateSyntaxError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from edge.fastrender import ESCAPE_MODES, escape_text
 from edge.template_errors import TemplateError
@@ -213,14 +213,14 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         _check_binop(operator, left, right, _limits())
         return super().call_binop(context, operator, left, right)
 
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _tick()
         limits = _limits()
         _check_arguments((*args, *kwargs.values()), limits)
         if getattr(__obj, "__name__", None) == "replace" and isinstance(
             getattr(__obj, "__self__", None), str
-        ):
-            _check_replace(__obj.__self__, *args[:2], limits)
+        ) and len(args) >= 2:
+            _check_replace(__obj.__self__, args[0], args[1], limits)
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:

@@ -66,6 +66,11 @@ def _tenant_ref(text: str | None) -> int | str | None:
     return int(text) if text.isdigit() else text
 
 
+def _path_tenant(request: Request) -> int | str:
+    text: str = request.path_params["tenant"]
+    return int(text) if text.isdigit() else text
+
+
 def _require_tenant_query(request: Request, principal: Principal) -> int | str:
     ref = _tenant_ref(request.query_params.get("tenant"))
     if ref is None:
@@ -88,8 +93,15 @@ def _admin(principal: Principal) -> None:
 # ---- endpoints: each is (request, principal, control) -> JSON-able -------------------------
 async def models(request: Request, who: Principal, ctl: Control) -> Any:
     return [
-        {"id": m.id, "vendor": m.vendor.id, "label": m.label,
-         "files": [f.pattern.format(**{**m.params, "mac": "{mac}", "MAC": "{MAC}"}) for f in m.vendor.files]}
+        {
+            "id": m.id,
+            "vendor": m.vendor.id,
+            "label": m.label,
+            "files": [
+                f.pattern.format(**{**m.params, "mac": "{mac}", "MAC": "{MAC}"})
+                for f in m.vendor.files
+            ],
+        }
         for m in MODELS.values()
     ]
 
@@ -107,13 +119,13 @@ async def tenants_create(request: Request, who: Principal, ctl: Control) -> Any:
 
 async def tenant_get(request: Request, who: Principal, ctl: Control) -> Any:
     _admin(who)
-    return await run_in_threadpool(ctl.get_tenant, _tenant_ref(request.path_params["tenant"]), who.scope)
+    return await run_in_threadpool(ctl.get_tenant, _path_tenant(request), who.scope)
 
 
 async def tenant_patch(request: Request, who: Principal, ctl: Control) -> Any:
     _operator_only(who)
     body = await _parse(request, schemas.TenantPatch)
-    return await run_in_threadpool(ctl.update_tenant, _tenant_ref(request.path_params["tenant"]), body)
+    return await run_in_threadpool(ctl.update_tenant, _path_tenant(request), body)
 
 
 async def devices_list(request: Request, who: Principal, ctl: Control) -> Any:
@@ -163,7 +175,9 @@ async def lines_put(request: Request, who: Principal, ctl: Control) -> Any:
 
 async def accounts_list(request: Request, who: Principal, ctl: Control) -> Any:
     _admin(who)
-    return await run_in_threadpool(ctl.list_accounts, _require_tenant_query(request, who), who.scope)
+    return await run_in_threadpool(
+        ctl.list_accounts, _require_tenant_query(request, who), who.scope
+    )
 
 
 async def accounts_create(request: Request, who: Principal, ctl: Control) -> Any:
@@ -174,7 +188,9 @@ async def accounts_create(request: Request, who: Principal, ctl: Control) -> Any
 
 async def extensions_list(request: Request, who: Principal, ctl: Control) -> Any:
     _admin(who)
-    return await run_in_threadpool(ctl.list_extensions, _require_tenant_query(request, who), who.scope)
+    return await run_in_threadpool(
+        ctl.list_extensions, _require_tenant_query(request, who), who.scope
+    )
 
 
 async def extensions_create(request: Request, who: Principal, ctl: Control) -> Any:

@@ -46,6 +46,7 @@ def authenticate(db: Database, authorization: str | None) -> Principal | None:
     if not authorization or not authorization.startswith("Bearer "):
         return None
     row = db.query_one(
-        "SELECT role, tenant_id FROM tokens WHERE token_hash = ?", (_hash(authorization[7:].strip()),)
+        "SELECT role, tenant_id FROM tokens WHERE token_hash = ?",
+        (_hash(authorization[7:].strip()),),
     )
     return None if row is None else Principal(row["role"], row["tenant_id"])

@@ -8,9 +8,10 @@ File-name patterns are ``str.format`` patterns over ``mac`` (12 lowercase hex),
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Literal
 
 Scope = Literal["device", "common"]
 
@@ -171,7 +172,9 @@ MODELS: Mapping[str, Model] = MappingProxyType(
             _model("cisco-cp8841", CISCO_MPP, "Cisco IP Phone 8841 (3PCC/MPP)", psn="8841-3PCC"),
             _model("cisco-cp8865", CISCO_MPP, "Cisco IP Phone 8865 (3PCC/MPP)", psn="8865-3PCC"),
             _model("grandstream-gxp2135", GRANDSTREAM, "Grandstream GXP2135", gs_model="gxp2135"),
-            _model("grandstream-grp2612w", GRANDSTREAM, "Grandstream GRP2612W", gs_model="grp2612w"),
+            _model(
+                "grandstream-grp2612w", GRANDSTREAM, "Grandstream GRP2612W", gs_model="grp2612w"
+            ),
             _model("snom-d785", SNOM, "Snom D785", snom_model="D785"),
             _model("snom-d345", SNOM, "Snom D345", snom_model="D345"),
             _model("snom-720", SNOM, "Snom 720", snom_model="720"),

@@ -31,7 +31,9 @@ class Compiler:
             self._plans[cache_key] = plan
         return plan
 
-    def device_files(self, url_key: str, tenant: TenantData, device: DeviceData) -> dict[bytes, bytes]:
+    def device_files(
+        self, url_key: str, tenant: TenantData, device: DeviceData
+    ) -> dict[bytes, bytes]:
         values = device_values(tenant, device)
         return {
             store.blob_key(url_key, name): store.encode_blob(

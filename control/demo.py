@@ -34,8 +34,12 @@ def load_demo(ctl: Control) -> dict[str, Any]:
             AccountIn(tenant=tenant["id"], username=number, display_name=name)
         )
         ctl.create_extension(
-            ExtensionIn(tenant=tenant["id"], number=number, display_name=name,
-                        accounts=[account["username"]])
+            ExtensionIn(
+                tenant=tenant["id"],
+                number=number,
+                display_name=name,
+                accounts=[account["username"]],
+            )
         )
         device = ctl.create_device(DeviceIn(tenant=tenant["id"], mac=mac, model=model, name=name))
         ctl.set_lines(device["mac"], [number])

@@ -13,7 +13,10 @@ _REF = "#/components/schemas/{model}"
 
 
 def _body(name: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": {"$ref": _REF.format(model=name)}}}}
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model=name)}}},
+    }
 
 
 _ERRORS = {
@@ -26,8 +29,13 @@ _ERRORS = {
 }
 
 
-def _op(summary: str, body: str | None = None, params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {"200": {"description": "OK"}, **_ERRORS}}
+def _op(
+    summary: str, body: str | None = None, params: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {"200": {"description": "OK"}, **_ERRORS},
+    }
     if body:
         op["requestBody"] = _body(body)
     if params:
@@ -44,12 +52,15 @@ _TENANT_QUERY = {"name": "tenant", "in": "query", "required": False, "schema": {
 
 def document() -> dict[str, Any]:
     models: list[type[BaseModel]] = [
-        schemas.TenantIn, schemas.TenantPatch, schemas.DeviceIn, schemas.DevicePatch,
-        schemas.AccountIn, schemas.ExtensionIn, schemas.LineIn,
+        schemas.TenantIn,
+        schemas.TenantPatch,
+        schemas.DeviceIn,
+        schemas.DevicePatch,
+        schemas.AccountIn,
+        schemas.ExtensionIn,
+        schemas.LineIn,
     ]
-    components = {
-        model.__name__: model.model_json_schema(ref_template=_REF) for model in models
-    }
+    components = {model.__name__: model.model_json_schema(ref_template=_REF) for model in models}
     lines = TypeAdapter(list[schemas.LineIn]).json_schema(ref_template=_REF)
     components["Lines"] = {**lines, "maxItems": 6}
     mac, tenant = _path_param("mac"), _path_param("tenant")

@@ -102,7 +102,9 @@ class ExtensionIn(_Strict):
     tenant: TenantRef
     number: Annotated[str, Field(pattern=NUMBER, examples=["1001"])]
     display_name: Text = ""
-    accounts: Annotated[list[Annotated[str, Field(pattern=USERNAME)]], Field(min_length=1, max_length=8)]
+    accounts: Annotated[
+        list[Annotated[str, Field(pattern=USERNAME)]], Field(min_length=1, max_length=8)
+    ]
 
     @field_validator("accounts")
     @classmethod
@@ -118,5 +120,3 @@ class LineIn(_Strict):
 
 class LinesIn(BaseModel):
     lines: Annotated[list[LineIn], Field(max_length=MAX_LINES)]
-
-

@@ -22,7 +22,6 @@ from control.db import Database
 from control.errors import ServiceError, conflict, invalid, not_found
 from control.publisher import Publication, Publisher
 from control.schemas import AccountIn, DeviceIn, DevicePatch, ExtensionIn, TenantIn, TenantPatch
-
 from edge.macaddr import InvalidMac, normalize_mac
 
 PUBLISH_BATCH = 500
@@ -34,7 +33,9 @@ def new_password(length: int = 20) -> str:
 
 
 class Control:
-    def __init__(self, db: Database, publisher: Publisher, compiler: Compiler, edge_url: str) -> None:
+    def __init__(
+        self, db: Database, publisher: Publisher, compiler: Compiler, edge_url: str
+    ) -> None:
         self.db = db
         self.publisher = publisher
         self.compiler = compiler
@@ -55,7 +56,7 @@ class Control:
                 " ntp_server, language, url_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*body.model_dump().values(), secrets.token_urlsafe(18)),
             )
-            tenant_id = cur.lastrowid
+            tenant_id = int(cur.lastrowid or 0)
         self.publish_pending()
         return self.get_tenant(tenant_id)
 
@@ -69,7 +70,9 @@ class Control:
                     f"UPDATE tenants SET {columns}, rev = rev + 1 WHERE id = :id",
                     {**changes, "id": tenant["id"]},
                 )
-                conn.execute("UPDATE devices SET rev = rev + 1 WHERE tenant_id = ?", (tenant["id"],))
+                conn.execute(
+                    "UPDATE devices SET rev = rev + 1 WHERE tenant_id = ?", (tenant["id"],)
+                )
         self.publish_pending()
         return self.get_tenant(tenant["id"])
 
@@ -92,13 +95,19 @@ class Control:
         self, conn: sqlite3.Connection, ref: int | str, field: str, scope: int | None = None
     ) -> sqlite3.Row:
         column = "id" if isinstance(ref, int) else "name"
-        row = conn.execute(f"SELECT * FROM tenants WHERE {column} = ?", (ref,)).fetchone()
+        row: sqlite3.Row | None = conn.execute(
+            f"SELECT * FROM tenants WHERE {column} = ?", (ref,)
+        ).fetchone()
         if row is None or (scope is not None and row["id"] != scope):
             raise not_found(field, "tenant")
         return row
 
     def _tenant_view(self, row: sqlite3.Row) -> dict[str, Any]:
-        view = {key: row[key] for key in row.keys() if key not in ("url_key", "rev", "published_rev")}
+        view = {
+            key: row[key]
+            for key in row.keys()  # noqa: SIM118 - iterating a Row yields values, not keys
+            if key not in ("url_key", "rev", "published_rev")
+        }
         view["provisioning_url"] = loading.provisioning_url(self.edge_url, row["url_key"])
         return view
 
@@ -112,8 +121,15 @@ class Control:
             conn.execute(
                 "INSERT INTO devices (mac, tenant_id, model, name, admin_password, background_url,"
                 " hotdesk_pin) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (body.mac, tenant["id"], body.model, body.name, admin_password,
-                 body.background_url, body.hotdesk_pin),
+                (
+                    body.mac,
+                    tenant["id"],
+                    body.model,
+                    body.name,
+                    admin_password,
+                    body.background_url,
+                    body.hotdesk_pin,
+                ),
             )
         self.publish_pending()
         return {**self.get_device(body.mac), "admin_password": admin_password}
@@ -123,9 +139,13 @@ class Control:
             row = self._device_row(conn, mac, scope)
             return self._device_view(conn, row)
 
-    def list_devices(self, tenant: int | str | None = None, scope: int | None = None) -> list[dict[str, Any]]:
+    def list_devices(
+        self, tenant: int | str | None = None, scope: int | None = None
+    ) -> list[dict[str, Any]]:
         with self.db.transaction() as conn:
-            tenant_id = None if tenant is None else self._tenant_row(conn, tenant, "tenant", scope)["id"]
+            tenant_id = (
+                None if tenant is None else self._tenant_row(conn, tenant, "tenant", scope)["id"]
+            )
             if scope is not None and tenant_id is None:
                 tenant_id = scope
             rows = conn.execute(
@@ -135,7 +155,9 @@ class Control:
             ).fetchall()
             return [self._device_view(conn, row) for row in rows]
 
-    def update_device(self, mac: str, patch: DevicePatch, scope: int | None = None) -> dict[str, Any]:
+    def update_device(
+        self, mac: str, patch: DevicePatch, scope: int | None = None
+    ) -> dict[str, Any]:
         changes = patch.model_dump(exclude_none=True)
         with self.db.transaction() as conn:
             row = self._device_row(conn, mac, scope)
@@ -169,7 +191,9 @@ class Control:
                     (row["tenant_id"], number),
                 ).fetchone()
                 if ext is None:
-                    raise invalid(f"lines[{index}].extension", f"no extension {number} in this tenant")
+                    raise invalid(
+                        f"lines[{index}].extension", f"no extension {number} in this tenant"
+                    )
                 extension_ids.append(ext["id"])
             if len(set(extension_ids)) != len(extension_ids):
                 raise invalid("lines", "an extension may appear once per device")
@@ -187,7 +211,7 @@ class Control:
             normal = normalize_mac(mac)
         except InvalidMac:
             raise not_found("mac", "device") from None
-        row = conn.execute(
+        row: sqlite3.Row | None = conn.execute(
             "SELECT d.*, t.url_key FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.mac = ?",
             (normal,),
         ).fetchone()
@@ -209,7 +233,9 @@ class Control:
             "name": row["name"],
             "background_url": row["background_url"],
             "hotdesk_pin": row["hotdesk_pin"],
-            "lines": [{"position": line["position"], "extension": line["number"]} for line in lines],
+            "lines": [
+                {"position": line["position"], "extension": line["number"]} for line in lines
+            ],
             "provisioning_url": loading.provisioning_url(self.edge_url, row["url_key"]),
             "files": [name for name, _ in device_files(model, row["mac"])],
             "published": row["published_rev"] >= row["rev"],
@@ -223,7 +249,8 @@ class Control:
             tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
             username = body.username or self._free_username(conn, tenant["id"])
             taken = conn.execute(
-                "SELECT 1 FROM accounts WHERE tenant_id = ? AND username = ?", (tenant["id"], username)
+                "SELECT 1 FROM accounts WHERE tenant_id = ? AND username = ?",
+                (tenant["id"], username),
             ).fetchone()
             if taken:
                 raise conflict("username", "this username exists in the tenant")
@@ -252,8 +279,14 @@ class Control:
                 (tenant_id,),
             ).fetchall()
         return [
-            {"id": r["id"], "tenant": r["tenant_id"], "username": r["username"],
-             "display_name": r["display_name"], "expires": r["expires"], "enabled": bool(r["enabled"])}
+            {
+                "id": r["id"],
+                "tenant": r["tenant_id"],
+                "username": r["username"],
+                "display_name": r["display_name"],
+                "expires": r["expires"],
+                "enabled": bool(r["enabled"]),
+            }
             for r in rows
         ]
 
@@ -270,7 +303,8 @@ class Control:
         with self.db.transaction() as conn:
             tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
             if conn.execute(
-                "SELECT 1 FROM extensions WHERE tenant_id = ? AND number = ?", (tenant["id"], body.number)
+                "SELECT 1 FROM extensions WHERE tenant_id = ? AND number = ?",
+                (tenant["id"], body.number),
             ).fetchone():
                 raise conflict("number", "this extension number exists in the tenant")
             account_ids = []
@@ -309,8 +343,13 @@ class Control:
                 (tenant_id,),
             ).fetchall()
         return [
-            {"id": r["id"], "tenant": tenant_id, "number": r["number"],
-             "display_name": r["display_name"], "accounts": r["accounts"].split(",")}
+            {
+                "id": r["id"],
+                "tenant": tenant_id,
+                "number": r["number"],
+                "display_name": r["display_name"],
+                "accounts": r["accounts"].split(","),
+            }
             for r in rows
         ]
 
@@ -328,7 +367,9 @@ class Control:
                         (PUBLISH_BATCH,),
                     ).fetchall()
                     tenants = {
-                        row["tid"]: conn.execute("SELECT * FROM tenants WHERE id = ?", (row["tid"],)).fetchone()
+                        row["tid"]: conn.execute(
+                            "SELECT * FROM tenants WHERE id = ?", (row["tid"],)
+                        ).fetchone()
                         for row in rows
                     }
                     batch = [
@@ -396,7 +437,11 @@ def templates_fingerprint(compiler: Compiler, edge_url: str) -> str:
     """Everything outside SQLite that shapes the bytes: templates, catalogue, the edge URL."""
     digest = hashlib.sha256(edge_url.encode())
     here = Path(__file__).resolve().parent
-    sources = [here / "catalog.py", here / "variables.py", *sorted(compiler.templates_dir.rglob("*"))]
+    sources = [
+        here / "catalog.py",
+        here / "variables.py",
+        *sorted(compiler.templates_dir.rglob("*")),
+    ]
     for path in sources:
         if path.is_file():
             digest.update(path.name.encode())

@@ -50,16 +50,38 @@ class DeviceData:
 
 
 TENANT_FIELDS = (
-    "name realm sip_server sip_port sip_transport sip_transport_name "
-    "timezone ntp_server language provisioning_url"
-).split()
+    "name",
+    "realm",
+    "sip_server",
+    "sip_port",
+    "sip_transport",
+    "sip_transport_name",
+    "timezone",
+    "ntp_server",
+    "language",
+    "provisioning_url",
+)
 MODEL_FIELDS = ("id", "label")
 DEVICE_FIELDS = (
-    "mac mac_upper mac_colon name admin_password background_url hotdesk_pin"
-).split()
+    "mac",
+    "mac_upper",
+    "mac_colon",
+    "name",
+    "admin_password",
+    "background_url",
+    "hotdesk_pin",
+)
 LINE_FIELDS = (
-    "enabled user auth_user password display_name label expires expires_minutes blf"
-).split()
+    "enabled",
+    "user",
+    "auth_user",
+    "password",
+    "display_name",
+    "label",
+    "expires",
+    "expires_minutes",
+    "blf",
+)
 
 _DEVICE_ONLY = frozenset(
     [f"device.{f}" for f in DEVICE_FIELDS]

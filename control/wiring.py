@@ -11,7 +11,9 @@ from control.service import Control, templates_fingerprint
 from edge import store
 
 
-def build_control(data_dir: str | Path, edge_url: str, templates_dir: Path | None = None) -> Control:
+def build_control(
+    data_dir: str | Path, edge_url: str, templates_dir: Path | None = None
+) -> Control:
     compiler = Compiler(templates_dir) if templates_dir else Compiler()
     compiler.check_all()
     ctl = Control(Database(data_dir), LmdbPublisher(store.open_env(data_dir)), compiler, edge_url)

@@ -65,4 +65,6 @@ def decode_blob(raw: bytes | memoryview) -> Blob:
     start = _HEADER.size
     etag_end = start + etag_len
     body_start = etag_end + ctype_len
-    return Blob(bytes(raw[start:etag_end]), bytes(raw[etag_end:body_start]), bytes(raw[body_start:]))
+    return Blob(
+        bytes(raw[start:etag_end]), bytes(raw[etag_end:body_start]), bytes(raw[body_start:])
+    )

@@ -7,7 +7,6 @@ every command, and exit code 2 with a clear message on bad arguments.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,9 @@ TOKEN_FILE = "operator-token"
 
 
 def _data_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, metavar="DIR", help="data directory (SQLite + LMDB)")
+    parser.add_argument(
+        "--data", required=True, metavar="DIR", help="data directory (SQLite + LMDB)"
+    )
 
 
 def _edge_url(args: argparse.Namespace, edge_port: int) -> str:
@@ -33,8 +34,15 @@ def cmd_control(args: argparse.Namespace) -> int:
     from control.wiring import build_control
 
     ctl = build_control(args.data, _edge_url(args, args.edge_port))
-    uvicorn.run(create_app(ctl), host=args.host, port=args.port, loop="uvloop",
-                http="httptools", log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(ctl),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
     return 0
 
 
@@ -101,17 +109,23 @@ def _print_banner(args: argparse.Namespace, edge_url: str) -> None:
 
     ctl = build_control(args.data, edge_url)
     control_url = f"http://{args.host}:{args.control_port}"
-    print(f"provedge control API : {control_url}/api/v1/  (OpenAPI: {control_url}/api/v1/openapi.json)")
+    print(
+        f"provedge control API : {control_url}/api/v1/  (OpenAPI: {control_url}/api/v1/openapi.json)"
+    )
     print(f"provedge edge        : {edge_url}/p/<tenant key>/<file>")
     print(f"SIP port             : {args.sip_port}")
     token_path = Path(args.data) / TOKEN_FILE
     if token_path.exists():
-        print(f"operator token       : in {token_path} (curl -H \"Authorization: Bearer $(cat {token_path})\" ...)")
+        print(
+            f'operator token       : in {token_path} (curl -H "Authorization: Bearer $(cat {token_path})" ...)'
+        )
     demo = ctl.list_devices("demo") if any(t["name"] == "demo" for t in ctl.list_tenants()) else []
     yealink = next((d for d in demo if d["model"] == DEMO_PHONES[0][0]), None)
     if yealink:
-        print(f"demo config          : curl -A 'Yealink SIP-T46S 66.86.0.15 {DEMO_PHONES[0][1]}' "
-              f"{yealink['provisioning_url']}{yealink['mac']}.cfg")
+        print(
+            f"demo config          : curl -A 'Yealink SIP-T46S 66.86.0.15 {DEMO_PHONES[0][1]}' "
+            f"{yealink['provisioning_url']}{yealink['mac']}.cfg"
+        )
     ctl.close()
 
 
@@ -122,10 +136,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     common = ["--data", args.data, "--host", args.host]
     me = [sys.executable, "-m", "provedge.cli"]
     children = [
-        subprocess.Popen([*me, "control", *common, "--port", str(args.control_port),
-                          "--edge-url", edge_url]),
-        subprocess.Popen([*me, "edge", *common, "--port", str(args.edge_port),
-                          "--sip-port", str(args.sip_port), "--workers", str(args.workers)]),
+        subprocess.Popen(
+            [*me, "control", *common, "--port", str(args.control_port), "--edge-url", edge_url]
+        ),
+        subprocess.Popen(
+            [
+                *me,
+                "edge",
+                *common,
+                "--port",
+                str(args.edge_port),
+                "--sip-port",
+                str(args.sip_port),
+                "--workers",
+                str(args.workers),
+            ]
+        ),
     ]
     stop = False
 
@@ -165,14 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--edge-port", type=int, default=8081)
     run.add_argument("--sip-port", type=int, default=5060)
     run.add_argument("--workers", type=int, default=1, help="edge worker processes on one port")
-    run.add_argument("--edge-url", help="public base URL of the edge (default http://HOST:EDGE_PORT)")
+    run.add_argument(
+        "--edge-url", help="public base URL of the edge (default http://HOST:EDGE_PORT)"
+    )
     run.set_defaults(func=cmd_run)
 
     control = sub.add_parser("control", help="run the control plane alone")
     _data_arg(control)
     control.add_argument("--host", default="127.0.0.1")
     control.add_argument("--port", type=int, default=8080)
-    control.add_argument("--edge-port", type=int, default=8081, help="used for the default --edge-url")
+    control.add_argument(
+        "--edge-port", type=int, default=8081, help="used for the default --edge-url"
+    )
     control.add_argument("--edge-url", help="public base URL of the edge, put in provisioning URLs")
     control.set_defaults(func=cmd_control)
 

@@ -58,14 +58,27 @@ class Provedge:
 def start_provedge(data: Path, *extra: str) -> Provedge:
     control_port, edge_port, sip_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "provedge.cli", "run", "--data", str(data),
-         "--control-port", str(control_port), "--edge-port", str(edge_port),
-         "--sip-port", str(sip_port), *extra],
+        [
+            sys.executable,
+            "-m",
+            "provedge.cli",
+            "run",
+            "--data",
+            str(data),
+            "--control-port",
+            str(control_port),
+            "--edge-port",
+            str(edge_port),
+            "--sip-port",
+            str(sip_port),
+            *extra,
+        ],
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    server = Provedge(data, f"http://127.0.0.1:{control_port}", f"http://127.0.0.1:{edge_port}",
-                      sip_port, proc)
+    server = Provedge(
+        data, f"http://127.0.0.1:{control_port}", f"http://127.0.0.1:{edge_port}", sip_port, proc
+    )
     deadline = time.monotonic() + READY_TIMEOUT
     wait_ready(f"{server.control}/healthz", proc, deadline)
     wait_ready(f"{server.edge}/healthz", proc, deadline)

@@ -12,10 +12,14 @@ PROVEDGE = str(Path(sys.executable).parent / "provedge")  # the installed entry 
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PROVEDGE, *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [PROVEDGE, *args], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
-@pytest.mark.parametrize("args", [(), ("run",), ("control",), ("edge",), ("token",), ("token", "create")])
+@pytest.mark.parametrize(
+    "args", [(), ("run",), ("control",), ("edge",), ("token",), ("token", "create")]
+)
 def test_help_on_every_command(args: tuple[str, ...]) -> None:
     result = run(*args, "--help")
     assert result.returncode == 0
@@ -24,8 +28,13 @@ def test_help_on_every_command(args: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [("run",), ("nonsense",), ("run", "--data", "x", "--edge-port", "0"),
-     ("edge", "--data", "x", "--workers", "-1"), ("token", "create", "--data", "x", "--role", "god")],
+    [
+        ("run",),
+        ("nonsense",),
+        ("run", "--data", "x", "--edge-port", "0"),
+        ("edge", "--data", "x", "--workers", "-1"),
+        ("token", "create", "--data", "x", "--role", "god"),
+    ],
 )
 def test_bad_arguments_exit_2_with_a_message(args: tuple[str, ...]) -> None:
     result = run(*args)
@@ -38,5 +47,7 @@ def test_token_create_prints_the_token_last(tmp_path: Path) -> None:
     assert result.returncode == 0
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("pe_") and len(token) > 30
-    scoped = run("token", "create", "--data", str(tmp_path), "--role", "tenant_admin", "--tenant", "nope")
+    scoped = run(
+        "token", "create", "--data", str(tmp_path), "--role", "tenant_admin", "--tenant", "nope"
+    )
     assert scoped.returncode == 2 and "no tenant" in scoped.stderr

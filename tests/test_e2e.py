@@ -36,19 +36,30 @@ def boot_yealink(fetch: Fetch, mac: str) -> Creds:
     common = yealink_settings(bodies[includes[0]])
     assert common["static.auto_provision.pnp_enable"] == "0"
     s = yealink_settings(bodies[f"{mac}.cfg"])
-    return {"server": s["account.1.sip_server.1.address"], "port": s["account.1.sip_server.1.port"],
-            "user": s["account.1.user_name"], "auth_user": s["account.1.auth_name"],
-            "password": s["account.1.password"]}
+    return {
+        "server": s["account.1.sip_server.1.address"],
+        "port": s["account.1.sip_server.1.port"],
+        "user": s["account.1.user_name"],
+        "auth_user": s["account.1.auth_name"],
+        "password": s["account.1.password"],
+    }
 
 
 def boot_polycom(fetch: Fetch, mac: str) -> Creds:
     master = parse_xml(_ok(fetch(f"{mac}.cfg")), "APPLICATION")
-    files = [f.strip().replace("[PHONE_MAC_ADDRESS]", mac) for f in master.get("CONFIG_FILES", "").split(",")]
+    files = [
+        f.strip().replace("[PHONE_MAC_ADDRESS]", mac)
+        for f in master.get("CONFIG_FILES", "").split(",")
+    ]
     configs = [parse_xml(_ok(fetch(name)), "polycomConfig") for name in files]
     a = {key: value for config in configs for key, value in config.attrib.items()}
-    return {"server": a["reg.1.server.1.address"], "port": a["reg.1.server.1.port"],
-            "user": a["reg.1.address"], "auth_user": a["reg.1.auth.userId"],
-            "password": a["reg.1.auth.password"]}
+    return {
+        "server": a["reg.1.server.1.address"],
+        "port": a["reg.1.server.1.port"],
+        "user": a["reg.1.address"],
+        "auth_user": a["reg.1.auth.userId"],
+        "password": a["reg.1.auth.password"],
+    }
 
 
 def _boot_cisco(fetch: Fetch, mac: str, first: str) -> Creds:
@@ -57,8 +68,13 @@ def _boot_cisco(fetch: Fetch, mac: str, first: str) -> Creds:
     path = httpx.URL(rule.replace("$MA", mac)).path.rsplit("/", 1)[1]
     p = parse_xml(_ok(fetch(path)), "flat-profile")
     server, _, port = (p.findtext("Proxy_1_") or "").partition(":")
-    return {"server": server, "port": port, "user": p.findtext("User_ID_1_") or "",
-            "auth_user": p.findtext("Auth_ID_1_") or "", "password": p.findtext("Password_1_") or ""}
+    return {
+        "server": server,
+        "port": port,
+        "user": p.findtext("User_ID_1_") or "",
+        "auth_user": p.findtext("Auth_ID_1_") or "",
+        "password": p.findtext("Password_1_") or "",
+    }
 
 
 def boot_cisco_spa(fetch: Fetch, mac: str) -> Creds:
@@ -75,8 +91,13 @@ def boot_grandstream(fetch: Fetch, mac: str) -> Creds:
     c = parse_xml(_ok(fetch(f"cfg{mac}.xml")), "gs_provision").find("config")
     assert c is not None
     server, _, port = (c.findtext("P47") or "").partition(":")
-    return {"server": server, "port": port, "user": c.findtext("P35") or "",
-            "auth_user": c.findtext("P36") or "", "password": c.findtext("P34") or ""}
+    return {
+        "server": server,
+        "port": port,
+        "user": c.findtext("P35") or "",
+        "auth_user": c.findtext("P36") or "",
+        "password": c.findtext("P34") or "",
+    }
 
 
 def boot_snom(fetch: Fetch, mac: str) -> Creds:
@@ -89,31 +110,62 @@ def boot_snom(fetch: Fetch, mac: str) -> Creds:
         return next(e.text or "" for e in settings.iter(tag) if e.get("idx") == "1")
 
     host, _, rest = one("user_host").partition(":")
-    return {"server": host, "port": rest.split(";")[0], "user": one("user_name"),
-            "auth_user": one("user_pname"), "password": one("user_pass")}
+    return {
+        "server": host,
+        "port": rest.split(";")[0],
+        "user": one("user_name"),
+        "auth_user": one("user_pname"),
+        "password": one("user_pass"),
+    }
 
 
 def boot_fanvil(fetch: Fetch, mac: str) -> Creds:
     parse_xml(_ok(fetch("f0X4Uhw1.100.cfg")), "sysConf")
     conf = parse_xml(_ok(fetch(f"{mac}.cfg")), "sysConf")
     line = next(e for e in conf.iter("line") if e.get("index") == "1")
-    return {"server": line.findtext("RegisterAddr") or "", "port": line.findtext("RegisterPort") or "",
-            "user": line.findtext("PhoneNumber") or "", "auth_user": line.findtext("RegisterUser") or "",
-            "password": line.findtext("RegisterPswd") or ""}
+    return {
+        "server": line.findtext("RegisterAddr") or "",
+        "port": line.findtext("RegisterPort") or "",
+        "user": line.findtext("PhoneNumber") or "",
+        "auth_user": line.findtext("RegisterUser") or "",
+        "password": line.findtext("RegisterPswd") or "",
+    }
 
 
 # model, MAC as an operator might type it, the phone's real User-Agent (vendors.md), boot flow
 PHONES: list[tuple[str, str, str, Callable[[Fetch, str], Creds]]] = [
-    ("yealink-t46s", "00:15:65:12:34:01", "Yealink SIP-T46S 66.86.0.15 00:15:65:12:34:01", boot_yealink),
-    ("polycom-vvx410", "00-04-F2-12-34-02",
-     "FileTransport PolycomVVX-VVX_410-UA/5.9.5.0614 (SN:0004f2123402) Type/Application", boot_polycom),
-    ("cisco-spa508g", "0002.FD12.3403", "Cisco/SPA508G-7.4.4 (0002FD123403)(CBT141400UK)", boot_cisco_spa),
+    (
+        "yealink-t46s",
+        "00:15:65:12:34:01",
+        "Yealink SIP-T46S 66.86.0.15 00:15:65:12:34:01",
+        boot_yealink,
+    ),
+    (
+        "polycom-vvx410",
+        "00-04-F2-12-34-02",
+        "FileTransport PolycomVVX-VVX_410-UA/5.9.5.0614 (SN:0004f2123402) Type/Application",
+        boot_polycom,
+    ),
+    (
+        "cisco-spa508g",
+        "0002.FD12.3403",
+        "Cisco/SPA508G-7.4.4 (0002FD123403)(CBT141400UK)",
+        boot_cisco_spa,
+    ),
     ("cisco-cp8841", "00562B123404", "Cisco-CP-8841-3PCC/11.0 (00562b123404)", boot_cisco_mpp),
-    ("grandstream-gxp2135", "000b82123405",
-     "Grandstream Model HW GXP2135 SW 1.0.7.97 DevId 000b82123405", boot_grandstream),
-    ("snom-d785", "00:04:13:12:34:06",
-     "Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 2010.12-00001-gd311851f1 "
-     "(Feb 25 2019 - 14:19:43) 000413123406 SXM:0 UXM:0 UXMC:0)", boot_snom),
+    (
+        "grandstream-gxp2135",
+        "000b82123405",
+        "Grandstream Model HW GXP2135 SW 1.0.7.97 DevId 000b82123405",
+        boot_grandstream,
+    ),
+    (
+        "snom-d785",
+        "00:04:13:12:34:06",
+        ("Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 2010.12-00001-gd311851f1 "
+        "(Feb 25 2019 - 14:19:43) 000413123406 SXM:0 UXM:0 UXMC:0)"),
+        boot_snom,
+    ),
     ("fanvil-x4u", "0C:38:3E:12:34:07", "Fanvil X4U 2.10.2.6887 0c383e123407", boot_fanvil),
 ]
 
@@ -121,21 +173,48 @@ PHONES: list[tuple[str, str, str, Callable[[Fetch, str], Creds]]] = [
 @pytest.fixture(scope="module")
 def fleet(provedge: Provedge) -> Iterator[dict[str, Any]]:
     with provedge.api() as api:
-        tenant = api.post("/api/v1/tenants", json={
-            "name": "e2e", "realm": "e2e.example.net", "sip_server": SIP_SERVER, "sip_port": 5070,
-        }).json()
+        tenant = api.post(
+            "/api/v1/tenants",
+            json={
+                "name": "e2e",
+                "realm": "e2e.example.net",
+                "sip_server": SIP_SERVER,
+                "sip_port": 5070,
+            },
+        ).json()
         phones = {}
         for index, (model, mac, ua, boot) in enumerate(PHONES, 1):
             number = f"20{index}"
-            account = api.post("/api/v1/accounts", json={"tenant": tenant["id"], "username": f"acc{number}"}).json()
-            assert api.post("/api/v1/extensions", json={
-                "tenant": tenant["id"], "number": number, "display_name": f"Phone {index}",
-                "accounts": [account["username"]]}).status_code == 201
-            device = api.post("/api/v1/devices", json={"tenant": tenant["id"], "mac": mac, "model": model,
-                                                       "name": f"Phone {index}"})
+            account = api.post(
+                "/api/v1/accounts", json={"tenant": tenant["id"], "username": f"acc{number}"}
+            ).json()
+            assert (
+                api.post(
+                    "/api/v1/extensions",
+                    json={
+                        "tenant": tenant["id"],
+                        "number": number,
+                        "display_name": f"Phone {index}",
+                        "accounts": [account["username"]],
+                    },
+                ).status_code
+                == 201
+            )
+            device = api.post(
+                "/api/v1/devices",
+                json={"tenant": tenant["id"], "mac": mac, "model": model, "name": f"Phone {index}"},
+            )
             assert device.status_code == 201, device.text
-            assert api.put(f"/api/v1/devices/{mac}/lines", json=[{"extension": number}]).status_code == 200
-            phones[model] = {"mac": device.json()["mac"], "ua": ua, "boot": boot, "account": account}
+            assert (
+                api.put(f"/api/v1/devices/{mac}/lines", json=[{"extension": number}]).status_code
+                == 200
+            )
+            phones[model] = {
+                "mac": device.json()["mac"],
+                "ua": ua,
+                "boot": boot,
+                "account": account,
+            }
         yield {"tenant": tenant, "phones": phones}
 
 
@@ -146,12 +225,19 @@ def fetcher(provedge: Provedge, tenant: dict[str, Any], ua: str) -> Fetch:
 
 
 @pytest.mark.parametrize("model", [p[0] for p in PHONES])
-def test_phone_boots_and_finds_its_credentials(provedge: Provedge, fleet: dict[str, Any], model: str) -> None:
+def test_phone_boots_and_finds_its_credentials(
+    provedge: Provedge, fleet: dict[str, Any], model: str
+) -> None:
     phone = fleet["phones"][model]
     creds = phone["boot"](fetcher(provedge, fleet["tenant"], phone["ua"]), phone["mac"])
     account = phone["account"]
-    assert creds == {"server": SIP_SERVER, "port": "5070", "user": account["username"],
-                     "auth_user": account["username"], "password": account["password"]}
+    assert creds == {
+        "server": SIP_SERVER,
+        "port": "5070",
+        "user": account["username"],
+        "auth_user": account["username"],
+        "password": account["password"],
+    }
 
 
 def test_repeated_fetch_with_etag_gets_304(provedge: Provedge, fleet: dict[str, Any]) -> None:
@@ -160,7 +246,9 @@ def test_repeated_fetch_with_etag_gets_304(provedge: Provedge, fleet: dict[str, 
     first = fetch(f"{mac}.cfg")
     assert first.headers["content-type"].startswith("text/plain")
     etag = first.headers["etag"]
-    again = httpx.get(fleet["tenant"]["provisioning_url"] + f"{mac}.cfg", headers={"If-None-Match": etag})
+    again = httpx.get(
+        fleet["tenant"]["provisioning_url"] + f"{mac}.cfg", headers={"If-None-Match": etag}
+    )
     assert again.status_code == 304 and again.content == b""
     assert again.headers["etag"] == etag
 
@@ -182,13 +270,17 @@ def test_every_miss_is_the_same_404(provedge: Provedge, fleet: dict[str, Any]) -
         provedge.edge + "/p/not-a-tenant-key/" + fleet["phones"]["yealink-t46s"]["mac"] + ".cfg",
         base + "..%2Fetc%2Fpasswd",
     ]
-    answers = {(r.status_code, r.content, r.headers["content-type"]) for r in map(httpx.get, misses)}
+    answers = {
+        (r.status_code, r.content, r.headers["content-type"]) for r in map(httpx.get, misses)
+    }
     assert len(answers) == 1
     assert next(iter(answers))[0] == 404
 
 
 def test_head_and_put(provedge: Provedge, fleet: dict[str, Any]) -> None:
-    url = fleet["tenant"]["provisioning_url"] + fleet["phones"]["polycom-vvx410"]["mac"] + "-user.cfg"
+    url = (
+        fleet["tenant"]["provisioning_url"] + fleet["phones"]["polycom-vvx410"]["mac"] + "-user.cfg"
+    )
     head = httpx.head(url)
     assert head.status_code == 200 and head.content == b""
     assert int(head.headers["content-length"]) == len(httpx.get(url).content)
@@ -200,24 +292,39 @@ def test_config_change_shows_on_next_fetch(provedge: Provedge, fleet: dict[str, 
     fetch = fetcher(provedge, fleet["tenant"], phone["ua"])
     before = fetch(f"{phone['mac']}.cfg")
     with provedge.api() as api:
-        assert api.patch(f"/api/v1/tenants/{fleet['tenant']['id']}",
-                         json={"sip_server": "sip2.e2e.example.net"}).status_code == 200
-        assert api.patch(f"/api/v1/devices/{phone['mac']}", json={"name": "Renamed desk"}).status_code == 200
+        assert (
+            api.patch(
+                f"/api/v1/tenants/{fleet['tenant']['id']}",
+                json={"sip_server": "sip2.e2e.example.net"},
+            ).status_code
+            == 200
+        )
+        assert (
+            api.patch(f"/api/v1/devices/{phone['mac']}", json={"name": "Renamed desk"}).status_code
+            == 200
+        )
     after = fetch(f"{phone['mac']}.cfg")
     assert after.headers["etag"] != before.headers["etag"]
     settings = yealink_settings(after.content)
     assert settings["account.1.sip_server.1.address"] == "sip2.e2e.example.net"
-    assert re.search(rb"^## provedge device configuration: Renamed desk", after.content, re.M)
+    assert re.search(
+        rb"^## provedge device configuration: Renamed desk", after.content, re.MULTILINE
+    )
     # every phone of the tenant changed, not only the one we looked at
     grandstream = fleet["phones"]["grandstream-gxp2135"]
-    creds = boot_grandstream(fetcher(provedge, fleet["tenant"], grandstream["ua"]), grandstream["mac"])
+    creds = boot_grandstream(
+        fetcher(provedge, fleet["tenant"], grandstream["ua"]), grandstream["mac"]
+    )
     assert creds["server"] == "sip2.e2e.example.net"
 
 
 def test_deleted_device_is_gone_from_the_edge(provedge: Provedge, fleet: dict[str, Any]) -> None:
     with provedge.api() as api:
         tenant = fleet["tenant"]["id"]
-        created = api.post("/api/v1/devices", json={"tenant": tenant, "mac": "001565777777", "model": "yealink-t46g"})
+        created = api.post(
+            "/api/v1/devices",
+            json={"tenant": tenant, "mac": "001565777777", "model": "yealink-t46g"},
+        )
         assert created.status_code == 201
         url = fleet["tenant"]["provisioning_url"] + "001565777777.cfg"
         assert httpx.get(url).status_code == 200
@@ -229,7 +336,14 @@ def test_deleted_device_is_gone_from_the_edge(provedge: Provedge, fleet: dict[st
 def test_demo_phone_config_is_served(provedge: Provedge) -> None:
     with provedge.api() as api:
         demo = api.get("/api/v1/devices", params={"tenant": "demo"}).json()
-    assert {d["model"].split("-")[0] for d in demo} == {"yealink", "polycom", "cisco", "grandstream", "snom", "fanvil"}
+    assert {d["model"].split("-")[0] for d in demo} == {
+        "yealink",
+        "polycom",
+        "cisco",
+        "grandstream",
+        "snom",
+        "fanvil",
+    }
     for device in demo:
         for name in device["files"]:
             assert httpx.get(device["provisioning_url"] + name).status_code == 200

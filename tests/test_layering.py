@@ -24,7 +24,9 @@ def test_no_edge_module_imports_control() -> None:
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{path.name}: {name}" for name in names if name.split(".")[0] == "control"]
+            offenders += [
+                f"{path.name}: {name}" for name in names if name.split(".")[0] == "control"
+            ]
     assert offenders == []
 
 

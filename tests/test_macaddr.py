@@ -20,8 +20,16 @@ def test_every_common_notation_normalises_to_12_lowercase_hex(text: str) -> None
 
 @pytest.mark.parametrize(
     "text",
-    ["", "00:15:65:aa:bb", "00:15:65:aa:bb:0c:11", "00:15:65:aa:bb:0g", "0:015:65:aa:bb:0c",
-     "001565-aabb0c", "00156.5aabb0c", "hello world!"],
+    [
+        "",
+        "00:15:65:aa:bb",
+        "00:15:65:aa:bb:0c:11",
+        "00:15:65:aa:bb:0g",
+        "0:015:65:aa:bb:0c",
+        "001565-aabb0c",
+        "00156.5aabb0c",
+        "hello world!",
+    ],
 )
 def test_rejects_what_is_not_a_mac(text: str) -> None:
     with pytest.raises(InvalidMac):

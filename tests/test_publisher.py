@@ -32,7 +32,9 @@ def test_publish_replaces_an_owner_set_and_drops_stale_files(env: lmdb.Environme
 
 def test_withdraw_removes_every_file_and_the_owner(env: lmdb.Environment) -> None:
     pub = LmdbPublisher(env)
-    pub.publish([Publication("device/a", {b"k/a.cfg": b"1"}), Publication("device/b", {b"k/b.cfg": b"2"})])
+    pub.publish(
+        [Publication("device/a", {b"k/a.cfg": b"1"}), Publication("device/b", {b"k/b.cfg": b"2"})]
+    )
     pub.publish([Publication("device/a", {})])
     assert _read(env) == {b"k/b.cfg": b"2"}
     assert list(pub.owners()) == ["device/b"]

@@ -40,9 +40,22 @@ def test_per_device_names_carry_the_mac(name: str, mac: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["y000000000000.boot", "y000000000028.cfg", "y000000000096.cfg", "000000000000.cfg",
-     "000000000000-directory.xml", "spa508G.cfg", "8841-3PCC.xml", "CP-8841-3PCC.xml", "cfg.xml",
-     "cfggxp2135.xml", "snomD785.htm", "f0X4hw1.100.cfg", "F0V00X300000.cfg", "common.cfg"],
+    [
+        "y000000000000.boot",
+        "y000000000028.cfg",
+        "y000000000096.cfg",
+        "000000000000.cfg",
+        "000000000000-directory.xml",
+        "spa508G.cfg",
+        "8841-3PCC.xml",
+        "CP-8841-3PCC.xml",
+        "cfg.xml",
+        "cfggxp2135.xml",
+        "snomD785.htm",
+        "f0X4hw1.100.cfg",
+        "F0V00X300000.cfg",
+        "common.cfg",
+    ],
 )
 def test_common_names_carry_no_mac(name: str) -> None:
     ref = classify(name)

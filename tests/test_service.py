@@ -26,8 +26,12 @@ def _fleet(ctl: Control) -> tuple[dict[str, object], list[str]]:
     macs = []
     for n in range(3):
         account = ctl.create_account(AccountIn(tenant=tenant["id"], username=f"u{n}"))
-        ctl.create_extension(ExtensionIn(tenant=tenant["id"], number=f"10{n}", accounts=[account["username"]]))
-        mac = ctl.create_device(DeviceIn(tenant=tenant["id"], mac=f"00156500000{n}", model="yealink-t46s"))["mac"]
+        ctl.create_extension(
+            ExtensionIn(tenant=tenant["id"], number=f"10{n}", accounts=[account["username"]])
+        )
+        mac = ctl.create_device(
+            DeviceIn(tenant=tenant["id"], mac=f"00156500000{n}", model="yealink-t46s")
+        )["mac"]
         ctl.set_lines(mac, [f"10{n}"])
         macs.append(mac)
     return tenant, macs
@@ -62,7 +66,7 @@ def test_blobs_of_a_device_deleted_while_down_are_withdrawn_at_start(tmp_path: P
 
 def test_only_touched_devices_are_recompiled(tmp_path: Path) -> None:
     ctl = build_control(tmp_path, EDGE)
-    tenant, macs = _fleet(ctl)
+    _, macs = _fleet(ctl)
     compiled: list[str] = []
     original = ctl.compiler.device_files
 

@@ -17,7 +17,9 @@ def test_etag_changes_with_the_bytes() -> None:
 
 
 def test_keys_ignore_file_name_case_but_not_tenant_key() -> None:
-    assert store.blob_key("Kx", "snomD785-000413AABBCC.htm") == store.blob_key("Kx", "snomd785-000413aabbcc.htm")
+    assert store.blob_key("Kx", "snomD785-000413AABBCC.htm") == store.blob_key(
+        "Kx", "snomd785-000413aabbcc.htm"
+    )
     assert store.blob_key("Kx", "a.cfg") != store.blob_key("kx", "a.cfg")
 
 

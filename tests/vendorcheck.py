@@ -28,7 +28,7 @@ def yealink_settings(body: bytes) -> dict[str, str]:
     assert lines[0] == "#!version:1.0.0.1"
     settings: dict[str, str] = {}
     for line in lines[1:]:
-        if not line or line.startswith("#") or line.startswith("include:config "):
+        if not line or line.startswith(("#", "include:config ")):
             continue
         key, sep, value = line.partition(" = ")
         assert sep, f"not a key = value line: {line!r}"
@@ -40,4 +40,6 @@ def yealink_settings(body: bytes) -> dict[str, str]:
 def yealink_includes(body: bytes) -> list[str]:
     """The files a Yealink boot file tells the phone to fetch next."""
     prefix = 'include:config "'
-    return [line[len(prefix):-1] for line in body.decode().splitlines() if line.startswith(prefix)]
+    return [
+        line[len(prefix) : -1] for line in body.decode().splitlines() if line.startswith(prefix)
+    ]
