@@ -437,11 +437,11 @@ def templates_fingerprint(compiler: Compiler, edge_url: str) -> str:
     """Everything outside SQLite that shapes the bytes: templates, catalogue, the edge URL."""
     digest = hashlib.sha256(edge_url.encode())
     here = Path(__file__).resolve().parent
-    sources = [
-        here / "catalog.py",
-        here / "variables.py",
-        *sorted(compiler.templates_dir.rglob("*")),
+    # Only what the compiler renders: the advanced samples under */advanced/ do not count.
+    templates = [
+        p for p in sorted(compiler.templates_dir.rglob("*")) if p.parent.name != "advanced"
     ]
+    sources = [here / "catalog.py", here / "variables.py", *templates]
     for path in sources:
         if path.is_file():
             digest.update(path.name.encode())

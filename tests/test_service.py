@@ -92,3 +92,20 @@ def test_edge_url_change_republishes_provisioning_urls(tmp_path: Path) -> None:
     build_control(tmp_path, "https://prov.example.net").close()
     common = [blob for key, blob in _blobs(tmp_path).items() if key.endswith(b"y000000000066.cfg")]
     assert common and b"https://prov.example.net/p/" in common[0]
+
+
+def test_editing_an_advanced_sample_republishes_nothing(tmp_path: Path) -> None:
+    import shutil
+
+    from control.compiler import DEFAULT_TEMPLATES, Compiler
+    from control.service import templates_fingerprint
+
+    copy = tmp_path / "templates"
+    shutil.copytree(DEFAULT_TEMPLATES, copy)
+    before = templates_fingerprint(Compiler(copy), EDGE)
+    sample = next(copy.glob("*/advanced/*.j2"))
+    sample.write_text(sample.read_text() + "{# an operator's note #}\n")
+    assert templates_fingerprint(Compiler(copy), EDGE) == before
+    default = copy / "yealink" / "mac.cfg"
+    default.write_text(default.read_text() + "## changed\n")
+    assert templates_fingerprint(Compiler(copy), EDGE) != before
