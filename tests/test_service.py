@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+from control.compiler import DEFAULT_TEMPLATES, Compiler
 from control.schemas import AccountIn, DeviceIn, ExtensionIn, TenantIn, TenantPatch
-from control.service import Control
+from control.service import Control, templates_fingerprint
 from control.wiring import build_control
 from edge import store
 
@@ -95,11 +97,6 @@ def test_edge_url_change_republishes_provisioning_urls(tmp_path: Path) -> None:
 
 
 def test_editing_an_advanced_sample_republishes_nothing(tmp_path: Path) -> None:
-    import shutil
-
-    from control.compiler import DEFAULT_TEMPLATES, Compiler
-    from control.service import templates_fingerprint
-
     copy = tmp_path / "templates"
     shutil.copytree(DEFAULT_TEMPLATES, copy)
     before = templates_fingerprint(Compiler(copy), EDGE)
