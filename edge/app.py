@@ -8,8 +8,9 @@ an answer never tells a scanner whether a MAC exists.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 import lmdb
@@ -20,6 +21,7 @@ from starlette.routing import Route
 
 from edge import store
 from edge.routing import classify
+from edge.sip import SipEndpoint
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -36,10 +38,25 @@ _NOT_ALLOWED_HEADERS = [(b"allow", b"GET, HEAD"), (b"content-length", b"0")]
 
 
 class EdgeApp:
-    def __init__(self, env: lmdb.Environment) -> None:
+    def __init__(self, env: lmdb.Environment, sip: tuple[str, int] | None = None) -> None:
         self._env = env
         self._blobs = env.open_db(store.BLOBS_DB)
-        self._fallback = Starlette(routes=[Route("/healthz", self.healthz)])
+        self._sip = sip
+        self._fallback = Starlette(
+            routes=[Route("/healthz", self.healthz)], lifespan=self._lifespan
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        """The SIP listeners live as long as the HTTP server, on the same event loop."""
+        if self._sip is None:
+            yield
+            return
+        endpoint = await SipEndpoint.start(*self._sip)
+        try:
+            yield
+        finally:
+            await endpoint.stop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PREFIX):

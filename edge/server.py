@@ -14,15 +14,22 @@ from edge import store
 from edge.app import EdgeApp
 
 DATA_ENV = "PROVEDGE_DATA"
+SIP_ENV = "PROVEDGE_SIP"  # host:port of the SIP listeners; empty = no SIP
 
 
 def app_factory() -> EdgeApp:
     """Called in each worker process: each opens its own LMDB environment handle."""
-    return EdgeApp(store.open_env(os.environ[DATA_ENV]))
+    host, _, port = os.environ.get(SIP_ENV, "").rpartition(":")
+    sip = (host, int(port)) if port else None
+    return EdgeApp(store.open_env(os.environ[DATA_ENV]), sip)
 
 
-def serve(data_dir: str, host: str, port: int, workers: int = 1) -> None:
+def serve(
+    data_dir: str, host: str, port: int, workers: int = 1, sip_port: int | None = None
+) -> None:
+    # Worker processes are spawned afresh, so the settings travel in the environment.
     os.environ[DATA_ENV] = os.path.abspath(data_dir)
+    os.environ[SIP_ENV] = f"{host}:{sip_port}" if sip_port else ""
     store.open_env(data_dir).close()  # create the environment before workers race to
     uvicorn.run(
         "edge.server:app_factory",
@@ -32,7 +39,7 @@ def serve(data_dir: str, host: str, port: int, workers: int = 1) -> None:
         workers=workers,
         loop="uvloop",
         http="httptools",
-        lifespan="off",
+        lifespan="on",
         access_log=False,
         log_level="warning",
         server_header=False,

@@ -49,7 +49,7 @@ def cmd_control(args: argparse.Namespace) -> int:
 def cmd_edge(args: argparse.Namespace) -> int:
     from edge.server import serve
 
-    serve(args.data, args.host, args.port, args.workers)
+    serve(args.data, args.host, args.port, args.workers, args.sip_port or None)
     return 0
 
 
@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--control-port", type=int, default=8080)
     run.add_argument("--edge-port", type=int, default=8081)
-    run.add_argument("--sip-port", type=int, default=5060)
+    run.add_argument("--sip-port", type=int, default=5060, help="SIP over UDP and TCP (0: off)")
     run.add_argument("--workers", type=int, default=1, help="edge worker processes on one port")
     run.add_argument(
         "--edge-url", help="public base URL of the edge (default http://HOST:EDGE_PORT)"
@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arg(edge)
     edge.add_argument("--host", default="127.0.0.1")
     edge.add_argument("--port", type=int, default=8081)
-    edge.add_argument("--sip-port", type=int, default=5060)
+    edge.add_argument("--sip-port", type=int, default=5060, help="SIP over UDP and TCP (0: off)")
     edge.add_argument("--workers", type=int, default=1)
     edge.set_defaults(func=cmd_edge)
 
@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for name in ("workers", "port", "control_port", "edge_port", "sip_port"):
         value = getattr(args, name, None)
-        if value is not None and not (1 <= value <= (64 if name == "workers" else 65535)):
+        low = 0 if name == "sip_port" else 1
+        if value is not None and not (low <= value <= (64 if name == "workers" else 65535)):
             print(f"provedge: --{name.replace('_', '-')} out of range: {value}", file=sys.stderr)
             return 2
     return int(args.func(args))
