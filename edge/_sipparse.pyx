@@ -1,0 +1,1660 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled SIP message parser; same API and results as ``edge._sipparse_py``.
+
+The twin is the reference: every function here mirrors the one of the same name there
+(same steps, same error reasons and offsets), so a property test can demand identical
+results. Input is read through a ``const unsigned char*`` cursor into the caller's bytes
+object (no copy); the scan records header spans in a C array and Python objects are only
+built when a field is read.
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdlib cimport free, malloc
+from libc.string cimport memchr, memcpy
+
+from edge.sipdefs import (
+    HEADER_IDS,
+    HEADER_IS_LIST,
+    MAX_HEADER_LENGTH,
+    MAX_HEADERS,
+    MAX_MESSAGE_SIZE,
+    SipParseError,
+)
+
+__all__ = [
+    "Address", "Auth", "CSeq", "Event", "Message", "SipParseError", "StreamParser", "Uri",
+    "Via", "parse",
+]
+
+ctypedef const unsigned char* cbuf
+
+cdef enum:
+    C_TOKEN = 1
+    C_SCHEME = 2
+    C_HOST = 4
+    C_IPV6 = 8
+    C_PVALUE = 16
+    C_LWS = 32
+    C_HEX = 64
+    C_ALPHA = 128
+    C_DIGIT = 256
+    C_URI_BAD = 512
+
+cdef enum:
+    H_VIA = 1
+    H_FROM = 2
+    H_TO = 3
+    H_CALL_ID = 4
+    H_CSEQ = 5
+    H_CONTACT = 6
+    H_MAX_FORWARDS = 7
+    H_EXPIRES = 8
+    H_CONTENT_LENGTH = 9
+    H_EVENT = 11
+    H_AUTHORIZATION = 17
+    N_HEADER_IDS = 64
+    HASH_SIZE = 256
+
+cdef enum:
+    HAVE_URI = 1
+    HAVE_VIA = 2
+    HAVE_FROM = 4
+    HAVE_TO = 8
+    HAVE_CONTACTS = 16
+    HAVE_CALL_ID = 32
+    HAVE_CSEQ = 64
+    HAVE_MAX_FORWARDS = 128
+    HAVE_EXPIRES = 256
+    HAVE_EVENT = 512
+    HAVE_AUTHORIZATION = 1024
+    HAVE_LINE = 2048
+
+cdef long long CSEQ_MAX = 2147483647
+cdef long long DELTA_MAX = 4294967295
+
+cdef unsigned short CLS[256]
+cdef bint IS_LIST[N_HEADER_IDS]
+
+
+cdef void _set_class(bytes chars, unsigned short flag):
+    cdef Py_ssize_t i
+    for i in range(len(chars)):
+        CLS[<unsigned char>chars[i]] |= flag
+
+
+cdef void _init_classes():
+    alpha = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    digit = b"0123456789"
+    token = alpha + digit + b"-.!%*_+`'~"
+    cdef int i
+    for i in range(256):
+        CLS[i] = 0
+    _set_class(alpha, C_ALPHA)
+    _set_class(digit, C_DIGIT)
+    _set_class(token, C_TOKEN)
+    _set_class(alpha + digit + b"+-.", C_SCHEME)
+    _set_class(alpha + digit + b"-._", C_HOST)
+    _set_class(b"0123456789abcdefABCDEF:.", C_IPV6)
+    _set_class(token + b":[]", C_PVALUE)
+    _set_class(b" \t\r\n", C_LWS)
+    _set_class(b"0123456789abcdefABCDEF", C_HEX)
+    _set_class(bytes(range(33)) + b'<>"\x7f', C_URI_BAD)
+
+
+_init_classes()
+
+# --- header name lookup: open addressing over lower-cased names from sipdefs.HEADER_IDS ---
+
+cdef struct HName:
+    int hid
+    int length
+    unsigned char name[32]
+
+cdef HName NAMES[HASH_SIZE]
+
+
+cdef inline unsigned char _lower(unsigned char c):
+    if 65 <= c <= 90:
+        return c + 32
+    return c
+
+
+cdef inline unsigned int _hash(cbuf p, Py_ssize_t n):
+    return (<unsigned int>n * 31 + _lower(p[0]) * 7 + _lower(p[n - 1]) * 3
+            + _lower(p[n >> 1])) & (HASH_SIZE - 1)
+
+
+cdef void _init_names():
+    cdef unsigned int h
+    cdef bytes name
+    cdef int hid, i
+    for i in range(HASH_SIZE):
+        NAMES[i].hid = 0
+        NAMES[i].length = 0
+    for name, hid in HEADER_IDS.items():
+        h = _hash(<cbuf>PyBytes_AS_STRING(name), len(name))
+        while NAMES[h].length:
+            h = (h + 1) & (HASH_SIZE - 1)
+        NAMES[h].hid = hid
+        NAMES[h].length = len(name)
+        memcpy(NAMES[h].name, PyBytes_AS_STRING(name), len(name))
+    for i in range(N_HEADER_IDS):
+        IS_LIST[i] = i < len(HEADER_IS_LIST) and HEADER_IS_LIST[i]
+
+
+_init_names()
+
+
+cdef int _header_id(cbuf p, Py_ssize_t n):
+    cdef unsigned int h
+    cdef Py_ssize_t i
+    if n <= 0 or n >= 32:
+        return 0
+    h = _hash(p, n)
+    while NAMES[h].length:
+        if NAMES[h].length == n:
+            i = 0
+            while i < n and _lower(p[i]) == NAMES[h].name[i]:
+                i += 1
+            if i == n:
+                return NAMES[h].hid
+        h = (h + 1) & (HASH_SIZE - 1)
+    return 0
+
+# --- interned strings: parameter names, methods and versions seen on every message ------
+# A match returns the same str object each time, so there is no allocation and its hash is
+# already cached when it becomes a dict key.
+
+cdef object INTERNED = {}  # lower-cased bytes -> str, for names; exact bytes for methods
+cdef struct IName:
+    int length
+    unsigned char name[24]
+    void* obj
+
+cdef IName PNAMES[HASH_SIZE]
+cdef IName WORDS[HASH_SIZE]
+
+_PARAM_NAMES = (
+    "tag", "branch", "rport", "received", "maddr", "ttl", "transport", "user", "lr", "method",
+    "expires", "q", "reg-id", "+sip.instance", "profile-type", "vendor", "model", "version",
+    "username", "realm", "nonce", "uri", "response", "algorithm", "cnonce", "qop", "nc",
+    "opaque", "stale", "domain", "reboot", "phone-context", "ob", "reason",
+)
+_WORDS = (
+    "REGISTER", "SUBSCRIBE", "NOTIFY", "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO",
+    "PRACK", "UPDATE", "REFER", "MESSAGE", "PUBLISH", "SIP/2.0", "OK", "Trying", "Ringing",
+    "Accepted", "Unauthorized", "sip", "sips", "tel", "UDP", "TCP", "TLS", "Digest", "MD5",
+    "auth", "ua-profile", "check-sync", "device", "true", "false",
+)
+
+
+cdef void _intern_into(IName* table, tuple words):
+    cdef unsigned int h
+    cdef bytes raw
+    cdef int i
+    for i in range(HASH_SIZE):
+        table[i].length = 0
+        table[i].obj = NULL
+    for word in words:
+        raw = word.encode("ascii")
+        INTERNED[raw] = word  # keeps the str alive for the C table
+        h = _hash(<cbuf>PyBytes_AS_STRING(raw), len(raw))
+        while table[h].length:
+            h = (h + 1) & (HASH_SIZE - 1)
+        table[h].length = len(raw)
+        memcpy(table[h].name, PyBytes_AS_STRING(raw), len(raw))
+        table[h].obj = <void*>word
+
+
+_intern_into(PNAMES, _PARAM_NAMES)
+_intern_into(WORDS, _WORDS)
+
+
+cdef inline object _interned(IName* table, cbuf p, Py_ssize_t n, bint fold):
+    """The interned str equal to p[:n] (ASCII-lower-cased first if ``fold``), or None."""
+    cdef unsigned int h
+    cdef Py_ssize_t i
+    if n <= 0 or n > 24:
+        return None
+    h = _hash(p, n)
+    while table[h].length:
+        if table[h].length == n:
+            i = 0
+            if fold:
+                while i < n and _lower(p[i]) == table[h].name[i]:
+                    i += 1
+            else:
+                while i < n and p[i] == table[h].name[i]:
+                    i += 1
+            if i == n:
+                return <object>table[h].obj
+        h = (h + 1) & (HASH_SIZE - 1)
+    return None
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+cdef int _fail(int status, str reason, Py_ssize_t offset) except -1:
+    raise SipParseError(status, reason, offset)
+
+
+cdef inline str _text(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    return PyUnicode_DecodeUTF8(<const char*>p + s, e - s, "surrogateescape")
+
+
+cdef inline str _word(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    """Like _text, but common words (methods, SIP/2.0, Digest, ...) come interned."""
+    known = _interned(WORDS, p + s, e - s, False)
+    if known is not None:
+        return known
+    return PyUnicode_DecodeUTF8(<const char*>p + s, e - s, "surrogateescape")
+
+
+cdef str _lower_text(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    """ASCII-lower-cased text (names are tokens: lower-casing never changes the length)."""
+    cdef Py_ssize_t i
+    cdef unsigned char tmp[64]
+    cdef unsigned char* out
+    known = _interned(PNAMES, p + s, e - s, True)
+    if known is not None:
+        return known
+    for i in range(s, e):
+        if 65 <= p[i] <= 90:
+            break
+    else:
+        return _text(p, s, e)
+    if e - s <= 64:
+        out = &tmp[0]
+    else:
+        out = <unsigned char*>malloc(e - s)
+    if out == NULL:
+        raise MemoryError()
+    for i in range(s, e):
+        out[i - s] = _lower(p[i])
+    try:
+        return _text(<cbuf>out, 0, e - s)
+    finally:
+        if out != &tmp[0]:
+            free(out)
+
+
+cdef inline Py_ssize_t _skip_lws(cbuf p, Py_ssize_t i, Py_ssize_t e):
+    while i < e and CLS[p[i]] & C_LWS:
+        i += 1
+    return i
+
+
+cdef inline Py_ssize_t _rtrim(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    while e > s and CLS[p[e - 1]] & C_LWS:
+        e -= 1
+    return e
+
+
+cdef inline Py_ssize_t _token_end(cbuf p, Py_ssize_t i, Py_ssize_t e):
+    while i < e and CLS[p[i]] & C_TOKEN:
+        i += 1
+    return i
+
+
+cdef inline Py_ssize_t _find(cbuf p, unsigned char c, Py_ssize_t s, Py_ssize_t e):
+    cdef const void* hit
+    if s >= e:
+        return -1
+    hit = memchr(p + s, c, e - s)
+    return -1 if hit == NULL else <cbuf>hit - p
+
+
+cdef bytes _unfold(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    """Value bytes with each run of LWS that holds a line break replaced by one space."""
+    cdef Py_ssize_t i, n
+    cdef bytes out
+    cdef unsigned char* q
+    if _find(p, 13, s, e) < 0:
+        return PyBytes_FromStringAndSize(<const char*>p + s, e - s)
+    out = PyBytes_FromStringAndSize(NULL, e - s)
+    q = <unsigned char*>PyBytes_AS_STRING(out)
+    n = 0
+    i = s
+    while i < e:
+        if p[i] == 13:
+            while n and (q[n - 1] == 32 or q[n - 1] == 9):
+                n -= 1
+            i += 2
+            while i < e and (p[i] == 32 or p[i] == 9):
+                i += 1
+            q[n] = 32
+            n += 1
+        else:
+            q[n] = p[i]
+            n += 1
+            i += 1
+    return out[:n]
+
+
+cdef str _unfold_text(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    if _find(p, 13, s, e) < 0:
+        return _text(p, s, e)
+    cdef bytes raw = _unfold(p, s, e)
+    return _text(<cbuf>PyBytes_AS_STRING(raw), 0, len(raw))
+
+
+cdef inline int _hexval(unsigned char c):
+    if c <= 57:
+        return c - 48
+    return (c | 32) - 87
+
+
+cdef str _pct_text(cbuf p, Py_ssize_t s, Py_ssize_t e, bint lower):
+    """Text of [s, e) with %XX escapes undone ('%' without two hex digits stays)."""
+    cdef Py_ssize_t i, n
+    cdef unsigned char c
+    cdef unsigned char* out
+    if _find(p, 37, s, e) < 0:
+        return _lower_text(p, s, e) if lower else _text(p, s, e)
+    out = <unsigned char*>malloc(e - s)
+    if out == NULL:
+        raise MemoryError()
+    try:
+        n = 0
+        i = s
+        while i < e:
+            c = p[i]
+            if c == 37 and i + 2 < e and CLS[p[i + 1]] & C_HEX and CLS[p[i + 2]] & C_HEX:
+                c = <unsigned char>(_hexval(p[i + 1]) * 16 + _hexval(p[i + 2]))
+                i += 3
+            else:
+                i += 1
+            out[n] = _lower(c) if lower else c
+            n += 1
+        return _text(<cbuf>out, 0, n)
+    finally:
+        free(out)
+
+
+cdef long long _uint(cbuf p, Py_ssize_t s, Py_ssize_t e, long long limit, str reason) except -1:
+    cdef long long n = 0
+    cdef Py_ssize_t i
+    if s >= e:
+        _fail(400, reason, s)
+    for i in range(s, e):
+        if not (CLS[p[i]] & C_DIGIT):
+            _fail(400, reason, s)
+        n = n * 10 + (p[i] - 48)
+        if n > limit:
+            _fail(400, reason, s)
+    return n
+
+
+cdef str _quoted(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* after):
+    """Quoted string at ``p[i] == '"'``: unescaped text; ``after`` gets the index past it."""
+    cdef Py_ssize_t j = i + 1
+    cdef bint escaped = False
+    cdef Py_ssize_t n
+    cdef unsigned char* out
+    while j < e:
+        if p[j] == 34:
+            break
+        if p[j] == 92 and j + 1 < e:
+            escaped = True
+            j += 2
+            continue
+        j += 1
+    else:
+        _fail(400, "Unterminated quoted string", i)
+    after[0] = j + 1
+    if not escaped:
+        return _text(p, i + 1, j)
+    out = <unsigned char*>malloc(j - i)
+    if out == NULL:
+        raise MemoryError()
+    try:
+        n = 0
+        i += 1
+        while i < j:
+            if p[i] == 92:
+                i += 1
+            out[n] = p[i]
+            n += 1
+            i += 1
+        return _text(<cbuf>out, 0, n)
+    finally:
+        free(out)
+
+
+cdef Py_ssize_t _elem_end(cbuf p, Py_ssize_t i, Py_ssize_t e):
+    """Index of the comma ending the list element at ``i`` (outside quotes and <>), or e."""
+    cdef bint quoted = False
+    cdef int depth = 0
+    cdef unsigned char c
+    while i < e:
+        c = p[i]
+        if quoted:
+            if c == 92:
+                i += 1
+            elif c == 34:
+                quoted = False
+        elif c == 34:
+            quoted = True
+        elif c == 60:
+            depth += 1
+        elif c == 62:
+            if depth:
+                depth -= 1
+        elif c == 44 and depth == 0:
+            return i
+        i += 1
+    return e
+
+
+cdef dict _header_params(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* stop):
+    cdef dict params = {}
+    cdef Py_ssize_t ns, j, vs
+    cdef object value
+    while True:
+        i = _skip_lws(p, i, e)
+        if i >= e or p[i] != 59:
+            stop[0] = i
+            return params
+        i = _skip_lws(p, i + 1, e)
+        ns = i
+        i = _token_end(p, i, e)
+        if i == ns:
+            _fail(400, "Empty parameter", ns)
+        name = _lower_text(p, ns, i)
+        value = None
+        j = _skip_lws(p, i, e)
+        if j < e and p[j] == 61:
+            j = _skip_lws(p, j + 1, e)
+            if j < e and p[j] == 34:
+                value = _quoted(p, j, e, &i)
+            else:
+                vs = j
+                while j < e and CLS[p[j]] & C_PVALUE:
+                    j += 1
+                if j == vs:
+                    _fail(400, "Empty parameter value", vs)
+                value = _word(p, vs, j)
+                i = j
+        params[name] = value
+
+
+cdef object _port(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* stop):
+    cdef Py_ssize_t j = i
+    cdef long n = 0
+    while j < e and CLS[p[j]] & C_DIGIT:
+        n = n * 10 + (p[j] - 48) if j - i < 6 else n
+        j += 1
+    if j == i or j - i > 5 or n > 65535:
+        _fail(400, "Invalid port", i)
+    stop[0] = j
+    return n
+
+
+cdef Py_ssize_t _host_end(cbuf p, Py_ssize_t h, Py_ssize_t e) except -1:
+    cdef Py_ssize_t j
+    if h < e and p[h] == 91:
+        j = h + 1
+        while j < e and CLS[p[j]] & C_IPV6:
+            j += 1
+        if j == h + 1 or j >= e or p[j] != 93:
+            _fail(400, "Malformed host", h)
+        return j + 1
+    j = h
+    while j < e and CLS[p[j]] & C_HOST:
+        j += 1
+    if j == h:
+        _fail(400, "Malformed host", h)
+    return j
+
+# --- URI ----------------------------------------------------------------------------------
+
+
+# Holds only strings, numbers and dicts of them: no reference cycles to collect.
+@cython.no_gc
+@cython.freelist(32)
+cdef class Uri:
+    """A SIP, SIPS or tel URI (other schemes keep only ``scheme`` and ``text``)."""
+
+    cdef readonly str scheme
+    cdef readonly object user
+    cdef readonly object password
+    cdef readonly object host
+    cdef readonly object port
+    cdef readonly dict params
+    cdef readonly dict headers
+    cdef readonly str text
+
+    def __str__(self):
+        return self.text
+
+    def __repr__(self):
+        return f"Uri({self.text!r})"
+
+
+cdef Py_ssize_t _uri_params(cbuf p, Py_ssize_t i, Py_ssize_t e, dict params) except -1:
+    cdef Py_ssize_t ns, vs
+    cdef object value
+    while i < e and p[i] == 59:
+        i += 1
+        ns = i
+        while i < e and p[i] != 59 and p[i] != 63 and p[i] != 61:
+            i += 1
+        if i == ns:
+            _fail(400, "Empty parameter", ns)
+        name = _pct_text(p, ns, i, True)
+        value = None
+        if i < e and p[i] == 61:
+            i += 1
+            vs = i
+            while i < e and p[i] != 59 and p[i] != 63:
+                i += 1
+            value = _pct_text(p, vs, i, False)
+        params[name] = value
+    return i
+
+
+cdef int _uri_headers(cbuf p, Py_ssize_t i, Py_ssize_t e, dict headers) except -1:
+    cdef Py_ssize_t j, eq
+    while True:
+        j = i
+        while j < e and p[j] != 38:
+            j += 1
+        eq = i
+        while eq < j and p[eq] != 61:
+            eq += 1
+        if eq == i:
+            _fail(400, "Malformed URI header", i)
+        headers[_text(p, i, eq)] = _text(p, eq + 1, j) if eq < j else ""
+        if j >= e:
+            return 0
+        i = j + 1
+
+
+cdef str S_SIP = "sip"
+cdef str S_SIPS = "sips"
+cdef str S_TEL = "tel"
+
+
+cdef str _scheme(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    cdef Py_ssize_t n = e - s
+    if n == 3 and _lower(p[s]) == 115 and _lower(p[s + 1]) == 105 and _lower(p[s + 2]) == 112:
+        return S_SIP
+    if n == 4 and _lower(p[s]) == 115 and _lower(p[s + 1]) == 105 and _lower(p[s + 2]) == 112 \
+            and _lower(p[s + 3]) == 115:
+        return S_SIPS
+    if n == 3 and _lower(p[s]) == 116 and _lower(p[s + 1]) == 101 and _lower(p[s + 2]) == 108:
+        return S_TEL
+    return _lower_text(p, s, e)
+
+
+cdef Uri _parse_uri(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    cdef Py_ssize_t i
+    if s >= e:
+        _fail(400, "Empty URI", s)
+    for i in range(s, e):
+        if CLS[p[i]] & C_URI_BAD:
+            _fail(400, "Malformed URI", i)
+    i = s
+    if not (CLS[p[i]] & C_ALPHA):
+        _fail(400, "Malformed URI", s)
+    i += 1
+    while i < e and CLS[p[i]] & C_SCHEME:
+        i += 1
+    if i >= e or p[i] != 58:
+        _fail(400, "Malformed URI", i)
+    cdef Uri uri = Uri.__new__(Uri)
+    uri.scheme = _scheme(p, s, i)
+    uri.user = uri.password = uri.host = uri.port = None
+    uri.params = {}
+    uri.headers = {}
+    uri.text = _text(p, s, e)
+    if uri.scheme is S_SIP or uri.scheme is S_SIPS:
+        _sip_uri(p, i + 1, e, uri)
+    elif uri.scheme is S_TEL:
+        _tel_uri(p, i + 1, e, uri)
+    return uri
+
+
+cdef int _sip_uri(cbuf p, Py_ssize_t s, Py_ssize_t e, Uri uri) except -1:
+    cdef Py_ssize_t at = _find(p, 64, s, e)
+    cdef Py_ssize_t h = s, j, colon, user_end, i
+    if at < 0:
+        j = s
+        while j < e and p[j] != 59 and p[j] != 63:
+            j += 1
+        if _find(p, 37, s, j) >= 0:
+            # snom PnP sends From/To <sip:MAC%3a000413...>: an escaped user and no host.
+            uri.user = _pct_text(p, s, j, False)
+            return _uri_rest(p, j, e, uri)
+    else:
+        colon = _find(p, 58, s, at)
+        user_end = at
+        if colon >= 0:
+            user_end = colon
+            uri.password = _pct_text(p, colon + 1, at, False)
+        if user_end == s:
+            _fail(400, "Empty user", s)
+        uri.user = _pct_text(p, s, user_end, False)
+        h = at + 1
+    i = _host_end(p, h, e)
+    uri.host = _text(p, h, i)
+    if i < e and p[i] == 58:
+        uri.port = _port(p, i + 1, e, &i)
+    return _uri_rest(p, i, e, uri)
+
+
+cdef int _uri_rest(cbuf p, Py_ssize_t i, Py_ssize_t e, Uri uri) except -1:
+    i = _uri_params(p, i, e, uri.params)
+    if i < e and p[i] == 63:
+        _uri_headers(p, i + 1, e, uri.headers)
+        i = e
+    if i != e:
+        _fail(400, "Malformed URI", i)
+    return 0
+
+
+cdef int _tel_uri(cbuf p, Py_ssize_t s, Py_ssize_t e, Uri uri) except -1:
+    cdef Py_ssize_t i = s
+    while i < e and p[i] != 59:
+        i += 1
+    if i == s:
+        _fail(400, "Malformed URI", s)
+    uri.user = _pct_text(p, s, i, False)
+    i = _uri_params(p, i, e, uri.params)
+    if i != e:
+        _fail(400, "Malformed URI", i)
+    return 0
+
+# --- addresses ----------------------------------------------------------------------------
+
+
+# Holds only strings, numbers and dicts of them: no reference cycles to collect.
+@cython.no_gc
+@cython.freelist(32)
+cdef class Address:
+    """name-addr or addr-spec with header parameters (From, To, Contact, ...)."""
+
+    cdef readonly object display_name
+    cdef readonly Uri uri
+    cdef readonly object tag
+    cdef readonly dict params
+    cdef readonly object expires
+    cdef readonly object q
+    cdef readonly object instance
+    cdef readonly object reg_id
+
+    def __repr__(self):
+        return f"Address({self.display_name!r}, {self.uri.text!r}, {self.params!r})"
+
+
+cdef long long _uint_text(str value, long long limit, str reason, Py_ssize_t offset) except -1:
+    cdef long long n = 0
+    cdef Py_ssize_t k
+    cdef Py_UCS4 ch
+    if not value:
+        _fail(400, reason, offset)
+    for k in range(len(value)):
+        ch = value[k]
+        if ch < 48 or ch > 57:
+            _fail(400, reason, offset)
+        n = n * 10 + (<long long>ch - 48)
+        if n > limit:
+            _fail(400, reason, offset)
+    return n
+
+
+cdef object _qvalue(str value, Py_ssize_t offset):
+    cdef Py_ssize_t n = len(value), k
+    cdef long thousandths, scale = 100
+    cdef Py_UCS4 ch
+    if n < 1 or n > 5 or (value[0] != "0" and value[0] != "1") or (n > 1 and value[1] != "."):
+        _fail(400, "Invalid q value", offset)
+    thousandths = (<long><Py_UCS4>value[0] - 48) * 1000
+    for k in range(2, n):
+        ch = value[k]
+        if ch < 48 or ch > 57:
+            _fail(400, "Invalid q value", offset)
+        thousandths += (<long>ch - 48) * scale
+        scale //= 10
+    if thousandths > 1000:
+        _fail(400, "Invalid q value", offset)
+    return thousandths / 1000.0
+
+
+cdef str K_TAG = "tag"
+cdef str K_EXPIRES = "expires"
+cdef str K_Q = "q"
+cdef str K_REG_ID = "reg-id"
+cdef str K_INSTANCE = "+sip.instance"
+
+
+cdef Address _parse_address(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    cdef Py_ssize_t i = s, j, gt, ue, q, ps
+    cdef object display = None
+    cdef Uri uri
+    if s >= e:
+        _fail(400, "Empty address", s)
+    if p[i] == 34:
+        display = _quoted(p, i, e, &i)
+        i = _skip_lws(p, i, e)
+        if i >= e or p[i] != 60:
+            _fail(400, "Expected <", i)
+    elif p[i] != 60:
+        j = i
+        while j < e and CLS[p[j]] & (C_TOKEN | C_LWS):
+            j += 1
+        if j < e and p[j] == 60:
+            display = _text(p, i, _rtrim(p, i, j))
+            i = j
+    if i < e and p[i] == 60:
+        gt = _find(p, 62, i + 1, e)
+        if gt < 0:
+            _fail(400, "Unterminated <", i)
+        uri = _parse_uri(p, i + 1, gt)
+        i = gt + 1
+    else:
+        j = _find(p, 59, i, e)
+        if j < 0:
+            j = e
+        ue = _rtrim(p, i, j)
+        q = _find(p, 63, i, ue)
+        if q >= 0:
+            _fail(400, "URI with headers must be enclosed in <>", q)
+        uri = _parse_uri(p, i, ue)
+        i = j
+    ps = i
+    cdef dict params = _header_params(p, i, e, &i)
+    if i != e:
+        _fail(400, "Malformed address", i)
+    cdef Address addr = Address.__new__(Address)
+    addr.display_name = display
+    addr.uri = uri
+    addr.params = params
+    addr.tag = params.get(K_TAG)
+    addr.instance = params.get(K_INSTANCE)
+    addr.expires = addr.q = addr.reg_id = None
+    if len(params) > (addr.tag is not None):
+        value = params.get(K_EXPIRES)
+        if value is not None:
+            addr.expires = _uint_text(value, DELTA_MAX, "Invalid expires parameter", ps)
+        value = params.get(K_Q)
+        if value is not None:
+            addr.q = _qvalue(value, ps)
+        value = params.get(K_REG_ID)
+        if value is not None:
+            addr.reg_id = _uint_text(value, DELTA_MAX, "Invalid reg-id", ps)
+    return addr
+
+# --- Via, CSeq, Event, Auth ---------------------------------------------------------------
+
+
+# Holds only strings, numbers and dicts of them: no reference cycles to collect.
+@cython.no_gc
+@cython.freelist(16)
+cdef class Via:
+    """One via-parm: ``SIP/2.0/UDP host:port;branch=...;received=...;rport``."""
+
+    cdef readonly str protocol
+    cdef readonly str transport
+    cdef readonly str host
+    cdef readonly object port
+    cdef readonly object branch
+    cdef readonly object received
+    cdef readonly object rport
+    cdef readonly bint has_rport
+    cdef readonly object maddr
+    cdef readonly object ttl
+    cdef readonly dict params
+
+    def __repr__(self):
+        return f"Via({self.protocol}/{self.transport} {self.host}:{self.port} {self.params!r})"
+
+
+cdef str S_SIP20 = "SIP/2.0"
+cdef str S_UDP = "UDP"
+cdef str S_TCP = "TCP"
+cdef str S_TLS = "TLS"
+cdef str K_BRANCH = "branch"
+cdef str K_RECEIVED = "received"
+cdef str K_MADDR = "maddr"
+cdef str K_RPORT = "rport"
+cdef str K_TTL = "ttl"
+
+
+cdef inline bint _is(cbuf p, Py_ssize_t s, Py_ssize_t e, const char* lit, Py_ssize_t n):
+    cdef Py_ssize_t k
+    if e - s != n:
+        return False
+    for k in range(n):
+        if p[s + k] != <unsigned char>lit[k]:
+            return False
+    return True
+
+
+cdef Via _parse_via(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    cdef Py_ssize_t ne, i, vs, ve, ts, te, h, he, ps
+    ne = _token_end(p, s, e)
+    if ne == s:
+        _fail(400, "Malformed Via", s)
+    i = _skip_lws(p, ne, e)
+    if i >= e or p[i] != 47:
+        _fail(400, "Malformed Via", i)
+    vs = _skip_lws(p, i + 1, e)
+    ve = _token_end(p, vs, e)
+    if ve == vs:
+        _fail(400, "Malformed Via", vs)
+    i = _skip_lws(p, ve, e)
+    if i >= e or p[i] != 47:
+        _fail(400, "Malformed Via", i)
+    ts = _skip_lws(p, i + 1, e)
+    te = _token_end(p, ts, e)
+    if te == ts:
+        _fail(400, "Malformed Via", ts)
+    h = _skip_lws(p, te, e)
+    if h == te:
+        _fail(400, "Malformed Via", h)
+    he = _host_end(p, h, e)
+    cdef Via via = Via.__new__(Via)
+    if _is(p, s, ne, b"SIP", 3) and _is(p, vs, ve, b"2.0", 3):
+        via.protocol = S_SIP20
+    else:
+        via.protocol = _text(p, s, ne) + "/" + _text(p, vs, ve)
+    if _is(p, ts, te, b"UDP", 3):
+        via.transport = S_UDP
+    elif _is(p, ts, te, b"TCP", 3):
+        via.transport = S_TCP
+    elif _is(p, ts, te, b"TLS", 3):
+        via.transport = S_TLS
+    else:
+        via.transport = _text(p, ts, te)
+    via.host = _text(p, h, he)
+    via.port = None
+    i = _skip_lws(p, he, e)
+    if i < e and p[i] == 58:
+        via.port = _port(p, _skip_lws(p, i + 1, e), e, &i)
+    else:
+        i = he
+    ps = i
+    cdef dict params = _header_params(p, i, e, &i)
+    if i != e:
+        _fail(400, "Malformed Via", i)
+    via.params = params
+    via.branch = params.get(K_BRANCH)
+    via.received = params.get(K_RECEIVED)
+    via.maddr = params.get(K_MADDR)
+    via.has_rport = K_RPORT in params
+    via.rport = via.ttl = None
+    value = params.get(K_RPORT)
+    if value is not None:
+        via.rport = _uint_text(value, 65535, "Invalid rport", ps)
+    value = params.get(K_TTL)
+    if value is not None:
+        via.ttl = _uint_text(value, 255, "Invalid ttl", ps)
+    return via
+
+
+# Holds only strings, numbers and dicts of them: no reference cycles to collect.
+@cython.no_gc
+@cython.freelist(8)
+cdef class CSeq:
+    cdef readonly long long number
+    cdef readonly str method
+
+    def __repr__(self):
+        return f"CSeq({self.number}, {self.method!r})"
+
+
+# Holds only strings, numbers and dicts of them: no reference cycles to collect.
+@cython.no_gc
+@cython.freelist(8)
+cdef class Event:
+    cdef readonly str package
+    cdef readonly dict params
+
+    def __repr__(self):
+        return f"Event({self.package!r}, {self.params!r})"
+
+
+# Holds only strings, numbers and dicts of them: no reference cycles to collect.
+@cython.no_gc
+@cython.freelist(8)
+cdef class Auth:
+    """Credentials or a challenge: ``Digest username="...", realm="...", ...``."""
+
+    cdef readonly str scheme
+    cdef readonly dict params
+
+    def __repr__(self):
+        return f"Auth({self.scheme!r}, {self.params!r})"
+
+
+cdef CSeq _parse_cseq(cbuf p, Py_ssize_t s, Py_ssize_t e, str method):
+    cdef Py_ssize_t i = s, ms, me
+    while i < e and CLS[p[i]] & C_DIGIT:
+        i += 1
+    cdef long long number = _uint(p, s, i, CSEQ_MAX, "Invalid CSeq")
+    ms = _skip_lws(p, i, e)
+    me = _token_end(p, ms, e)
+    if ms == i or me == ms or me != e:
+        _fail(400, "Invalid CSeq", s)
+    cdef CSeq cseq = CSeq.__new__(CSeq)
+    cseq.number = number
+    cseq.method = _word(p, ms, me)
+    return cseq
+
+
+cdef Event _parse_event(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    cdef Py_ssize_t pe = _token_end(p, s, e), i
+    if pe == s:
+        _fail(400, "Malformed Event", s)
+    cdef dict params = _header_params(p, pe, e, &i)
+    if i != e:
+        _fail(400, "Malformed Event", i)
+    cdef Event event = Event.__new__(Event)
+    event.package = _word(p, s, pe)
+    event.params = params
+    return event
+
+
+cdef Auth _parse_auth(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    cdef Py_ssize_t se = _token_end(p, s, e), i, j, ns, ne
+    cdef dict params = {}
+    cdef object value
+    if se == s:
+        _fail(400, "Malformed credentials", s)
+    i = _skip_lws(p, se, e)
+    if i < e and i == se:
+        _fail(400, "Malformed credentials", i)
+    while i < e:
+        ns = i
+        i = ne = _token_end(p, i, e)
+        if i == ns:
+            _fail(400, "Malformed credentials", i)
+        j = _skip_lws(p, i, e)
+        if j >= e or p[j] != 61:
+            _fail(400, "Malformed credentials", j)
+        j = _skip_lws(p, j + 1, e)
+        if j < e and p[j] == 34:
+            value = _quoted(p, j, e, &i)
+        else:
+            i = j
+            while i < e and CLS[p[i]] & C_PVALUE:
+                i += 1
+            if i == j:
+                _fail(400, "Malformed credentials", j)
+            value = _word(p, j, i)
+        params[_lower_text(p, ns, ne)] = value
+        i = _skip_lws(p, i, e)
+        if i < e:
+            if p[i] != 44:
+                _fail(400, "Malformed credentials", i)
+            i = _skip_lws(p, i + 1, e)
+    cdef Auth auth = Auth.__new__(Auth)
+    auth.scheme = _word(p, s, se)
+    auth.params = params
+    return auth
+
+# --- the message --------------------------------------------------------------------------
+
+
+cdef dict _NAME_CACHE = {}
+cdef dict _HEADER_IDS = HEADER_IDS
+
+
+cdef tuple _lookup_name(str name):
+    """(header id, lower-cased name bytes) for a name given to header(); cached."""
+    cdef object hit = _NAME_CACHE.get(name)
+    if hit is not None:
+        return <tuple>hit
+    key = name.encode("utf-8", "surrogateescape").lower()
+    named = (_HEADER_IDS.get(key, 0), key)
+    if len(_NAME_CACHE) < 1024:  # names usually are literals; do not grow without bound
+        _NAME_CACHE[name] = named
+    return named
+
+
+cdef struct Slot:
+    int hid
+    int ns
+    int ne
+    int vs
+    int ve
+
+
+# Holds only strings, numbers and dicts of them: no reference cycles to collect.
+@cython.no_gc
+@cython.freelist(16)
+cdef class Message:
+    """A parsed SIP request or response; structured fields are parsed on first access."""
+
+    cdef bytes _buf
+    cdef cbuf _p
+    cdef Slot* _hdr
+    cdef int _nhdr
+    cdef int _start, _end, _line_end, _body_start
+    cdef int _ms, _me, _us, _ue, _vs, _ve, _rs, _re
+    cdef unsigned int _have
+    cdef readonly bint is_request
+    cdef readonly object status
+    cdef readonly object content_length
+    cdef object _method, _version, _reason
+    cdef object _uri, _via, _from, _to, _contacts, _call_id, _cseq
+    cdef object _max_forwards, _expires, _event, _authorization
+
+    def __dealloc__(self):
+        if self._hdr != NULL:
+            PyMem_Free(self._hdr)
+
+    # -- start line ------------------------------------------------------------------------
+
+    cdef void _decode_line(self):
+        if self.is_request:
+            self._method = _word(self._p, self._ms, self._me)
+            self._reason = None
+        else:
+            self._method = None
+            self._reason = _word(self._p, self._rs, self._re)
+        self._version = _word(self._p, self._vs, self._ve)
+        self._have |= HAVE_LINE
+
+    @property
+    def method(self):
+        if not self._have & HAVE_LINE:
+            self._decode_line()
+        return self._method
+
+    @property
+    def reason(self):
+        if not self._have & HAVE_LINE:
+            self._decode_line()
+        return self._reason
+
+    @property
+    def version(self):
+        if not self._have & HAVE_LINE:
+            self._decode_line()
+        return self._version
+
+    # -- header access ---------------------------------------------------------------------
+
+    cdef bint _matches(self, Slot* h, int hid, bytes key):
+        cdef Py_ssize_t n, k
+        cdef cbuf kp
+        if hid:
+            return h.hid == hid
+        if h.hid:
+            return False
+        n = len(key)
+        if h.ne - h.ns != n:
+            return False
+        kp = <cbuf>PyBytes_AS_STRING(key)
+        for k in range(n):
+            if _lower(self._p[h.ns + k]) != kp[k]:
+                return False
+        return True
+
+    cdef int _slot(self, int hid):
+        cdef int k
+        for k in range(self._nhdr):
+            if self._hdr[k].hid == hid:
+                return k
+        return -1
+
+    def header(self, str name):
+        """First value of header ``name`` (long or compact form, any case), unfolded."""
+        cdef tuple named = _lookup_name(name)
+        cdef bytes key = named[1]
+        cdef int hid = named[0]
+        cdef int k
+        for k in range(self._nhdr):
+            if self._matches(&self._hdr[k], hid, key):
+                return _unfold_text(self._p, self._hdr[k].vs, self._hdr[k].ve)
+        return None
+
+    def header_values(self, str name):
+        """Every value of ``name``: list headers split at commas, others one per line."""
+        cdef tuple named = _lookup_name(name)
+        cdef bytes key = named[1]
+        cdef int hid = named[0]
+        cdef int k
+        cdef Py_ssize_t i, j, ts, te
+        cdef list out = []
+        cdef Slot* h
+        for k in range(self._nhdr):
+            h = &self._hdr[k]
+            if not self._matches(h, hid, key):
+                continue
+            if hid and IS_LIST[hid]:
+                i = h.vs
+                while True:
+                    j = _elem_end(self._p, i, h.ve)
+                    ts = _skip_lws(self._p, i, j)
+                    te = _rtrim(self._p, ts, j)
+                    if te > ts:
+                        out.append(_unfold_text(self._p, ts, te))
+                    if j >= h.ve:
+                        break
+                    i = j + 1
+            else:
+                out.append(_unfold_text(self._p, h.vs, h.ve))
+        return out
+
+    @property
+    def headers(self):
+        """Every header line as (name as sent, unfolded value), in order."""
+        cdef int k
+        return [
+            (_text(self._p, self._hdr[k].ns, self._hdr[k].ne),
+             _unfold_text(self._p, self._hdr[k].vs, self._hdr[k].ve))
+            for k in range(self._nhdr)
+        ]
+
+    # -- structured fields -----------------------------------------------------------------
+
+    @property
+    def uri(self):
+        if not self._have & HAVE_URI:
+            self._uri = _parse_uri(self._p, self._us, self._ue) if self.is_request else None
+            self._have |= HAVE_URI
+        return self._uri
+
+    cdef list _list(self, int hid):
+        cdef list out = []
+        cdef int k
+        cdef Py_ssize_t i, j, ts, te
+        cdef Slot* h
+        for k in range(self._nhdr):
+            h = &self._hdr[k]
+            if h.hid != hid:
+                continue
+            i = h.vs
+            while True:
+                j = _elem_end(self._p, i, h.ve)
+                ts = _skip_lws(self._p, i, j)
+                te = _rtrim(self._p, ts, j)
+                if ts == te:
+                    _fail(400, "Empty list element", ts)
+                if hid == H_VIA:
+                    out.append(_parse_via(self._p, ts, te))
+                else:
+                    out.append(_parse_address(self._p, ts, te))
+                if j >= h.ve:
+                    break
+                i = j + 1
+        return out
+
+    @property
+    def via(self):
+        if not self._have & HAVE_VIA:
+            self._via = self._list(H_VIA)
+            self._have |= HAVE_VIA
+        return self._via
+
+    cdef object _address(self, int hid):
+        cdef int k = self._slot(hid)
+        if k < 0:
+            return None
+        return _parse_address(self._p, self._hdr[k].vs, self._hdr[k].ve)
+
+    @property
+    def from_(self):
+        if not self._have & HAVE_FROM:
+            self._from = self._address(H_FROM)
+            self._have |= HAVE_FROM
+        return self._from
+
+    @property
+    def to(self):
+        if not self._have & HAVE_TO:
+            self._to = self._address(H_TO)
+            self._have |= HAVE_TO
+        return self._to
+
+    @property
+    def contacts(self):
+        """Contact addresses in order; empty for ``Contact: *`` (see ``contact_star``)."""
+        if not self._have & HAVE_CONTACTS:
+            self._contacts = [] if self._contact_star() else self._list(H_CONTACT)
+            self._have |= HAVE_CONTACTS
+        return self._contacts
+
+    cdef bint _contact_star(self) except -1:
+        cdef Py_ssize_t star = -1, i, j, ts, te
+        cdef int count = 0, k
+        cdef Slot* h
+        for k in range(self._nhdr):
+            h = &self._hdr[k]
+            if h.hid != H_CONTACT:
+                continue
+            i = h.vs
+            while True:
+                j = _elem_end(self._p, i, h.ve)
+                ts = _skip_lws(self._p, i, j)
+                te = _rtrim(self._p, ts, j)
+                count += 1
+                if te - ts == 1 and self._p[ts] == 42:
+                    star = ts
+                if j >= h.ve:
+                    break
+                i = j + 1
+        if star >= 0 and count > 1:
+            _fail(400, "Contact * must be the only contact", star)
+        return star >= 0
+
+    @property
+    def contact_star(self):
+        """True for ``Contact: *`` (REGISTER removing every binding)."""
+        return self._contact_star()
+
+    @property
+    def call_id(self):
+        cdef int k
+        if not self._have & HAVE_CALL_ID:
+            k = self._slot(H_CALL_ID)
+            if k >= 0 and self._hdr[k].vs == self._hdr[k].ve:
+                _fail(400, "Empty Call-ID", self._hdr[k].vs)
+            self._call_id = (
+                None if k < 0 else _unfold_text(self._p, self._hdr[k].vs, self._hdr[k].ve)
+            )
+            self._have |= HAVE_CALL_ID
+        return self._call_id
+
+    @property
+    def cseq(self):
+        cdef int k
+        if not self._have & HAVE_CSEQ:
+            k = self._slot(H_CSEQ)
+            self._cseq = (
+                None if k < 0
+                else _parse_cseq(self._p, self._hdr[k].vs, self._hdr[k].ve, self.method)
+            )
+            self._have |= HAVE_CSEQ
+        return self._cseq
+
+    @property
+    def max_forwards(self):
+        cdef int k
+        if not self._have & HAVE_MAX_FORWARDS:
+            k = self._slot(H_MAX_FORWARDS)
+            self._max_forwards = (
+                None if k < 0
+                else _uint(self._p, self._hdr[k].vs, self._hdr[k].ve, 255, "Invalid Max-Forwards")
+            )
+            self._have |= HAVE_MAX_FORWARDS
+        return self._max_forwards
+
+    @property
+    def expires(self):
+        cdef int k
+        if not self._have & HAVE_EXPIRES:
+            k = self._slot(H_EXPIRES)
+            self._expires = (
+                None if k < 0
+                else _uint(self._p, self._hdr[k].vs, self._hdr[k].ve, DELTA_MAX, "Invalid Expires")
+            )
+            self._have |= HAVE_EXPIRES
+        return self._expires
+
+    @property
+    def event(self):
+        cdef int k
+        if not self._have & HAVE_EVENT:
+            k = self._slot(H_EVENT)
+            self._event = (
+                None if k < 0 else _parse_event(self._p, self._hdr[k].vs, self._hdr[k].ve)
+            )
+            self._have |= HAVE_EVENT
+        return self._event
+
+    @property
+    def authorization(self):
+        cdef int k
+        if not self._have & HAVE_AUTHORIZATION:
+            k = self._slot(H_AUTHORIZATION)
+            self._authorization = (
+                None if k < 0 else _parse_auth(self._p, self._hdr[k].vs, self._hdr[k].ve)
+            )
+            self._have |= HAVE_AUTHORIZATION
+        return self._authorization
+
+    def auth(self, str name):
+        """First Authorization / WWW-Authenticate / Proxy-Authenticate / -Authorization."""
+        cdef tuple named = _lookup_name(name)
+        cdef bytes key = named[1]
+        cdef int hid = named[0]
+        cdef int k
+        for k in range(self._nhdr):
+            if self._matches(&self._hdr[k], hid, key):
+                return _parse_auth(self._p, self._hdr[k].vs, self._hdr[k].ve)
+        return None
+
+    @property
+    def body(self):
+        return PyBytes_FromStringAndSize(
+            <const char*>self._p + self._body_start, self._end - self._body_start
+        )
+
+    # -- serialisation ---------------------------------------------------------------------
+
+    def to_bytes(self):
+        """Wire form: start line, ``Name: value`` lines unfolded, Content-Length, body."""
+        cdef list out = [self._buf[self._start:self._line_end], b"\r\n"]
+        cdef int k
+        cdef Slot* h
+        for k in range(self._nhdr):
+            h = &self._hdr[k]
+            out.append(self._buf[h.ns:h.ne])
+            out.append(b": ")
+            out.append(_unfold(self._p, h.vs, h.ve))
+            out.append(b"\r\n")
+        if self.content_length is None:
+            out.append(b"Content-Length: %d\r\n" % (self._end - self._body_start))
+        out.append(b"\r\n")
+        out.append(self._buf[self._body_start:self._end])
+        return b"".join(out)
+
+    def __repr__(self):
+        if self.is_request:
+            return f"<Message {self.method} {_text(self._p, self._us, self._ue)}>"
+        return f"<Message {self.status} {self.reason}>"
+
+# --- scanning -----------------------------------------------------------------------------
+
+
+cdef Py_ssize_t _version_end(cbuf p, Py_ssize_t i, Py_ssize_t e):
+    cdef Py_ssize_t j, k
+    if e - i < 7 or (p[i] | 32) != 115 or (p[i + 1] | 32) != 105 or (p[i + 2] | 32) != 112 \
+            or p[i + 3] != 47:
+        return -1
+    j = i + 4
+    k = j
+    while k < e and CLS[p[k]] & C_DIGIT:
+        k += 1
+    if k == j or k >= e or p[k] != 46:
+        return -1
+    j = k + 1
+    k = j
+    while k < e and CLS[p[k]] & C_DIGIT:
+        k += 1
+    return k if k > j else -1
+
+
+cdef Py_ssize_t _line_end(cbuf p, Py_ssize_t pos, Py_ssize_t end, str reason) except -1:
+    cdef Py_ssize_t nl = _find(p, 10, pos, end), cr
+    if nl < 0:
+        _fail(400, reason, pos)
+    cr = _find(p, 13, pos, nl)
+    if cr != nl - 1 or cr < pos:
+        _fail(400, "Bare CR or LF", cr if cr >= 0 else nl)
+    return cr
+
+
+cdef inline bint _is_status_prefix(cbuf p, Py_ssize_t pos, Py_ssize_t le):
+    # Same test as the twin's buf[pos:pos+4].upper() == b"SIP/": ASCII case only.
+    return (le - pos >= 4 and _lower(p[pos]) == 115 and _lower(p[pos + 1]) == 105
+            and _lower(p[pos + 2]) == 112 and p[pos + 3] == 47)
+
+
+cdef Py_ssize_t _start_line(Message msg, cbuf p, Py_ssize_t pos, Py_ssize_t end,
+                            Py_ssize_t max_hlen) except -1:
+    cdef Py_ssize_t le = _line_end(p, pos, end, "Truncated start line")
+    if le - pos > max_hlen:
+        _fail(400, "Start line too long", pos)
+    msg._line_end = le
+    if _is_status_prefix(p, pos, le):
+        _status_line(msg, p, pos, le)
+    else:
+        _request_line(msg, p, pos, le)
+    return le + 2
+
+
+cdef int _status_line(Message msg, cbuf p, Py_ssize_t pos, Py_ssize_t le) except -1:
+    cdef Py_ssize_t ve = _version_end(p, pos, le), c
+    if ve < 0 or ve >= le or p[ve] != 32:
+        _fail(400, "Malformed status line", pos if ve < 0 else ve)
+    c = ve + 1
+    if (le - c < 3 or p[c] < 49 or p[c] > 54 or not (CLS[p[c + 1]] & C_DIGIT)
+            or not (CLS[p[c + 2]] & C_DIGIT) or (le > c + 3 and p[c + 3] != 32)):
+        _fail(400, "Invalid status code", c)
+    msg.is_request = False
+    msg._us = msg._ue = c
+    msg._vs = pos
+    msg._ve = ve
+    msg.status = (p[c] - 48) * 100 + (p[c + 1] - 48) * 10 + (p[c + 2] - 48)
+    msg._rs = c + 4 if le > c + 3 else le
+    msg._re = le
+    return 0
+
+
+cdef int _request_line(Message msg, cbuf p, Py_ssize_t pos, Py_ssize_t le) except -1:
+    cdef Py_ssize_t me = _token_end(p, pos, le), us, ue, i
+    if me == pos or me >= le or p[me] != 32:
+        _fail(400, "Malformed request line", me)
+    us = me + 1
+    ue = _find(p, 32, us, le)
+    if ue < 0:
+        ue = le
+    if ue == us:
+        _fail(400, "Malformed request line", us)
+    for i in range(us, ue):
+        if p[i] < 33 or p[i] == 127:
+            _fail(400, "Malformed Request-URI", i)
+    i = us
+    if CLS[p[i]] & C_ALPHA:
+        i += 1
+        while i < ue and CLS[p[i]] & C_SCHEME:
+            i += 1
+    if i == us or i >= ue or p[i] != 58:
+        _fail(400, "Malformed Request-URI", us)
+    if ue >= le or _version_end(p, ue + 1, le) != le:
+        _fail(400, "Malformed request line", ue)
+    msg.is_request = True
+    msg._ms = pos
+    msg._me = me
+    msg._us = us
+    msg._ue = ue
+    msg._vs = ue + 1
+    msg._ve = le
+    msg.status = None
+    return 0
+
+
+cdef Py_ssize_t _content_length(cbuf p, Py_ssize_t s, Py_ssize_t e, Py_ssize_t max_size) except -1:
+    cdef Py_ssize_t n = 0, i
+    if s >= e:
+        _fail(400, "Invalid Content-Length", s)
+    for i in range(s, e):
+        if not (CLS[p[i]] & C_DIGIT):
+            _fail(400, "Invalid Content-Length", s)
+        n = n * 10 + (p[i] - 48)
+        if n > max_size:
+            _fail(513, "Content-Length too large", s)
+    return n
+
+
+cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
+                   Py_ssize_t max_headers, Py_ssize_t max_hlen):
+    cdef cbuf p = <cbuf>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t pos = 0, ns, ne, i, vs, seg, le, ve, n, cl = -1
+    cdef int cap, hid
+    cdef Slot* grown
+    while pos + 1 < end and p[pos] == 13 and p[pos + 1] == 10:
+        pos += 2
+    if pos >= end:
+        _fail(400, "Empty message", pos)
+    cdef Message msg = Message.__new__(Message)
+    msg._buf = data
+    msg._p = p
+    msg._start = pos
+    pos = _start_line(msg, p, pos, end, max_hlen)
+    cap = 24
+    msg._hdr = <Slot*>PyMem_Malloc(cap * sizeof(Slot))
+    if msg._hdr == NULL:
+        raise MemoryError()
+    while True:
+        if pos + 1 < end and p[pos] == 13 and p[pos + 1] == 10:
+            pos += 2
+            break
+        if pos >= end:
+            _fail(400, "Truncated header section", pos)
+        if msg._nhdr >= max_headers:
+            _fail(400, "Too many headers", pos)
+        ns = pos
+        ne = _token_end(p, pos, end)
+        if ne == ns:
+            _fail(400, "Malformed header line", ns)
+        i = ne
+        while i < end and (p[i] == 32 or p[i] == 9):
+            i += 1
+        if i >= end or p[i] != 58:
+            _fail(400, "Malformed header line", i)
+        vs = i + 1
+        seg = vs
+        while True:
+            le = _line_end(p, seg, end, "Truncated header section")
+            if le - ns > max_hlen:
+                _fail(400, "Header too long", ns)
+            seg = le + 2
+            if not (seg < end and (p[seg] == 32 or p[seg] == 9)):
+                break
+        pos = seg
+        vs = _skip_lws(p, vs, le)
+        ve = _rtrim(p, vs, le)
+        hid = _header_id(p + ns, ne - ns)
+        if hid == H_CONTENT_LENGTH:
+            n = _content_length(p, vs, ve, max_size)
+            if cl < 0:
+                cl = n
+            elif n != cl and stream:
+                _fail(400, "Conflicting Content-Length", ns)
+        if msg._nhdr == cap:
+            cap *= 2
+            grown = <Slot*>PyMem_Realloc(msg._hdr, cap * sizeof(Slot))
+            if grown == NULL:
+                raise MemoryError()
+            msg._hdr = grown
+        msg._hdr[msg._nhdr].hid = hid
+        msg._hdr[msg._nhdr].ns = ns
+        msg._hdr[msg._nhdr].ne = ne
+        msg._hdr[msg._nhdr].vs = vs
+        msg._hdr[msg._nhdr].ve = ve
+        msg._nhdr += 1
+    msg._body_start = pos
+    if cl < 0:
+        msg.content_length = None
+        msg._end = pos if stream else end
+    else:
+        msg.content_length = cl
+        msg._end = pos + cl
+        if not stream and pos + cl > end:
+            _fail(400, "Content-Length larger than message", pos)
+    return msg
+
+
+def parse(data, *, Py_ssize_t max_size=MAX_MESSAGE_SIZE, Py_ssize_t max_headers=MAX_HEADERS,
+          Py_ssize_t max_header_length=MAX_HEADER_LENGTH):
+    """Parse one SIP message from a UDP datagram (trailing octets past the body are ignored).
+
+    Raises ``SipParseError`` when the start line or header section is malformed or a
+    size limit is exceeded. Structured fields are checked when first read. A bytes object
+    is used in place; other buffers are copied once, because the lazily parsed message
+    keeps reading its buffer and must not see it change.
+    """
+    cdef bytes buf = data if type(data) is bytes else bytes(data)
+    if max_size > 0x7FFFFFFF:
+        raise ValueError("max_size must fit in 31 bits")
+    if PyBytes_GET_SIZE(buf) > max_size:
+        _fail(513, "Message too large", max_size)
+    return _scan(buf, PyBytes_GET_SIZE(buf), False, max_size, max_headers, max_header_length)
+
+
+cdef class StreamParser:
+    """Frames SIP messages out of a TCP/TLS byte stream; bytes may arrive split anywhere.
+
+    ``feed`` returns the messages completed by the new bytes. When the stream turns out
+    malformed, the messages before the fault are returned and ``SipParseError`` is raised
+    by the next ``feed`` (``feed(b"")`` flushes it) and by every one after: a stream
+    cannot be re-synchronised, the connection should be closed.
+    """
+
+    cdef bytearray _buf
+    cdef Py_ssize_t _searched
+    cdef Py_ssize_t _need
+    cdef object _error
+    cdef readonly Py_ssize_t max_size
+    cdef readonly Py_ssize_t max_headers
+    cdef readonly Py_ssize_t max_header_length
+
+    def __init__(self, *, Py_ssize_t max_size=MAX_MESSAGE_SIZE,
+                 Py_ssize_t max_headers=MAX_HEADERS,
+                 Py_ssize_t max_header_length=MAX_HEADER_LENGTH):
+        if max_size > 0x7FFFFFFF:
+            raise ValueError("max_size must fit in 31 bits")
+        self._buf = bytearray()
+        self._searched = 0
+        self._need = -1
+        self._error = None
+        self.max_size = max_size
+        self.max_headers = max_headers
+        self.max_header_length = max_header_length
+
+    @property
+    def buffered(self):
+        """Bytes received but not yet part of a complete message."""
+        return len(self._buf)
+
+    def feed(self, data):
+        if self._error is not None:
+            raise self._error
+        self._buf += data
+        cdef list out = []
+        try:
+            while True:
+                msg = self._next()
+                if msg is None:
+                    return out
+                out.append(msg)
+        except SipParseError as exc:
+            # Messages completed before the error are delivered first; the error comes
+            # with the next feed, so framing does not depend on how the bytes were split.
+            self._error = exc
+            if out:
+                return out
+            raise
+
+    cdef object _next(self):
+        cdef bytearray buf = self._buf
+        cdef Py_ssize_t skip, hend
+        cdef Message head
+        if self._need < 0:
+            # Keep-alive CRLFs between messages (RFC 5626 section 3.5.1) are skipped.
+            skip = 0
+            while skip + 1 < len(buf) and buf[skip] == 13 and buf[skip + 1] == 10:
+                skip += 2
+            if skip:
+                del buf[:skip]
+                self._searched = 0
+            hend = buf.find(b"\r\n\r\n", max(self._searched - 3, 0))
+            if hend < 0:
+                self._searched = len(buf)
+                if len(buf) > self.max_size:
+                    _fail(513, "Message too large", self.max_size)
+                return None
+            head = self._scan(bytes(buf[:hend + 4]))
+            if head._end > self.max_size:
+                _fail(513, "Message too large", self.max_size)
+            self._need = head._end
+        if len(buf) < self._need:
+            return None
+        msg = self._scan(bytes(buf[:self._need]))
+        del buf[:self._need]
+        self._need = -1
+        self._searched = 0
+        return msg
+
+    cdef Message _scan(self, bytes raw):
+        return _scan(raw, len(raw), True, self.max_size, self.max_headers,
+                     self.max_header_length)
