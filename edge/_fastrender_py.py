@@ -126,11 +126,15 @@ def parse(source: str, known: Collection[str] | None = None) -> Parsed:
             continue
         line, column = cursor.where(dollar)
         if following != "{":
-            raise TemplateError("'$' must open a placeholder '${name}' or be doubled '$$'", line, column)
+            raise TemplateError(
+                "'$' must open a placeholder '${name}' or be doubled '$$'", line, column
+            )
         close = source.find("}", dollar + 2)
         newline = source.find("\n", dollar + 2)
         if close < 0 or 0 <= newline < close:
-            raise TemplateError("unclosed placeholder: '${' without '}' on the same line", line, column)
+            raise TemplateError(
+                "unclosed placeholder: '${' without '}' on the same line", line, column
+            )
         name = source[dollar + 2 : close]
         _check_name(name, line, column, known)
         literals.append("".join(text).encode("utf-8"))
