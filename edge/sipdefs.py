@@ -199,3 +199,28 @@ LIST_HEADER_IDS: frozenset[int] = frozenset(
 
 # Flags per header id for the C implementation (a tuple is cheap to copy into a C array).
 HEADER_IS_LIST: tuple[bool, ...] = tuple(i in LIST_HEADER_IDS for i in range(len(HEADER_NAMES)))
+
+# Every structured Message field of the public API, in one place: the fuzz target and the
+# twin-agreement tests read all of them.
+MESSAGE_FIELDS = (
+    "is_request",
+    "method",
+    "uri",
+    "status",
+    "reason",
+    "version",
+    "via",
+    "from_",
+    "to",
+    "contacts",
+    "contact_star",
+    "call_id",
+    "cseq",
+    "max_forwards",
+    "expires",
+    "content_length",
+    "body",
+    "event",
+    "authorization",
+    "headers",
+)

@@ -16,35 +16,14 @@ import atheris
 
 with atheris.instrument_imports():
     from edge import _sipparse
-    from edge.sipdefs import SipParseError
+    from edge.sipdefs import MESSAGE_FIELDS, SipParseError
 
 # The compiled module is not built with libFuzzer coverage, so blind bytes rarely get past
 # the start line. Splicing the input into real messages keeps most runs deep in the parser.
 _DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "sip"
 SEEDS = [p.read_bytes() for p in sorted(_DATA.glob("*/*")) if p.suffix in (".dat", ".txt")]
 
-FIELDS = (
-    "is_request",
-    "method",
-    "uri",
-    "status",
-    "reason",
-    "version",
-    "via",
-    "from_",
-    "to",
-    "contacts",
-    "contact_star",
-    "call_id",
-    "cseq",
-    "max_forwards",
-    "expires",
-    "content_length",
-    "body",
-    "event",
-    "authorization",
-    "headers",
-)
+FIELDS = MESSAGE_FIELDS
 
 
 def _read_all(msg: _sipparse.Message) -> None:

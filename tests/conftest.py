@@ -55,24 +55,21 @@ class Provedge:
         )
 
 
+def run_command(
+    data: Path, control_port: int, edge_port: int, sip_port: int, *extra: str
+) -> list[str]:
+    """The `provedge run` command line the tests start servers with."""
+    return [
+        sys.executable, "-m", "provedge.cli", "run", "--data", str(data),
+        "--control-port", str(control_port), "--edge-port", str(edge_port),
+        "--sip-port", str(sip_port), *extra,
+    ]  # fmt: skip
+
+
 def start_provedge(data: Path, *extra: str) -> Provedge:
     control_port, edge_port, sip_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "provedge.cli",
-            "run",
-            "--data",
-            str(data),
-            "--control-port",
-            str(control_port),
-            "--edge-port",
-            str(edge_port),
-            "--sip-port",
-            str(sip_port),
-            *extra,
-        ],
+        run_command(data, control_port, edge_port, sip_port, *extra),
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

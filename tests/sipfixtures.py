@@ -6,7 +6,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from edge.sipdefs import SipParseError
+from edge.sipdefs import MESSAGE_FIELDS, SipParseError
 
 DATA = Path(__file__).parent / "data" / "sip"
 RFC4475 = sorted(p.name for p in (DATA / "rfc4475").glob("*.dat"))
@@ -72,28 +72,7 @@ def _field(msg: Any, name: str) -> Any:
     return value
 
 
-FIELDS = (
-    "is_request",
-    "method",
-    "uri",
-    "status",
-    "reason",
-    "version",
-    "via",
-    "from_",
-    "to",
-    "contacts",
-    "contact_star",
-    "call_id",
-    "cseq",
-    "max_forwards",
-    "expires",
-    "content_length",
-    "body",
-    "event",
-    "authorization",
-    "headers",
-)
+FIELDS = MESSAGE_FIELDS
 
 
 def error(exc: SipParseError) -> tuple[str, int, str, int]:

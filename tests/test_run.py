@@ -7,14 +7,13 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
 from provedge.cli import prepare_data
-from tests.conftest import READY_TIMEOUT, free_port
+from tests.conftest import READY_TIMEOUT, free_port, run_command
 
 
 def _read_banner(proc: subprocess.Popen[str]) -> list[str]:
@@ -35,20 +34,7 @@ def test_run_on_empty_data_prints_a_working_curl_line(tmp_path: Path) -> None:
     data = tmp_path / "var"
     control, edge = free_port(), free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "provedge.cli",
-            "run",
-            "--data",
-            str(data),
-            "--control-port",
-            str(control),
-            "--edge-port",
-            str(edge),
-            "--sip-port",
-            str(free_port()),
-        ],
+        run_command(data, control, edge, free_port()),
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
