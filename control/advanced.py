@@ -139,14 +139,22 @@ def _check_binop(operator: str, left: Any, right: Any, limits: Limits) -> None:
             if hasattr(seq, "__len__") and len(seq) * max(count, 0) > limits.max_output_bytes:
                 raise SecurityError("repetition exceeds the output limit")
     elif operator == "**":
-        if isinstance(left, int) and isinstance(right, int) and right > 0:
-            if max(left.bit_length(), 1) * right > limits.max_int_bits:
-                raise SecurityError("power too large")
+        if (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and right > 0
+            and max(left.bit_length(), 1) * right > limits.max_int_bits
+        ):
+            raise SecurityError("power too large")
     elif operator == "%" and isinstance(left, str):
         _check_format_string(left, limits)
-    elif operator == "+" and hasattr(left, "__len__") and hasattr(right, "__len__"):
-        if len(left) + len(right) > limits.max_output_bytes:
-            raise SecurityError("concatenation exceeds the output limit")
+    elif (
+        operator == "+"
+        and hasattr(left, "__len__")
+        and hasattr(right, "__len__")
+        and len(left) + len(right) > limits.max_output_bytes
+    ):
+        raise SecurityError("concatenation exceeds the output limit")
 
 
 def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -213,15 +221,17 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         _check_binop(operator, left, right, _limits())
         return super().call_binop(context, operator, left, right)
 
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         _tick()
         limits = _limits()
         _check_arguments((*args, *kwargs.values()), limits)
-        if getattr(__obj, "__name__", None) == "replace" and isinstance(
-            getattr(__obj, "__self__", None), str
-        ) and len(args) >= 2:
-            _check_replace(__obj.__self__, args[0], args[1], limits)
-        return super().call(__context, __obj, *args, **kwargs)
+        if (
+            getattr(obj, "__name__", None) == "replace"
+            and isinstance(getattr(obj, "__self__", None), str)
+            and len(args) >= 2
+        ):
+            _check_replace(obj.__self__, args[0], args[1], limits)
+        return super().call(context, obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapper = super().wrap_str_format(value)

@@ -8,11 +8,8 @@ next start publishes again, so nothing depends on the process surviving a reques
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import sqlite3
-import threading
-from pathlib import Path
 from typing import Any
 
 from control import loading
@@ -21,10 +18,9 @@ from control.compiler import Compiler
 from control.db import Database
 from control.errors import ServiceError, conflict, invalid, not_found
 from control.publisher import Publication, Publisher
+from control.publishing import Publishing
 from control.schemas import AccountIn, DeviceIn, DevicePatch, ExtensionIn, TenantIn, TenantPatch
 from edge.macaddr import InvalidMac, normalize_mac
-
-PUBLISH_BATCH = 500
 
 
 def new_password(length: int = 20) -> str:
@@ -40,7 +36,7 @@ class Control:
         self.publisher = publisher
         self.compiler = compiler
         self.edge_url = edge_url
-        self._publish_lock = threading.Lock()
+        self.publishing = Publishing(db, publisher, compiler, edge_url)
 
     def close(self) -> None:
         self.db.close()
@@ -355,98 +351,10 @@ class Control:
 
     # ---- publishing ----------------------------------------------------------------------
     def publish_pending(self) -> int:
-        """Compile and publish every tenant and device whose rev is ahead; returns devices done."""
-        done = 0
-        with self._publish_lock:
-            self._publish_tenants()
-            while True:
-                with self.db.transaction() as conn:
-                    rows = conn.execute(
-                        "SELECT d.*, t.url_key, t.id AS tid FROM devices d JOIN tenants t"
-                        " ON t.id = d.tenant_id WHERE d.published_rev < d.rev LIMIT ?",
-                        (PUBLISH_BATCH,),
-                    ).fetchall()
-                    tenants = {
-                        row["tid"]: conn.execute(
-                            "SELECT * FROM tenants WHERE id = ?", (row["tid"],)
-                        ).fetchone()
-                        for row in rows
-                    }
-                    batch = [
-                        Publication(
-                            f"device/{row['mac']}",
-                            self.compiler.device_files(
-                                row["url_key"],
-                                loading.tenant_data(tenants[row["tid"]], self.edge_url),
-                                loading.device_data(conn, row),
-                            ),
-                        )
-                        for row in rows
-                    ]
-                if not batch:
-                    return done
-                self.publisher.publish(batch)
-                with self.db.transaction() as conn:
-                    conn.executemany(
-                        "UPDATE devices SET published_rev = ? WHERE mac = ?",
-                        [(row["rev"], row["mac"]) for row in rows],
-                    )
-                done += len(batch)
+        return self.publishing.publish_pending()
 
-    def _publish_tenants(self) -> None:
-        rows = self.db.query("SELECT * FROM tenants WHERE published_rev < rev")
-        if not rows:
-            return
-        self.publisher.publish(
-            Publication(
-                f"tenant/{row['id']}",
-                self.compiler.tenant_files(row["url_key"], loading.tenant_data(row, self.edge_url)),
-            )
-            for row in rows
-        )
-        with self.db.transaction() as conn:
-            conn.executemany(
-                "UPDATE tenants SET published_rev = ? WHERE id = ?",
-                [(row["rev"], row["id"]) for row in rows],
-            )
-
-    def reconcile(self, templates_fingerprint: str) -> int:
-        """At start-up: withdraw blobs of deleted owners, republish all if templates changed."""
-        devices = {row["mac"] for row in self.db.query("SELECT mac FROM devices")}
-        tenants = {str(row["id"]) for row in self.db.query("SELECT id FROM tenants")}
-        gone = [
-            owner
-            for owner in self.publisher.owners()
-            if (owner.startswith("device/") and owner[7:] not in devices)
-            or (owner.startswith("tenant/") and owner[7:] not in tenants)
-        ]
-        self.publisher.publish(Publication(owner, {}) for owner in gone)
-        with self.db.transaction() as conn:
-            row = conn.execute("SELECT value FROM settings WHERE name = 'templates'").fetchone()
-            if row is None or row["value"] != templates_fingerprint:
-                conn.execute("UPDATE tenants SET rev = rev + 1")
-                conn.execute("UPDATE devices SET rev = rev + 1")
-                conn.execute(
-                    "INSERT OR REPLACE INTO settings (name, value) VALUES ('templates', ?)",
-                    (templates_fingerprint,),
-                )
-        return self.publish_pending()
+    def reconcile(self, fingerprint: str) -> int:
+        return self.publishing.reconcile(fingerprint)
 
 
-def templates_fingerprint(compiler: Compiler, edge_url: str) -> str:
-    """Everything outside SQLite that shapes the bytes: templates, catalogue, the edge URL."""
-    digest = hashlib.sha256(edge_url.encode())
-    here = Path(__file__).resolve().parent
-    # Only what the compiler renders: the advanced samples under */advanced/ do not count.
-    templates = [
-        p for p in sorted(compiler.templates_dir.rglob("*")) if p.parent.name != "advanced"
-    ]
-    sources = [here / "catalog.py", here / "variables.py", *templates]
-    for path in sources:
-        if path.is_file():
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-__all__ = ["Control", "ServiceError", "templates_fingerprint"]
+__all__ = ["Control", "ServiceError"]

@@ -7,7 +7,8 @@ from pathlib import Path
 from control.compiler import Compiler
 from control.db import Database
 from control.publisher import LmdbPublisher
-from control.service import Control, templates_fingerprint
+from control.publishing import templates_fingerprint
+from control.service import Control
 from edge import store
 
 

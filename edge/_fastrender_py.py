@@ -159,7 +159,7 @@ def bad_value_type(name: str, value: object) -> TypeError:
 class Plan:
     """A compiled Default-engine template; build it with :func:`compile_template`."""
 
-    __slots__ = ("escape", "variables", "_literals", "_slots", "_positions")
+    __slots__ = ("_literals", "_positions", "_slots", "escape", "variables")
 
     def __init__(self, parsed: Parsed, escape: str) -> None:
         check_escape(escape)

@@ -6,8 +6,9 @@ import shutil
 from pathlib import Path
 
 from control.compiler import DEFAULT_TEMPLATES, Compiler
+from control.publishing import templates_fingerprint
 from control.schemas import AccountIn, DeviceIn, ExtensionIn, TenantIn, TenantPatch
-from control.service import Control, templates_fingerprint
+from control.service import Control
 from control.wiring import build_control
 from edge import store
 
