@@ -44,7 +44,8 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 
 def _validation_errors(exc: ValidationError) -> dict[str, str]:
-    return {_field(err["loc"]): err["msg"] for err in exc.errors()}
+    # pydantic prefixes our own validators' messages with "Value error, ": noise to a client.
+    return {_field(err["loc"]): err["msg"].removeprefix("Value error, ") for err in exc.errors()}
 
 
 async def _parse(request: Request, model: type[BaseModel] | TypeAdapter[Any]) -> Any:

@@ -87,6 +87,7 @@ def test_bad_fields_are_each_named(api: httpx.Client) -> None:
     )
     assert response.status_code == 422
     assert set(response.json()["errors"]) == {"mac", "model"}
+    assert response.json()["errors"]["mac"].startswith("not a MAC address")
 
 
 def test_body_must_be_json(api: httpx.Client) -> None:
