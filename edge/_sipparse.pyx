@@ -334,6 +334,14 @@ cdef bytes _unfold(cbuf p, Py_ssize_t s, Py_ssize_t e):
     return out[:n]
 
 
+cdef str _unfold_word(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    """_unfold_text, with common words (method names in Allow, ...) interned."""
+    if _find(p, 13, s, e) < 0:
+        return _word(p, s, e)
+    cdef bytes raw = _unfold(p, s, e)
+    return _text(<cbuf>PyBytes_AS_STRING(raw), 0, len(raw))
+
+
 cdef str _unfold_text(cbuf p, Py_ssize_t s, Py_ssize_t e):
     if _find(p, 13, s, e) < 0:
         return _text(p, s, e)
@@ -390,10 +398,14 @@ cdef long long _uint(cbuf p, Py_ssize_t s, Py_ssize_t e, long long limit, str re
 
 cdef str _quoted(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* after):
     """Quoted string at ``p[i] == '"'``: unescaped text; ``after`` gets the index past it."""
-    cdef Py_ssize_t j = i + 1
+    cdef Py_ssize_t j = _find(p, 34, i + 1, e)
     cdef bint escaped = False
     cdef Py_ssize_t n
     cdef unsigned char* out
+    if j >= 0 and _find(p, 92, i + 1, j) < 0:  # the common case: no backslash
+        after[0] = j + 1
+        return _text(p, i + 1, j)
+    j = i + 1
     while j < e:
         if p[j] == 34:
             break
@@ -424,29 +436,37 @@ cdef str _quoted(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* after):
         free(out)
 
 
+cdef unsigned char ELEM_STOP[256]  # the bytes _elem_end must look at: , " < >
+ELEM_STOP[44] = ELEM_STOP[34] = ELEM_STOP[60] = ELEM_STOP[62] = 1
+
+
 cdef Py_ssize_t _elem_end(cbuf p, Py_ssize_t i, Py_ssize_t e):
     """Index of the comma ending the list element at ``i`` (outside quotes and <>), or e."""
-    cdef bint quoted = False
     cdef int depth = 0
     cdef unsigned char c
-    while i < e:
+    while True:
+        while i < e and not ELEM_STOP[p[i]]:
+            i += 1
+        if i >= e:
+            return e
         c = p[i]
-        if quoted:
-            if c == 92:
-                i += 1
-            elif c == 34:
-                quoted = False
-        elif c == 34:
-            quoted = True
+        if c == 44:
+            if depth == 0:
+                return i
         elif c == 60:
             depth += 1
         elif c == 62:
             if depth:
                 depth -= 1
-        elif c == 44 and depth == 0:
-            return i
+        else:  # a quoted string: a backslash escapes the next byte
+            i += 1
+            while i < e:
+                if p[i] == 92:
+                    i += 1
+                elif p[i] == 34:
+                    break
+                i += 1
         i += 1
-    return e
 
 
 cdef dict _header_params(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* stop):
@@ -481,18 +501,6 @@ cdef dict _header_params(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* stop):
         params[name] = value
 
 
-cdef object _port(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* stop):
-    cdef Py_ssize_t j = i
-    cdef long n = 0
-    while j < e and CLS[p[j]] & C_DIGIT:
-        n = n * 10 + (p[j] - 48) if j - i < 6 else n
-        j += 1
-    if j == i or j - i > 5 or n > 65535:
-        _fail(400, "Invalid port", i)
-    stop[0] = j
-    return n
-
-
 cdef Py_ssize_t _host_end(cbuf p, Py_ssize_t h, Py_ssize_t e) except -1:
     cdef Py_ssize_t j
     if h < e and p[h] == 91:
@@ -510,22 +518,96 @@ cdef Py_ssize_t _host_end(cbuf p, Py_ssize_t h, Py_ssize_t e) except -1:
     return j
 
 # --- URI ----------------------------------------------------------------------------------
+# Uri, Address and Via check their whole grammar when parsed (so errors come exactly when
+# the twin raises them) but keep only spans into the message buffer; each str, int and
+# dict is built the first time it is read, then kept.
+
+cdef struct USpan:
+    int s, e, sc  # the whole URI; sc: the colon after the scheme
+    int kind  # 1 sip, 2 sips, 3 tel, 0 another scheme
+    int us, ue, ws, we, hs, he  # user, password, host; start -1: absent
+    int ps, pe  # parameters, from the first ';'
+    int qs, qe  # headers, after '?'; qs -1: absent
+    int port  # -1: absent
+
+cdef enum:
+    U_USER = 1
+    U_PASSWORD = 2
+    U_HOST = 4
+    U_PARAMS = 8
+    U_HEADERS = 16
+    U_TEXT = 32
 
 
-# Holds only strings, numbers and dicts of them: no reference cycles to collect.
+# Holds only the buffer, strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
+@cython.final
 @cython.freelist(32)
 cdef class Uri:
     """A SIP, SIPS or tel URI (other schemes keep only ``scheme`` and ``text``)."""
 
     cdef readonly str scheme
-    cdef readonly object user
-    cdef readonly object password
-    cdef readonly object host
-    cdef readonly object port
-    cdef readonly dict params
-    cdef readonly dict headers
-    cdef readonly str text
+    cdef bytes _buf
+    cdef cbuf _p
+    cdef USpan _u
+    cdef unsigned int _have
+    cdef object _user, _password, _host, _params, _headers, _text
+
+    @property
+    def user(self):
+        if not self._have & U_USER:
+            self._user = None if self._u.us < 0 else _pct_text(self._p, self._u.us, self._u.ue, False)
+            self._have |= U_USER
+        return self._user
+
+    @property
+    def password(self):
+        if not self._have & U_PASSWORD:
+            self._password = (
+                None if self._u.ws < 0 else _pct_text(self._p, self._u.ws, self._u.we, False)
+            )
+            self._have |= U_PASSWORD
+        return self._password
+
+    @property
+    def host(self):
+        if not self._have & U_HOST:
+            self._host = None if self._u.hs < 0 else _text(self._p, self._u.hs, self._u.he)
+            self._have |= U_HOST
+        return self._host
+
+    @property
+    def port(self):
+        return None if self._u.port < 0 else self._u.port
+
+    @property
+    def params(self):
+        cdef dict params
+        if not self._have & U_PARAMS:
+            params = {}
+            if self._u.pe > self._u.ps:
+                _uri_params(self._p, self._u.ps, self._u.pe, params)
+            self._params = params
+            self._have |= U_PARAMS
+        return self._params
+
+    @property
+    def headers(self):
+        cdef dict headers
+        if not self._have & U_HEADERS:
+            headers = {}
+            if self._u.qs >= 0:
+                _uri_headers(self._p, self._u.qs, self._u.qe, headers)
+            self._headers = headers
+            self._have |= U_HEADERS
+        return self._headers
+
+    @property
+    def text(self):
+        if not self._have & U_TEXT:
+            self._text = _text(self._p, self._u.s, self._u.e)
+            self._have |= U_TEXT
+        return self._text
 
     def __str__(self):
         return self.text
@@ -535,6 +617,7 @@ cdef class Uri:
 
 
 cdef Py_ssize_t _uri_params(cbuf p, Py_ssize_t i, Py_ssize_t e, dict params) except -1:
+    """Checks URI parameters from ``p[i] == ';'``; fills ``params`` unless it is None."""
     cdef Py_ssize_t ns, vs
     cdef object value
     while i < e and p[i] == 59:
@@ -544,15 +627,16 @@ cdef Py_ssize_t _uri_params(cbuf p, Py_ssize_t i, Py_ssize_t e, dict params) exc
             i += 1
         if i == ns:
             _fail(400, "Empty parameter", ns)
-        name = _pct_text(p, ns, i, True)
-        value = None
+        vs = -1
         if i < e and p[i] == 61:
             i += 1
             vs = i
             while i < e and p[i] != 59 and p[i] != 63:
                 i += 1
-            value = _pct_text(p, vs, i, False)
-        params[name] = value
+        if params is not None:
+            name = _pct_text(p, ns, i if vs < 0 else vs - 1, True)
+            value = None if vs < 0 else _pct_text(p, vs, i, False)
+            params[name] = value
     return i
 
 
@@ -567,7 +651,8 @@ cdef int _uri_headers(cbuf p, Py_ssize_t i, Py_ssize_t e, dict headers) except -
             eq += 1
         if eq == i:
             _fail(400, "Malformed URI header", i)
-        headers[_text(p, i, eq)] = _text(p, eq + 1, j) if eq < j else ""
+        if headers is not None:
+            headers[_text(p, i, eq)] = _text(p, eq + 1, j) if eq < j else ""
         if j >= e:
             return 0
         i = j + 1
@@ -578,19 +663,49 @@ cdef str S_SIPS = "sips"
 cdef str S_TEL = "tel"
 
 
-cdef str _scheme(cbuf p, Py_ssize_t s, Py_ssize_t e):
+cdef int _scheme_kind(cbuf p, Py_ssize_t s, Py_ssize_t e):
     cdef Py_ssize_t n = e - s
     if n == 3 and _lower(p[s]) == 115 and _lower(p[s + 1]) == 105 and _lower(p[s + 2]) == 112:
-        return S_SIP
+        return 1
     if n == 4 and _lower(p[s]) == 115 and _lower(p[s + 1]) == 105 and _lower(p[s + 2]) == 112 \
             and _lower(p[s + 3]) == 115:
-        return S_SIPS
+        return 2
     if n == 3 and _lower(p[s]) == 116 and _lower(p[s + 1]) == 101 and _lower(p[s + 2]) == 108:
-        return S_TEL
-    return _lower_text(p, s, e)
+        return 3
+    return 0
 
 
-cdef Uri _parse_uri(cbuf p, Py_ssize_t s, Py_ssize_t e):
+cdef int _port_num(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* stop) except -1:
+    cdef Py_ssize_t j = i
+    cdef long n = 0
+    while j < e and CLS[p[j]] & C_DIGIT:
+        n = n * 10 + (p[j] - 48) if j - i < 6 else n
+        j += 1
+    if j == i or j - i > 5 or n > 65535:
+        _fail(400, "Invalid port", i)
+    stop[0] = j
+    return <int>n
+
+
+cdef Uri _make_uri(bytes buf, cbuf p, USpan* u):
+    """The Uri of a URI that _check_uri accepted."""
+    cdef Uri uri = Uri.__new__(Uri)
+    uri._buf = buf
+    uri._p = p
+    uri._u = u[0]
+    uri._have = 0
+    if u.kind == 1:
+        uri.scheme = S_SIP
+    elif u.kind == 2:
+        uri.scheme = S_SIPS
+    elif u.kind == 3:
+        uri.scheme = S_TEL
+    else:
+        uri.scheme = _lower_text(p, u.s, u.sc)
+    return uri
+
+
+cdef int _check_uri(cbuf p, Py_ssize_t s, Py_ssize_t e, USpan* u) except -1:
     cdef Py_ssize_t i
     if s >= e:
         _fail(400, "Empty URI", s)
@@ -605,20 +720,20 @@ cdef Uri _parse_uri(cbuf p, Py_ssize_t s, Py_ssize_t e):
         i += 1
     if i >= e or p[i] != 58:
         _fail(400, "Malformed URI", i)
-    cdef Uri uri = Uri.__new__(Uri)
-    uri.scheme = _scheme(p, s, i)
-    uri.user = uri.password = uri.host = uri.port = None
-    uri.params = {}
-    uri.headers = {}
-    uri.text = _text(p, s, e)
-    if uri.scheme is S_SIP or uri.scheme is S_SIPS:
-        _sip_uri(p, i + 1, e, uri)
-    elif uri.scheme is S_TEL:
-        _tel_uri(p, i + 1, e, uri)
-    return uri
+    u.s = <int>s
+    u.e = <int>e
+    u.sc = <int>i
+    u.us = u.ws = u.hs = u.port = u.qs = -1
+    u.ps = u.pe = 0
+    u.kind = _scheme_kind(p, s, i)
+    if u.kind == 1 or u.kind == 2:
+        _sip_uri(p, i + 1, e, u)
+    elif u.kind == 3:
+        _tel_uri(p, i + 1, e, u)
+    return 0
 
 
-cdef int _sip_uri(cbuf p, Py_ssize_t s, Py_ssize_t e, Uri uri) except -1:
+cdef int _sip_uri(cbuf p, Py_ssize_t s, Py_ssize_t e, USpan* u) except -1:
     cdef Py_ssize_t at = _find(p, 64, s, e)
     cdef Py_ssize_t h = s, j, colon, user_end, i
     if at < 0:
@@ -627,64 +742,216 @@ cdef int _sip_uri(cbuf p, Py_ssize_t s, Py_ssize_t e, Uri uri) except -1:
             j += 1
         if _find(p, 37, s, j) >= 0:
             # snom PnP sends From/To <sip:MAC%3a000413...>: an escaped user and no host.
-            uri.user = _pct_text(p, s, j, False)
-            return _uri_rest(p, j, e, uri)
+            u.us = <int>s
+            u.ue = <int>j
+            return _uri_rest(p, j, e, u)
     else:
         colon = _find(p, 58, s, at)
         user_end = at
         if colon >= 0:
             user_end = colon
-            uri.password = _pct_text(p, colon + 1, at, False)
+            u.ws = <int>colon + 1
+            u.we = <int>at
         if user_end == s:
             _fail(400, "Empty user", s)
-        uri.user = _pct_text(p, s, user_end, False)
+        u.us = <int>s
+        u.ue = <int>user_end
         h = at + 1
     i = _host_end(p, h, e)
-    uri.host = _text(p, h, i)
+    u.hs = <int>h
+    u.he = <int>i
     if i < e and p[i] == 58:
-        uri.port = _port(p, i + 1, e, &i)
-    return _uri_rest(p, i, e, uri)
+        u.port = _port_num(p, i + 1, e, &i)
+    return _uri_rest(p, i, e, u)
 
 
-cdef int _uri_rest(cbuf p, Py_ssize_t i, Py_ssize_t e, Uri uri) except -1:
-    i = _uri_params(p, i, e, uri.params)
+cdef int _uri_rest(cbuf p, Py_ssize_t i, Py_ssize_t e, USpan* u) except -1:
+    u.ps = <int>i
+    i = _uri_params(p, i, e, None)
+    u.pe = <int>i
     if i < e and p[i] == 63:
-        _uri_headers(p, i + 1, e, uri.headers)
+        _uri_headers(p, i + 1, e, None)
+        u.qs = <int>i + 1
+        u.qe = <int>e
         i = e
     if i != e:
         _fail(400, "Malformed URI", i)
     return 0
 
 
-cdef int _tel_uri(cbuf p, Py_ssize_t s, Py_ssize_t e, Uri uri) except -1:
+cdef int _tel_uri(cbuf p, Py_ssize_t s, Py_ssize_t e, USpan* u) except -1:
     cdef Py_ssize_t i = s
     while i < e and p[i] != 59:
         i += 1
     if i == s:
         _fail(400, "Malformed URI", s)
-    uri.user = _pct_text(p, s, i, False)
-    i = _uri_params(p, i, e, uri.params)
+    u.us = <int>s
+    u.ue = <int>i
+    u.ps = <int>i
+    i = _uri_params(p, i, e, None)
+    u.pe = <int>i
     if i != e:
         _fail(400, "Malformed URI", i)
     return 0
 
+# --- header parameters of addresses and Via -----------------------------------------------
+# A check pass notes where the value of each name the object exposes last appears (the
+# dict keeps the last value of a repeated name); the dict itself is built when read.
+
+cdef enum:
+    P_TAG = 0
+    P_EXPIRES = 1
+    P_Q = 2
+    P_REG_ID = 3
+    P_INSTANCE = 4
+    P_BRANCH = 5
+    P_RECEIVED = 6
+    P_MADDR = 7
+    P_RPORT = 8
+    P_TTL = 9
+    N_PKEYS = 10
+
+cdef struct PV:
+    int s  # -2: name absent; -1: name without value; else value start ('"' when quoted)
+    int e
+
+
+cdef inline bint _ieq(cbuf p, Py_ssize_t s, const char* lit, Py_ssize_t n):
+    cdef Py_ssize_t k
+    for k in range(n):
+        if _lower(p[s + k]) != <unsigned char>lit[k]:
+            return False
+    return True
+
+
+cdef int _pkey(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    """Which of the exposed parameter names p[s:e] is (ASCII case folded), or -1."""
+    cdef Py_ssize_t n = e - s
+    if n == 1:
+        return P_Q if _lower(p[s]) == 113 else -1
+    if n == 3:
+        if _ieq(p, s, b"tag", 3):
+            return P_TAG
+        if _ieq(p, s, b"ttl", 3):
+            return P_TTL
+    elif n == 5:
+        if _ieq(p, s, b"rport", 5):
+            return P_RPORT
+        if _ieq(p, s, b"maddr", 5):
+            return P_MADDR
+    elif n == 6:
+        if _ieq(p, s, b"branch", 6):
+            return P_BRANCH
+        if _ieq(p, s, b"reg-id", 6):
+            return P_REG_ID
+    elif n == 7:
+        if _ieq(p, s, b"expires", 7):
+            return P_EXPIRES
+    elif n == 8:
+        if _ieq(p, s, b"received", 8):
+            return P_RECEIVED
+    elif n == 13:
+        if _ieq(p, s, b"+sip.instance", 13):
+            return P_INSTANCE
+    return -1
+
+
+cdef Py_ssize_t _quoted_end(cbuf p, Py_ssize_t i, Py_ssize_t e) except -1:
+    """Index past the quoted string at ``p[i] == '"'`` (checks it as _quoted does)."""
+    cdef Py_ssize_t j = _find(p, 34, i + 1, e)
+    if j >= 0 and _find(p, 92, i + 1, j) < 0:  # the common case: no backslash
+        return j + 1
+    j = i + 1
+    while j < e:
+        if p[j] == 34:
+            return j + 1
+        if p[j] == 92 and j + 1 < e:
+            j += 2
+            continue
+        j += 1
+    _fail(400, "Unterminated quoted string", i)
+
+
+cdef Py_ssize_t _check_params(cbuf p, Py_ssize_t i, Py_ssize_t e, PV* kv) except -1:
+    """_header_params without the dict: where they stop; ``kv`` gets the exposed values."""
+    cdef Py_ssize_t ns, ne, j, vs, ve
+    cdef int key
+    for key in range(N_PKEYS):
+        kv[key].s = -2
+    while True:
+        i = _skip_lws(p, i, e)
+        if i >= e or p[i] != 59:
+            return i
+        i = _skip_lws(p, i + 1, e)
+        ns = i
+        i = _token_end(p, i, e)
+        if i == ns:
+            _fail(400, "Empty parameter", ns)
+        ne = i
+        vs = -1
+        ve = 0
+        j = _skip_lws(p, i, e)
+        if j < e and p[j] == 61:
+            j = _skip_lws(p, j + 1, e)
+            vs = j
+            if j < e and p[j] == 34:
+                i = ve = _quoted_end(p, j, e)
+            else:
+                while j < e and CLS[p[j]] & C_PVALUE:
+                    j += 1
+                if j == vs:
+                    _fail(400, "Empty parameter value", vs)
+                i = ve = j
+        key = _pkey(p, ns, ne)
+        if key >= 0:
+            kv[key].s = <int>vs
+            kv[key].e = <int>ve
+
+
+cdef object _pvalue(cbuf p, PV* v):
+    """The value _header_params stores for a name noted by _check_params."""
+    cdef Py_ssize_t after
+    if v.s < 0:
+        return None
+    if p[v.s] == 34:
+        return _quoted(p, v.s, v.e, &after)
+    return _word(p, v.s, v.e)
+
 # --- addresses ----------------------------------------------------------------------------
 
 
-# Holds only strings, numbers and dicts of them: no reference cycles to collect.
+# Holds only the buffer, strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
+@cython.final
 @cython.freelist(32)
 cdef class Address:
     """name-addr or addr-spec with header parameters (From, To, Contact, ...)."""
 
     cdef readonly object display_name
-    cdef readonly Uri uri
     cdef readonly object tag
-    cdef readonly dict params
     cdef readonly object expires
     cdef readonly object q
     cdef readonly object instance
     cdef readonly object reg_id
+    cdef bytes _buf
+    cdef cbuf _p
+    cdef int _ps, _pe
+    cdef dict _params
+    cdef USpan _u
+    cdef Uri _uri
+
+    @property
+    def uri(self):
+        if self._uri is None:
+            self._uri = _make_uri(self._buf, self._p, &self._u)
+        return self._uri
+
+    @property
+    def params(self):
+        cdef Py_ssize_t stop
+        if self._params is None:
+            self._params = _header_params(self._p, self._ps, self._pe, &stop)
+        return self._params
 
     def __repr__(self):
         return f"Address({self.display_name!r}, {self.uri.text!r}, {self.params!r})"
@@ -724,17 +991,11 @@ cdef object _qvalue(str value, Py_ssize_t offset):
     return thousandths / 1000.0
 
 
-cdef str K_TAG = "tag"
-cdef str K_EXPIRES = "expires"
-cdef str K_Q = "q"
-cdef str K_REG_ID = "reg-id"
-cdef str K_INSTANCE = "+sip.instance"
-
-
-cdef Address _parse_address(cbuf p, Py_ssize_t s, Py_ssize_t e):
+cdef Address _parse_address(bytes buf, cbuf p, Py_ssize_t s, Py_ssize_t e):
     cdef Py_ssize_t i = s, j, gt, ue, q, ps
     cdef object display = None
-    cdef Uri uri
+    cdef USpan u
+    cdef PV kv[N_PKEYS]
     if s >= e:
         _fail(400, "Empty address", s)
     if p[i] == 34:
@@ -753,7 +1014,7 @@ cdef Address _parse_address(cbuf p, Py_ssize_t s, Py_ssize_t e):
         gt = _find(p, 62, i + 1, e)
         if gt < 0:
             _fail(400, "Unterminated <", i)
-        uri = _parse_uri(p, i + 1, gt)
+        _check_uri(p, i + 1, gt, &u)
         i = gt + 1
     else:
         j = _find(p, 59, i, e)
@@ -763,51 +1024,72 @@ cdef Address _parse_address(cbuf p, Py_ssize_t s, Py_ssize_t e):
         q = _find(p, 63, i, ue)
         if q >= 0:
             _fail(400, "URI with headers must be enclosed in <>", q)
-        uri = _parse_uri(p, i, ue)
+        _check_uri(p, i, ue, &u)
         i = j
     ps = i
-    cdef dict params = _header_params(p, i, e, &i)
+    i = _check_params(p, i, e, kv)
     if i != e:
         _fail(400, "Malformed address", i)
     cdef Address addr = Address.__new__(Address)
     addr.display_name = display
-    addr.uri = uri
-    addr.params = params
-    addr.tag = params.get(K_TAG)
-    addr.instance = params.get(K_INSTANCE)
+    addr._u = u
+    addr._buf = buf
+    addr._p = p
+    addr._ps = ps
+    addr._pe = e
+    addr.tag = _pvalue(p, &kv[P_TAG])
+    addr.instance = _pvalue(p, &kv[P_INSTANCE])
     addr.expires = addr.q = addr.reg_id = None
-    if len(params) > (addr.tag is not None):
-        value = params.get(K_EXPIRES)
-        if value is not None:
-            addr.expires = _uint_text(value, DELTA_MAX, "Invalid expires parameter", ps)
-        value = params.get(K_Q)
-        if value is not None:
-            addr.q = _qvalue(value, ps)
-        value = params.get(K_REG_ID)
-        if value is not None:
-            addr.reg_id = _uint_text(value, DELTA_MAX, "Invalid reg-id", ps)
+    if kv[P_EXPIRES].s >= 0:
+        addr.expires = _uint_text(
+            _pvalue(p, &kv[P_EXPIRES]), DELTA_MAX, "Invalid expires parameter", ps
+        )
+    if kv[P_Q].s >= 0:
+        addr.q = _qvalue(_pvalue(p, &kv[P_Q]), ps)
+    if kv[P_REG_ID].s >= 0:
+        addr.reg_id = _uint_text(_pvalue(p, &kv[P_REG_ID]), DELTA_MAX, "Invalid reg-id", ps)
     return addr
 
 # --- Via, CSeq, Event, Auth ---------------------------------------------------------------
 
 
-# Holds only strings, numbers and dicts of them: no reference cycles to collect.
+# Holds only the buffer, strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
+@cython.final
 @cython.freelist(16)
 cdef class Via:
     """One via-parm: ``SIP/2.0/UDP host:port;branch=...;received=...;rport``."""
 
     cdef readonly str protocol
     cdef readonly str transport
-    cdef readonly str host
-    cdef readonly object port
     cdef readonly object branch
     cdef readonly object received
     cdef readonly object rport
     cdef readonly bint has_rport
     cdef readonly object maddr
     cdef readonly object ttl
-    cdef readonly dict params
+    cdef bytes _buf
+    cdef cbuf _p
+    cdef int _hs, _he, _port, _ps, _pe
+    cdef str _host
+    cdef dict _params
+
+    @property
+    def host(self):
+        if self._host is None:
+            self._host = _text(self._p, self._hs, self._he)
+        return self._host
+
+    @property
+    def port(self):
+        return None if self._port < 0 else self._port
+
+    @property
+    def params(self):
+        cdef Py_ssize_t stop
+        if self._params is None:
+            self._params = _header_params(self._p, self._ps, self._pe, &stop)
+        return self._params
 
     def __repr__(self):
         return f"Via({self.protocol}/{self.transport} {self.host}:{self.port} {self.params!r})"
@@ -817,11 +1099,6 @@ cdef str S_SIP20 = "SIP/2.0"
 cdef str S_UDP = "UDP"
 cdef str S_TCP = "TCP"
 cdef str S_TLS = "TLS"
-cdef str K_BRANCH = "branch"
-cdef str K_RECEIVED = "received"
-cdef str K_MADDR = "maddr"
-cdef str K_RPORT = "rport"
-cdef str K_TTL = "ttl"
 
 
 cdef inline bint _is(cbuf p, Py_ssize_t s, Py_ssize_t e, const char* lit, Py_ssize_t n):
@@ -834,8 +1111,10 @@ cdef inline bint _is(cbuf p, Py_ssize_t s, Py_ssize_t e, const char* lit, Py_ssi
     return True
 
 
-cdef Via _parse_via(cbuf p, Py_ssize_t s, Py_ssize_t e):
+cdef Via _parse_via(bytes buf, cbuf p, Py_ssize_t s, Py_ssize_t e):
     cdef Py_ssize_t ne, i, vs, ve, ts, te, h, he, ps
+    cdef int port = -1
+    cdef PV kv[N_PKEYS]
     ne = _token_end(p, s, e)
     if ne == s:
         _fail(400, "Malformed Via", s)
@@ -857,6 +1136,15 @@ cdef Via _parse_via(cbuf p, Py_ssize_t s, Py_ssize_t e):
     if h == te:
         _fail(400, "Malformed Via", h)
     he = _host_end(p, h, e)
+    i = _skip_lws(p, he, e)
+    if i < e and p[i] == 58:
+        port = _port_num(p, _skip_lws(p, i + 1, e), e, &i)
+    else:
+        i = he
+    ps = i
+    i = _check_params(p, i, e, kv)
+    if i != e:
+        _fail(400, "Malformed Via", i)
     cdef Via via = Via.__new__(Via)
     if _is(p, s, ne, b"SIP", 3) and _is(p, vs, ve, b"2.0", 3):
         via.protocol = S_SIP20
@@ -870,29 +1158,22 @@ cdef Via _parse_via(cbuf p, Py_ssize_t s, Py_ssize_t e):
         via.transport = S_TLS
     else:
         via.transport = _text(p, ts, te)
-    via.host = _text(p, h, he)
-    via.port = None
-    i = _skip_lws(p, he, e)
-    if i < e and p[i] == 58:
-        via.port = _port(p, _skip_lws(p, i + 1, e), e, &i)
-    else:
-        i = he
-    ps = i
-    cdef dict params = _header_params(p, i, e, &i)
-    if i != e:
-        _fail(400, "Malformed Via", i)
-    via.params = params
-    via.branch = params.get(K_BRANCH)
-    via.received = params.get(K_RECEIVED)
-    via.maddr = params.get(K_MADDR)
-    via.has_rport = K_RPORT in params
+    via._buf = buf
+    via._p = p
+    via._hs = <int>h
+    via._he = <int>he
+    via._port = port
+    via._ps = <int>ps
+    via._pe = <int>e
+    via.branch = _pvalue(p, &kv[P_BRANCH])
+    via.received = _pvalue(p, &kv[P_RECEIVED])
+    via.maddr = _pvalue(p, &kv[P_MADDR])
+    via.has_rport = kv[P_RPORT].s != -2
     via.rport = via.ttl = None
-    value = params.get(K_RPORT)
-    if value is not None:
-        via.rport = _uint_text(value, 65535, "Invalid rport", ps)
-    value = params.get(K_TTL)
-    if value is not None:
-        via.ttl = _uint_text(value, 255, "Invalid ttl", ps)
+    if kv[P_RPORT].s >= 0:
+        via.rport = _uint_text(_pvalue(p, &kv[P_RPORT]), 65535, "Invalid rport", ps)
+    if kv[P_TTL].s >= 0:
+        via.ttl = _uint_text(_pvalue(p, &kv[P_TTL]), 255, "Invalid ttl", ps)
     return via
 
 
@@ -1134,7 +1415,7 @@ cdef class Message:
                     ts = _skip_lws(self._p, i, j)
                     te = _rtrim(self._p, ts, j)
                     if te > ts:
-                        out.append(_unfold_text(self._p, ts, te))
+                        out.append(_unfold_word(self._p, ts, te))
                     if j >= h.ve:
                         break
                     i = j + 1
@@ -1157,9 +1438,14 @@ cdef class Message:
     @property
     def uri(self):
         if not self._have & HAVE_URI:
-            self._uri = _parse_uri(self._p, self._us, self._ue) if self.is_request else None
+            self._uri = self._request_uri() if self.is_request else None
             self._have |= HAVE_URI
         return self._uri
+
+    cdef Uri _request_uri(self):
+        cdef USpan u
+        _check_uri(self._p, self._us, self._ue, &u)
+        return _make_uri(self._buf, self._p, &u)
 
     cdef list _list(self, int hid):
         cdef list out = []
@@ -1178,9 +1464,9 @@ cdef class Message:
                 if ts == te:
                     _fail(400, "Empty list element", ts)
                 if hid == H_VIA:
-                    out.append(_parse_via(self._p, ts, te))
+                    out.append(_parse_via(self._buf, self._p, ts, te))
                 else:
-                    out.append(_parse_address(self._p, ts, te))
+                    out.append(_parse_address(self._buf, self._p, ts, te))
                 if j >= h.ve:
                     break
                 i = j + 1
@@ -1197,7 +1483,7 @@ cdef class Message:
         cdef int k = self._slot(hid)
         if k < 0:
             return None
-        return _parse_address(self._p, self._hdr[k].vs, self._hdr[k].ve)
+        return _parse_address(self._buf, self._p, self._hdr[k].vs, self._hdr[k].ve)
 
     @property
     def from_(self):
