@@ -347,3 +347,19 @@ def test_demo_phone_config_is_served(provedge: Provedge) -> None:
     for device in demo:
         for name in device["files"]:
             assert httpx.get(device["provisioning_url"] + name).status_code == 200
+
+
+def test_model_change_swaps_the_files_served(provedge: Provedge, fleet: dict[str, Any]) -> None:
+    base = fleet["tenant"]["provisioning_url"]
+    with provedge.api() as api:
+        created = api.post(
+            "/api/v1/devices",
+            json={"tenant": fleet["tenant"]["id"], "mac": "0004f2565656", "model": "yealink-t46s"},
+        )
+        assert created.status_code == 201
+        assert httpx.get(base + "0004f2565656.boot").status_code == 200
+        changed = api.patch("/api/v1/devices/0004f2565656", json={"model": "polycom-vvx400"})
+        assert changed.json()["files"] == ["0004f2565656.cfg", "0004f2565656-user.cfg"]
+    assert httpx.get(base + "0004f2565656.boot").status_code == 404
+    parse_xml(httpx.get(base + "0004f2565656.cfg").content, "APPLICATION")
+    parse_xml(httpx.get(base + "0004f2565656-user.cfg").content, "polycomConfig")
