@@ -11,9 +11,10 @@ built when a field is read.
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.unicode cimport PyUnicode_DecodeUTF8
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_DecodeUTF8, PyUnicode_New
 from libc.stdlib cimport free, malloc
-from libc.string cimport memchr, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 from edge.sipdefs import (
     HEADER_IDS,
@@ -116,13 +117,13 @@ cdef struct HName:
 cdef HName NAMES[HASH_SIZE]
 
 
-cdef inline unsigned char _lower(unsigned char c):
+cdef inline unsigned char _lower(unsigned char c) noexcept:
     if 65 <= c <= 90:
         return c + 32
     return c
 
 
-cdef inline unsigned int _hash(cbuf p, Py_ssize_t n):
+cdef inline unsigned int _hash(cbuf p, Py_ssize_t n) noexcept:
     return (<unsigned int>n * 31 + _lower(p[0]) * 7 + _lower(p[n - 1]) * 3
             + _lower(p[n >> 1])) & (HASH_SIZE - 1)
 
@@ -148,7 +149,7 @@ cdef void _init_names():
 _init_names()
 
 
-cdef int _header_id(cbuf p, Py_ssize_t n):
+cdef int _header_id(cbuf p, Py_ssize_t n) noexcept:
     cdef unsigned int h
     cdef Py_ssize_t i
     if n <= 0 or n >= 32:
@@ -222,14 +223,13 @@ cdef inline object _interned(IName* table, cbuf p, Py_ssize_t n, bint fold):
     h = _hash(p, n)
     while table[h].length:
         if table[h].length == n:
-            i = 0
             if fold:
+                i = 0
                 while i < n and _lower(p[i]) == table[h].name[i]:
                     i += 1
-            else:
-                while i < n and p[i] == table[h].name[i]:
-                    i += 1
-            if i == n:
+                if i == n:
+                    return <object>table[h].obj
+            elif memcmp(p, table[h].name, n) == 0:
                 return <object>table[h].obj
         h = (h + 1) & (HASH_SIZE - 1)
     return None
@@ -245,12 +245,28 @@ cdef inline str _text(cbuf p, Py_ssize_t s, Py_ssize_t e):
     return PyUnicode_DecodeUTF8(<const char*>p + s, e - s, "surrogateescape")
 
 
+cdef inline str _ascii(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    """_text, with a direct copy when every byte is ASCII (the usual case)."""
+    cdef Py_ssize_t n = e - s, k
+    cdef unsigned char acc = 0
+    cdef str out
+    if n < 2:
+        return _text(p, s, e)  # the empty and one-character strings are shared
+    for k in range(n):
+        acc |= p[s + k]
+    if acc & 0x80:
+        return _text(p, s, e)
+    out = PyUnicode_New(n, 127)
+    memcpy(PyUnicode_1BYTE_DATA(out), p + s, n)
+    return out
+
+
 cdef inline str _word(cbuf p, Py_ssize_t s, Py_ssize_t e):
     """Like _text, but common words (methods, SIP/2.0, Digest, ...) come interned."""
     known = _interned(WORDS, p + s, e - s, False)
     if known is not None:
         return known
-    return PyUnicode_DecodeUTF8(<const char*>p + s, e - s, "surrogateescape")
+    return _ascii(p, s, e)
 
 
 cdef str _lower_text(cbuf p, Py_ssize_t s, Py_ssize_t e):
@@ -281,25 +297,25 @@ cdef str _lower_text(cbuf p, Py_ssize_t s, Py_ssize_t e):
             free(out)
 
 
-cdef inline Py_ssize_t _skip_lws(cbuf p, Py_ssize_t i, Py_ssize_t e):
+cdef inline Py_ssize_t _skip_lws(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcept:
     while i < e and CLS[p[i]] & C_LWS:
         i += 1
     return i
 
 
-cdef inline Py_ssize_t _rtrim(cbuf p, Py_ssize_t s, Py_ssize_t e):
+cdef inline Py_ssize_t _rtrim(cbuf p, Py_ssize_t s, Py_ssize_t e) noexcept:
     while e > s and CLS[p[e - 1]] & C_LWS:
         e -= 1
     return e
 
 
-cdef inline Py_ssize_t _token_end(cbuf p, Py_ssize_t i, Py_ssize_t e):
+cdef inline Py_ssize_t _token_end(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcept:
     while i < e and CLS[p[i]] & C_TOKEN:
         i += 1
     return i
 
 
-cdef inline Py_ssize_t _find(cbuf p, unsigned char c, Py_ssize_t s, Py_ssize_t e):
+cdef inline Py_ssize_t _find(cbuf p, unsigned char c, Py_ssize_t s, Py_ssize_t e) noexcept:
     cdef const void* hit
     if s >= e:
         return -1
@@ -349,7 +365,7 @@ cdef str _unfold_text(cbuf p, Py_ssize_t s, Py_ssize_t e):
     return _text(<cbuf>PyBytes_AS_STRING(raw), 0, len(raw))
 
 
-cdef inline int _hexval(unsigned char c):
+cdef inline int _hexval(unsigned char c) noexcept:
     if c <= 57:
         return c - 48
     return (c | 32) - 87
@@ -440,13 +456,41 @@ cdef unsigned char ELEM_STOP[256]  # the bytes _elem_end must look at: , " < >
 ELEM_STOP[44] = ELEM_STOP[34] = ELEM_STOP[60] = ELEM_STOP[62] = 1
 
 
-cdef Py_ssize_t _elem_end(cbuf p, Py_ssize_t i, Py_ssize_t e):
+cdef extern from *:
+    """
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    /* Index of the first of , " < > in p[i:end], or end. */
+    static CYTHON_INLINE Py_ssize_t sip_find_stop(const unsigned char *p, Py_ssize_t i,
+                                                  Py_ssize_t end, const unsigned char *stop) {
+    #if defined(__SSE2__)
+        const __m128i c1 = _mm_set1_epi8(','), c2 = _mm_set1_epi8('"');
+        const __m128i c3 = _mm_set1_epi8('<'), c4 = _mm_set1_epi8('>');
+        while (i + 16 <= end) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, c1), _mm_cmpeq_epi8(v, c2)),
+                                       _mm_or_si128(_mm_cmpeq_epi8(v, c3), _mm_cmpeq_epi8(v, c4)));
+            int m = _mm_movemask_epi8(hit);
+            if (m)
+                return i + __builtin_ctz((unsigned int)m);
+            i += 16;
+        }
+    #endif
+        while (i < end && !stop[p[i]])
+            i++;
+        return i;
+    }
+    """
+    Py_ssize_t sip_find_stop(cbuf p, Py_ssize_t i, Py_ssize_t end, const unsigned char* stop) nogil
+
+
+cdef Py_ssize_t _elem_end(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcept:
     """Index of the comma ending the list element at ``i`` (outside quotes and <>), or e."""
     cdef int depth = 0
     cdef unsigned char c
     while True:
-        while i < e and not ELEM_STOP[p[i]]:
-            i += 1
+        i = sip_find_stop(p, i, e, ELEM_STOP)
         if i >= e:
             return e
         c = p[i]
@@ -531,9 +575,6 @@ cdef struct USpan:
     int port  # -1: absent
 
 cdef enum:
-    U_USER = 1
-    U_PASSWORD = 2
-    U_HOST = 4
     U_PARAMS = 8
     U_HEADERS = 16
     U_TEXT = 32
@@ -547,34 +588,14 @@ cdef class Uri:
     """A SIP, SIPS or tel URI (other schemes keep only ``scheme`` and ``text``)."""
 
     cdef readonly str scheme
+    cdef readonly object user  # user, password and host: decoded when the Uri is made
+    cdef readonly object password
+    cdef readonly object host
     cdef bytes _buf
     cdef cbuf _p
     cdef USpan _u
     cdef unsigned int _have
-    cdef object _user, _password, _host, _params, _headers, _text
-
-    @property
-    def user(self):
-        if not self._have & U_USER:
-            self._user = None if self._u.us < 0 else _pct_text(self._p, self._u.us, self._u.ue, False)
-            self._have |= U_USER
-        return self._user
-
-    @property
-    def password(self):
-        if not self._have & U_PASSWORD:
-            self._password = (
-                None if self._u.ws < 0 else _pct_text(self._p, self._u.ws, self._u.we, False)
-            )
-            self._have |= U_PASSWORD
-        return self._password
-
-    @property
-    def host(self):
-        if not self._have & U_HOST:
-            self._host = None if self._u.hs < 0 else _text(self._p, self._u.hs, self._u.he)
-            self._have |= U_HOST
-        return self._host
+    cdef object _params, _headers, _text
 
     @property
     def port(self):
@@ -663,7 +684,7 @@ cdef str S_SIPS = "sips"
 cdef str S_TEL = "tel"
 
 
-cdef int _scheme_kind(cbuf p, Py_ssize_t s, Py_ssize_t e):
+cdef int _scheme_kind(cbuf p, Py_ssize_t s, Py_ssize_t e) noexcept:
     cdef Py_ssize_t n = e - s
     if n == 3 and _lower(p[s]) == 115 and _lower(p[s + 1]) == 105 and _lower(p[s + 2]) == 112:
         return 1
@@ -702,6 +723,12 @@ cdef Uri _make_uri(bytes buf, cbuf p, USpan* u):
         uri.scheme = S_TEL
     else:
         uri.scheme = _lower_text(p, u.s, u.sc)
+    if u.us >= 0:
+        uri.user = _pct_text(p, u.us, u.ue, False)
+    if u.ws >= 0:
+        uri.password = _pct_text(p, u.ws, u.we, False)
+    if u.hs >= 0:
+        uri.host = _text(p, u.hs, u.he)
     return uri
 
 
@@ -816,7 +843,7 @@ cdef struct PV:
     int e
 
 
-cdef inline bint _ieq(cbuf p, Py_ssize_t s, const char* lit, Py_ssize_t n):
+cdef inline bint _ieq(cbuf p, Py_ssize_t s, const char* lit, Py_ssize_t n) noexcept:
     cdef Py_ssize_t k
     for k in range(n):
         if _lower(p[s + k]) != <unsigned char>lit[k]:
@@ -824,7 +851,7 @@ cdef inline bint _ieq(cbuf p, Py_ssize_t s, const char* lit, Py_ssize_t n):
     return True
 
 
-cdef int _pkey(cbuf p, Py_ssize_t s, Py_ssize_t e):
+cdef int _pkey(cbuf p, Py_ssize_t s, Py_ssize_t e) noexcept:
     """Which of the exposed parameter names p[s:e] is (ASCII case folded), or -1."""
     cdef Py_ssize_t n = e - s
     if n == 1:
@@ -1065,7 +1092,7 @@ cdef class Via:
     cdef readonly object branch
     cdef readonly object received
     cdef readonly object rport
-    cdef readonly bint has_rport
+    cdef readonly object has_rport
     cdef readonly object maddr
     cdef readonly object ttl
     cdef bytes _buf
@@ -1101,7 +1128,7 @@ cdef str S_TCP = "TCP"
 cdef str S_TLS = "TLS"
 
 
-cdef inline bint _is(cbuf p, Py_ssize_t s, Py_ssize_t e, const char* lit, Py_ssize_t n):
+cdef inline bint _is(cbuf p, Py_ssize_t s, Py_ssize_t e, const char* lit, Py_ssize_t n) noexcept:
     cdef Py_ssize_t k
     if e - s != n:
         return False
@@ -1168,7 +1195,7 @@ cdef Via _parse_via(bytes buf, cbuf p, Py_ssize_t s, Py_ssize_t e):
     via.branch = _pvalue(p, &kv[P_BRANCH])
     via.received = _pvalue(p, &kv[P_RECEIVED])
     via.maddr = _pvalue(p, &kv[P_MADDR])
-    via.has_rport = kv[P_RPORT].s != -2
+    via.has_rport = True if kv[P_RPORT].s != -2 else False
     via.rport = via.ttl = None
     if kv[P_RPORT].s >= 0:
         via.rport = _uint_text(_pvalue(p, &kv[P_RPORT]), 65535, "Invalid rport", ps)
@@ -1179,9 +1206,10 @@ cdef Via _parse_via(bytes buf, cbuf p, Py_ssize_t s, Py_ssize_t e):
 
 # Holds only strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
+@cython.final
 @cython.freelist(8)
 cdef class CSeq:
-    cdef readonly long long number
+    cdef readonly object number
     cdef readonly str method
 
     def __repr__(self):
@@ -1190,6 +1218,7 @@ cdef class CSeq:
 
 # Holds only strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
+@cython.final
 @cython.freelist(8)
 cdef class Event:
     cdef readonly str package
@@ -1201,6 +1230,7 @@ cdef class Event:
 
 # Holds only strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
+@cython.final
 @cython.freelist(8)
 cdef class Auth:
     """Credentials or a challenge: ``Digest username="...", realm="...", ...``."""
@@ -1240,39 +1270,109 @@ cdef Event _parse_event(cbuf p, Py_ssize_t s, Py_ssize_t e):
     return event
 
 
+cdef extern from "Python.h":
+    dict _PyDict_NewPresized(Py_ssize_t minused)
+
+cdef str A_USERNAME = "username"
+cdef str A_REALM = "realm"
+cdef str A_NONCE = "nonce"
+cdef str A_URI = "uri"
+cdef str A_RESPONSE = "response"
+cdef str A_ALGORITHM = "algorithm"
+cdef str A_CNONCE = "cnonce"
+cdef str A_OPAQUE = "opaque"
+cdef str A_QOP = "qop"
+cdef str A_NC = "nc"
+cdef str A_STALE = "stale"
+cdef str A_DOMAIN = "domain"
+
+
+cdef inline str _auth_name(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    """The lower-cased auth-param name p[s:e]; the digest names come as shared strings."""
+    cdef Py_ssize_t n = e - s
+    cdef unsigned char c = _lower(p[s])
+    if n == 2:
+        if c == 110 and _ieq(p, s, b"nc", 2):
+            return A_NC
+    elif n == 3:
+        if c == 117 and _ieq(p, s, b"uri", 3):
+            return A_URI
+        if c == 113 and _ieq(p, s, b"qop", 3):
+            return A_QOP
+    elif n == 5:
+        if c == 114 and _ieq(p, s, b"realm", 5):
+            return A_REALM
+        if c == 110 and _ieq(p, s, b"nonce", 5):
+            return A_NONCE
+        if c == 115 and _ieq(p, s, b"stale", 5):
+            return A_STALE
+    elif n == 6:
+        if c == 99 and _ieq(p, s, b"cnonce", 6):
+            return A_CNONCE
+        if c == 111 and _ieq(p, s, b"opaque", 6):
+            return A_OPAQUE
+        if c == 100 and _ieq(p, s, b"domain", 6):
+            return A_DOMAIN
+    elif n == 8:
+        if c == 117 and _ieq(p, s, b"username", 8):
+            return A_USERNAME
+        if c == 114 and _ieq(p, s, b"response", 8):
+            return A_RESPONSE
+    elif n == 9:
+        if c == 97 and _ieq(p, s, b"algorithm", 9):
+            return A_ALGORITHM
+    return _lower_text(p, s, e)
+
+
 cdef Auth _parse_auth(cbuf p, Py_ssize_t s, Py_ssize_t e):
     cdef Py_ssize_t se = _token_end(p, s, e), i, j, ns, ne
-    cdef dict params = {}
+    cdef dict params
     cdef object value
     if se == s:
         _fail(400, "Malformed credentials", s)
     i = _skip_lws(p, se, e)
     if i < e and i == se:
         _fail(400, "Malformed credentials", i)
+    # Digest credentials hold about nine parameters: size the dict for them at once.
+    params = _PyDict_NewPresized(10) if i < e else {}
     while i < e:
         ns = i
         i = ne = _token_end(p, i, e)
         if i == ns:
             _fail(400, "Malformed credentials", i)
-        j = _skip_lws(p, i, e)
+        j = i
+        if j < e and CLS[p[j]] & C_LWS:
+            j = _skip_lws(p, j, e)
         if j >= e or p[j] != 61:
             _fail(400, "Malformed credentials", j)
-        j = _skip_lws(p, j + 1, e)
+        j += 1
+        if j < e and CLS[p[j]] & C_LWS:
+            j = _skip_lws(p, j, e)
         if j < e and p[j] == 34:
-            value = _quoted(p, j, e, &i)
+            i = _find(p, 34, j + 1, e)
+            if i >= 0 and _find(p, 92, j + 1, i) < 0:  # the common case: no backslash
+                value = _ascii(p, j + 1, i)
+                i += 1
+            else:
+                value = _quoted(p, j, e, &i)
         else:
             i = j
             while i < e and CLS[p[i]] & C_PVALUE:
                 i += 1
             if i == j:
                 _fail(400, "Malformed credentials", j)
-            value = _word(p, j, i)
-        params[_lower_text(p, ns, ne)] = value
-        i = _skip_lws(p, i, e)
+            value = _interned(WORDS, p + j, i - j, False)
+            if value is None:
+                value = _ascii(p, j, i)
+        params[_auth_name(p, ns, ne)] = value
+        if i < e and CLS[p[i]] & C_LWS:
+            i = _skip_lws(p, i, e)
         if i < e:
             if p[i] != 44:
                 _fail(400, "Malformed credentials", i)
-            i = _skip_lws(p, i + 1, e)
+            i += 1
+            if i < e and CLS[p[i]] & C_LWS:
+                i = _skip_lws(p, i, e)
     cdef Auth auth = Auth.__new__(Auth)
     auth.scheme = _word(p, s, se)
     auth.params = params
@@ -1303,10 +1403,22 @@ cdef struct Slot:
     int ne
     int vs
     int ve
+    int folded  # the value spans more than one line (holds CRLF)
+
+
+cdef enum:
+    N_INLINE_SLOTS = 20  # header spans kept inside the Message; more go to the heap
+
+
+cdef inline str _value_text(cbuf p, Slot* h):
+    if h.folded:
+        return _unfold_text(p, h.vs, h.ve)
+    return _ascii(p, h.vs, h.ve)
 
 
 # Holds only strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
+@cython.final
 @cython.freelist(16)
 cdef class Message:
     """A parsed SIP request or response; structured fields are parsed on first access."""
@@ -1314,54 +1426,33 @@ cdef class Message:
     cdef bytes _buf
     cdef cbuf _p
     cdef Slot* _hdr
+    cdef Slot _slots[N_INLINE_SLOTS]
     cdef int _nhdr
     cdef int _start, _end, _line_end, _body_start
     cdef int _ms, _me, _us, _ue, _vs, _ve, _rs, _re
     cdef unsigned int _have
-    cdef readonly bint is_request
+    cdef bint _isreq
+    cdef readonly object is_request
     cdef readonly object status
     cdef readonly object content_length
-    cdef object _method, _version, _reason
+    cdef readonly object method
+    cdef readonly object version
+    cdef readonly object reason
     cdef object _uri, _via, _from, _to, _contacts, _call_id, _cseq
     cdef object _max_forwards, _expires, _event, _authorization
 
     def __dealloc__(self):
-        if self._hdr != NULL:
+        if self._hdr != NULL and self._hdr != &self._slots[0]:
             PyMem_Free(self._hdr)
 
     # -- start line ------------------------------------------------------------------------
 
-    cdef void _decode_line(self):
-        if self.is_request:
-            self._method = _word(self._p, self._ms, self._me)
-            self._reason = None
-        else:
-            self._method = None
-            self._reason = _word(self._p, self._rs, self._re)
-        self._version = _word(self._p, self._vs, self._ve)
-        self._have |= HAVE_LINE
-
-    @property
-    def method(self):
-        if not self._have & HAVE_LINE:
-            self._decode_line()
-        return self._method
-
-    @property
-    def reason(self):
-        if not self._have & HAVE_LINE:
-            self._decode_line()
-        return self._reason
-
-    @property
-    def version(self):
-        if not self._have & HAVE_LINE:
-            self._decode_line()
-        return self._version
+    # method, version, reason, status, is_request: filled by the scan (the start line is
+    # checked there, and decoding it cannot fail).
 
     # -- header access ---------------------------------------------------------------------
 
-    cdef bint _matches(self, Slot* h, int hid, bytes key):
+    cdef bint _matches(self, Slot* h, int hid, bytes key) noexcept:
         cdef Py_ssize_t n, k
         cdef cbuf kp
         if hid:
@@ -1377,7 +1468,7 @@ cdef class Message:
                 return False
         return True
 
-    cdef int _slot(self, int hid):
+    cdef int _slot(self, int hid) noexcept:
         cdef int k
         for k in range(self._nhdr):
             if self._hdr[k].hid == hid:
@@ -1392,7 +1483,7 @@ cdef class Message:
         cdef int k
         for k in range(self._nhdr):
             if self._matches(&self._hdr[k], hid, key):
-                return _unfold_text(self._p, self._hdr[k].vs, self._hdr[k].ve)
+                return _value_text(self._p, &self._hdr[k])
         return None
 
     def header_values(self, str name):
@@ -1415,12 +1506,15 @@ cdef class Message:
                     ts = _skip_lws(self._p, i, j)
                     te = _rtrim(self._p, ts, j)
                     if te > ts:
-                        out.append(_unfold_word(self._p, ts, te))
+                        if h.folded:
+                            out.append(_unfold_word(self._p, ts, te))
+                        else:
+                            out.append(_word(self._p, ts, te))
                     if j >= h.ve:
                         break
                     i = j + 1
             else:
-                out.append(_unfold_text(self._p, h.vs, h.ve))
+                out.append(_value_text(self._p, h))
         return out
 
     @property
@@ -1429,7 +1523,7 @@ cdef class Message:
         cdef int k
         return [
             (_text(self._p, self._hdr[k].ns, self._hdr[k].ne),
-             _unfold_text(self._p, self._hdr[k].vs, self._hdr[k].ve))
+             _value_text(self._p, &self._hdr[k]))
             for k in range(self._nhdr)
         ]
 
@@ -1438,7 +1532,7 @@ cdef class Message:
     @property
     def uri(self):
         if not self._have & HAVE_URI:
-            self._uri = self._request_uri() if self.is_request else None
+            self._uri = self._request_uri() if self._isreq else None
             self._have |= HAVE_URI
         return self._uri
 
@@ -1503,9 +1597,46 @@ cdef class Message:
     def contacts(self):
         """Contact addresses in order; empty for ``Contact: *`` (see ``contact_star``)."""
         if not self._have & HAVE_CONTACTS:
-            self._contacts = [] if self._contact_star() else self._list(H_CONTACT)
+            self._contacts = self._contact_list()
             self._have |= HAVE_CONTACTS
         return self._contacts
+
+    cdef list _contact_list(self):
+        """[] if _contact_star() else _list(H_CONTACT), splitting the values only once."""
+        cdef Py_ssize_t ts_[8]
+        cdef Py_ssize_t te_[8]
+        cdef Py_ssize_t star = -1, i, j, ts, te
+        cdef int n = 0, k
+        cdef Slot* h
+        cdef list out = []
+        for k in range(self._nhdr):
+            h = &self._hdr[k]
+            if h.hid != H_CONTACT:
+                continue
+            i = h.vs
+            while True:
+                j = _elem_end(self._p, i, h.ve)
+                ts = _skip_lws(self._p, i, j)
+                te = _rtrim(self._p, ts, j)
+                if n == 8:
+                    return [] if self._contact_star() else self._list(H_CONTACT)
+                ts_[n] = ts
+                te_[n] = te
+                n += 1
+                if te - ts == 1 and self._p[ts] == 42:
+                    star = ts
+                if j >= h.ve:
+                    break
+                i = j + 1
+        if star >= 0:
+            if n > 1:
+                _fail(400, "Contact * must be the only contact", star)
+            return out
+        for k in range(n):
+            if ts_[k] == te_[k]:
+                _fail(400, "Empty list element", ts_[k])
+            out.append(_parse_address(self._buf, self._p, ts_[k], te_[k]))
+        return out
 
     cdef bint _contact_star(self) except -1:
         cdef Py_ssize_t star = -1, i, j, ts, te
@@ -1543,7 +1674,7 @@ cdef class Message:
             if k >= 0 and self._hdr[k].vs == self._hdr[k].ve:
                 _fail(400, "Empty Call-ID", self._hdr[k].vs)
             self._call_id = (
-                None if k < 0 else _unfold_text(self._p, self._hdr[k].vs, self._hdr[k].ve)
+                None if k < 0 else _value_text(self._p, &self._hdr[k])
             )
             self._have |= HAVE_CALL_ID
         return self._call_id
@@ -1643,14 +1774,14 @@ cdef class Message:
         return b"".join(out)
 
     def __repr__(self):
-        if self.is_request:
+        if self._isreq:
             return f"<Message {self.method} {_text(self._p, self._us, self._ue)}>"
         return f"<Message {self.status} {self.reason}>"
 
 # --- scanning -----------------------------------------------------------------------------
 
 
-cdef Py_ssize_t _version_end(cbuf p, Py_ssize_t i, Py_ssize_t e):
+cdef Py_ssize_t _version_end(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcept:
     cdef Py_ssize_t j, k
     if e - i < 7 or (p[i] | 32) != 115 or (p[i + 1] | 32) != 105 or (p[i + 2] | 32) != 112 \
             or p[i + 3] != 47:
@@ -1668,6 +1799,33 @@ cdef Py_ssize_t _version_end(cbuf p, Py_ssize_t i, Py_ssize_t e):
     return k if k > j else -1
 
 
+cdef extern from *:
+    """
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    /* Index of the first CR or LF in p[i:end], or -1. */
+    static CYTHON_INLINE Py_ssize_t sip_find_crlf(const unsigned char *p, Py_ssize_t i,
+                                                  Py_ssize_t end) {
+    #if defined(__SSE2__)
+        const __m128i cr = _mm_set1_epi8('\\r'), lf = _mm_set1_epi8('\\n');
+        while (i + 16 <= end) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+            int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+            if (m)
+                return i + __builtin_ctz((unsigned int)m);
+            i += 16;
+        }
+    #endif
+        for (; i < end; i++)
+            if (p[i] == '\\r' || p[i] == '\\n')
+                return i;
+        return -1;
+    }
+    """
+    Py_ssize_t sip_find_crlf(cbuf p, Py_ssize_t i, Py_ssize_t end) nogil
+
+
 cdef Py_ssize_t _line_end(cbuf p, Py_ssize_t pos, Py_ssize_t end, str reason) except -1:
     cdef Py_ssize_t nl = _find(p, 10, pos, end), cr
     if nl < 0:
@@ -1678,7 +1836,7 @@ cdef Py_ssize_t _line_end(cbuf p, Py_ssize_t pos, Py_ssize_t end, str reason) ex
     return cr
 
 
-cdef inline bint _is_status_prefix(cbuf p, Py_ssize_t pos, Py_ssize_t le):
+cdef inline bint _is_status_prefix(cbuf p, Py_ssize_t pos, Py_ssize_t le) noexcept:
     # Same test as the twin's buf[pos:pos+4].upper() == b"SIP/": ASCII case only.
     return (le - pos >= 4 and _lower(p[pos]) == 115 and _lower(p[pos + 1]) == 105
             and _lower(p[pos + 2]) == 112 and p[pos + 3] == 47)
@@ -1686,7 +1844,9 @@ cdef inline bint _is_status_prefix(cbuf p, Py_ssize_t pos, Py_ssize_t le):
 
 cdef Py_ssize_t _start_line(Message msg, cbuf p, Py_ssize_t pos, Py_ssize_t end,
                             Py_ssize_t max_hlen) except -1:
-    cdef Py_ssize_t le = _line_end(p, pos, end, "Truncated start line")
+    cdef Py_ssize_t le = sip_find_crlf(p, pos, end)
+    if le < 0 or p[le] != 13 or le + 1 >= end or p[le + 1] != 10:
+        le = _line_end(p, pos, end, "Truncated start line")  # raises
     if le - pos > max_hlen:
         _fail(400, "Start line too long", pos)
     msg._line_end = le
@@ -1705,6 +1865,7 @@ cdef int _status_line(Message msg, cbuf p, Py_ssize_t pos, Py_ssize_t le) except
     if (le - c < 3 or p[c] < 49 or p[c] > 54 or not (CLS[p[c + 1]] & C_DIGIT)
             or not (CLS[p[c + 2]] & C_DIGIT) or (le > c + 3 and p[c + 3] != 32)):
         _fail(400, "Invalid status code", c)
+    msg._isreq = False
     msg.is_request = False
     msg._us = msg._ue = c
     msg._vs = pos
@@ -1712,6 +1873,9 @@ cdef int _status_line(Message msg, cbuf p, Py_ssize_t pos, Py_ssize_t le) except
     msg.status = (p[c] - 48) * 100 + (p[c + 1] - 48) * 10 + (p[c + 2] - 48)
     msg._rs = c + 4 if le > c + 3 else le
     msg._re = le
+    msg.method = None
+    msg.reason = _word(p, msg._rs, le)
+    msg.version = _word(p, pos, ve)
     return 0
 
 
@@ -1737,6 +1901,7 @@ cdef int _request_line(Message msg, cbuf p, Py_ssize_t pos, Py_ssize_t le) excep
         _fail(400, "Malformed Request-URI", us)
     if ue >= le or _version_end(p, ue + 1, le) != le:
         _fail(400, "Malformed request line", ue)
+    msg._isreq = True
     msg.is_request = True
     msg._ms = pos
     msg._me = me
@@ -1745,6 +1910,9 @@ cdef int _request_line(Message msg, cbuf p, Py_ssize_t pos, Py_ssize_t le) excep
     msg._vs = ue + 1
     msg._ve = le
     msg.status = None
+    msg.method = _word(p, pos, me)
+    msg.reason = None
+    msg.version = _word(p, ue + 1, le)
     return 0
 
 
@@ -1765,7 +1933,7 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
                    Py_ssize_t max_headers, Py_ssize_t max_hlen):
     cdef cbuf p = <cbuf>PyBytes_AS_STRING(data)
     cdef Py_ssize_t pos = 0, ns, ne, i, vs, seg, le, ve, n, cl = -1
-    cdef int cap, hid
+    cdef int cap, hid, folded
     cdef Slot* grown
     while pos + 1 < end and p[pos] == 13 and p[pos + 1] == 10:
         pos += 2
@@ -1776,10 +1944,8 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
     msg._p = p
     msg._start = pos
     pos = _start_line(msg, p, pos, end, max_hlen)
-    cap = 24
-    msg._hdr = <Slot*>PyMem_Malloc(cap * sizeof(Slot))
-    if msg._hdr == NULL:
-        raise MemoryError()
+    cap = N_INLINE_SLOTS
+    msg._hdr = &msg._slots[0]
     while True:
         if pos + 1 < end and p[pos] == 13 and p[pos + 1] == 10:
             pos += 2
@@ -1799,13 +1965,17 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
             _fail(400, "Malformed header line", i)
         vs = i + 1
         seg = vs
+        folded = 0
         while True:
-            le = _line_end(p, seg, end, "Truncated header section")
+            le = sip_find_crlf(p, seg, end)
+            if le < 0 or p[le] != 13 or le + 1 >= end or p[le + 1] != 10:
+                le = _line_end(p, seg, end, "Truncated header section")  # raises
             if le - ns > max_hlen:
                 _fail(400, "Header too long", ns)
             seg = le + 2
             if not (seg < end and (p[seg] == 32 or p[seg] == 9)):
                 break
+            folded = 1
         pos = seg
         vs = _skip_lws(p, vs, le)
         ve = _rtrim(p, vs, le)
@@ -1818,7 +1988,12 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
                 _fail(400, "Conflicting Content-Length", ns)
         if msg._nhdr == cap:
             cap *= 2
-            grown = <Slot*>PyMem_Realloc(msg._hdr, cap * sizeof(Slot))
+            if msg._hdr == &msg._slots[0]:
+                grown = <Slot*>PyMem_Malloc(cap * sizeof(Slot))
+                if grown != NULL:
+                    memcpy(grown, msg._hdr, msg._nhdr * sizeof(Slot))
+            else:
+                grown = <Slot*>PyMem_Realloc(msg._hdr, cap * sizeof(Slot))
             if grown == NULL:
                 raise MemoryError()
             msg._hdr = grown
@@ -1827,6 +2002,7 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
         msg._hdr[msg._nhdr].ne = ne
         msg._hdr[msg._nhdr].vs = vs
         msg._hdr[msg._nhdr].ve = ve
+        msg._hdr[msg._nhdr].folded = folded
         msg._nhdr += 1
     msg._body_start = pos
     if cl < 0:
