@@ -1,7 +1,9 @@
 """Builds the Cython accelerators only; metadata lives in pyproject.toml.
 
-PROVEDGE_CYTHON_DEBUG=1 builds with line tracing and invariant checks on
-(pip passes no setup.py flags, so switches are environment variables).
+Switches are environment variables, since pip passes no setup.py flags:
+PROVEDGE_CYTHON_DEBUG=1 builds unoptimised with debug symbols, bounds checks and the
+PROVEDGE_DEBUG invariant macro; PROVEDGE_SANITIZE=1 (with CC=clang) adds AddressSanitizer
+and libFuzzer coverage instrumentation for `make fuzz`.
 """
 
 import os
@@ -11,12 +13,22 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("PROVEDGE_CYTHON_DEBUG") == "1"
+SANITIZE = ["-fsanitize=address,fuzzer-no-link", "-fno-omit-frame-pointer", "-g", "-O1"]
+sanitize = os.environ.get("PROVEDGE_SANITIZE") == "1"
+
+
+def _compile_args() -> list[str]:
+    if sanitize:
+        return SANITIZE
+    return ["-O0", "-g"] if DEBUG else ["-O3"]
+
 
 extensions = [
     Extension(
         path[:-4].replace(os.sep, "."),
         [path],
-        extra_compile_args=["-O0", "-g"] if DEBUG else ["-O3"],
+        extra_compile_args=_compile_args(),
+        extra_link_args=SANITIZE if sanitize else [],
         define_macros=[("PROVEDGE_DEBUG", "1")] if DEBUG else [],
     )
     for path in sorted(glob(os.path.join("edge", "_*.pyx")))

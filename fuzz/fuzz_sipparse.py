@@ -9,14 +9,35 @@ Run: ``.venv/bin/python fuzz/fuzz_sipparse.py -max_total_time=60``.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import atheris
 
+
+def _load_parser() -> ModuleType:
+    """The sanitized build from PROVEDGE_FUZZ_LIB (``make fuzz``), else the installed one."""
+    lib = os.environ.get("PROVEDGE_FUZZ_LIB")
+    if not lib:
+        from edge import _sipparse as installed
+
+        return installed
+    path = next(Path(lib, "edge").glob("_sipparse.*.so"))
+    spec = importlib.util.spec_from_file_location("edge._sipparse", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["edge._sipparse"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 with atheris.instrument_imports():
-    from edge import _sipparse
     from edge.sipdefs import MESSAGE_FIELDS, SipParseError
+
+_sipparse = _load_parser()
 
 # The compiled module is not built with libFuzzer coverage, so blind bytes rarely get past
 # the start line. Splicing the input into real messages keeps most runs deep in the parser.
