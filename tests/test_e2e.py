@@ -269,6 +269,8 @@ def test_every_miss_is_the_same_404(provedge: Provedge, fleet: dict[str, Any]) -
         base + "nonsense.txt",
         provedge.edge + "/p/not-a-tenant-key/" + fleet["phones"]["yealink-t46s"]["mac"] + ".cfg",
         base + "..%2Fetc%2Fpasswd",
+        base + "a" * 600 + ".cfg",  # longer than any LMDB key
+        provedge.edge + "/p/" + "k" * 600 + "/001565000001.cfg",
     ]
     answers = {
         (r.status_code, r.content, r.headers["content-type"]) for r in map(httpx.get, misses)
