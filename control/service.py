@@ -28,6 +28,19 @@ def new_password(length: int = 20) -> str:
     return secrets.token_urlsafe(length)[:length]
 
 
+def find_tenant(
+    conn: sqlite3.Connection, ref: int | str, field: str = "tenant", scope: int | None = None
+) -> sqlite3.Row:
+    """The tenant a reference (id or name) names, within ``scope``; 404 on ``field`` otherwise."""
+    column = "id" if isinstance(ref, int) else "name"
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT * FROM tenants WHERE {column} = ?", (ref,)
+    ).fetchone()
+    if row is None or (scope is not None and row["id"] != scope):
+        raise not_found(field, "tenant")
+    return row
+
+
 class Control:
     def __init__(
         self, db: Database, publisher: Publisher, compiler: Compiler, edge_url: str
@@ -83,20 +96,10 @@ class Control:
             row = self._tenant_row(conn, ref, "tenant", scope)
         return self._tenant_view(row)
 
-    def tenant_id(self, ref: int | str) -> int:
-        with self.db.transaction() as conn:
-            return int(self._tenant_row(conn, ref, "tenant")["id"])
-
     def _tenant_row(
         self, conn: sqlite3.Connection, ref: int | str, field: str, scope: int | None = None
     ) -> sqlite3.Row:
-        column = "id" if isinstance(ref, int) else "name"
-        row: sqlite3.Row | None = conn.execute(
-            f"SELECT * FROM tenants WHERE {column} = ?", (ref,)
-        ).fetchone()
-        if row is None or (scope is not None and row["id"] != scope):
-            raise not_found(field, "tenant")
-        return row
+        return find_tenant(conn, ref, field, scope)
 
     def _tenant_view(self, row: sqlite3.Row) -> dict[str, Any]:
         view = {
@@ -357,4 +360,4 @@ class Control:
         return self.publishing.reconcile(fingerprint)
 
 
-__all__ = ["Control", "ServiceError"]
+__all__ = ["Control", "ServiceError", "find_tenant"]

@@ -57,14 +57,15 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     from control.auth import create_token
     from control.db import Database
     from control.errors import ServiceError
-    from control.service import Control
+    from control.service import find_tenant
 
     db = Database(args.data)
     tenant_id = None
     if args.tenant is not None:
+        ref = int(args.tenant) if args.tenant.isdigit() else args.tenant
         try:
-            ref = int(args.tenant) if args.tenant.isdigit() else args.tenant
-            tenant_id = Control(db, None, None, "").tenant_id(ref)  # type: ignore[arg-type]
+            with db.transaction() as conn:
+                tenant_id = int(find_tenant(conn, ref)["id"])
         except ServiceError:
             print(f"provedge: no tenant {args.tenant!r}", file=sys.stderr)
             return 2
