@@ -16,6 +16,9 @@ from pathlib import Path
 
 TOKEN_FILE = "operator-token"
 
+# Each command imports what it runs inside its function: `provedge edge` must load nothing
+# from control/ (the edge reads LMDB only), and `--help` stays instant.
+
 
 def _data_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
