@@ -10,11 +10,14 @@ built when a field is read.
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_DecodeUTF8, PyUnicode_New
 from libc.stdlib cimport free, malloc
-from libc.string cimport memchr, memcmp, memcpy
+from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcpy, memset
 
 from edge.sipdefs import (
     HEADER_IDS,
@@ -135,6 +138,7 @@ cdef void _init_names():
     for i in range(HASH_SIZE):
         NAMES[i].hid = 0
         NAMES[i].length = 0
+        memset(NAMES[i].name, 0, sizeof(NAMES[i].name))
     for name, hid in HEADER_IDS.items():
         h = _hash(<cbuf>PyBytes_AS_STRING(name), len(name))
         while NAMES[h].length:
@@ -142,6 +146,9 @@ cdef void _init_names():
         NAMES[h].hid = hid
         NAMES[h].length = len(name)
         memcpy(NAMES[h].name, PyBytes_AS_STRING(name), len(name))
+        for i in range(len(name)):  # sip_name_eq16 relies on it
+            if (name[i] | 32) != name[i] or name[i] == 127:
+                raise RuntimeError(f"header name {name!r} is not lower-case token bytes")
     for i in range(N_HEADER_IDS):
         IS_LIST[i] = i < len(HEADER_IS_LIST) and HEADER_IS_LIST[i]
 
@@ -149,7 +156,38 @@ cdef void _init_names():
 _init_names()
 
 
-cdef int _header_id(cbuf p, Py_ssize_t n) noexcept:
+cdef extern from *:
+    """
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    /* Whether the token p[0:n] (n <= 16, 16 bytes readable at p) equals the lower-case
+       name (32 bytes, zero padded) ignoring ASCII case. OR-ing 0x20 lower-cases letters and
+       leaves every other token byte but '_' alone; '_' becomes 0x7F, which no name holds
+       (checked at import), and the other bytes that OR 0x20 could merge with a name byte
+       are not token bytes. */
+    static CYTHON_INLINE int sip_name_eq16(const unsigned char *p, const unsigned char *name,
+                                           Py_ssize_t n) {
+    #if defined(__SSE2__)
+        __m128i v = _mm_or_si128(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8(0x20));
+        int m = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_loadu_si128((const __m128i *)name)));
+        unsigned int want = (1u << n) - 1u;
+        return ((unsigned int)m & want) == want;
+    #else
+        Py_ssize_t i;
+        for (i = 0; i < n; i++)
+            if ((p[i] | 0x20) != name[i])
+                return 0;
+        return 1;
+    #endif
+    }
+    """
+    bint sip_name_eq16(cbuf p, const unsigned char* name, Py_ssize_t n) nogil
+
+
+cdef int _header_id(cbuf p, Py_ssize_t n, bint wide) noexcept:
+    """Id of the header name p[0:n] (token bytes), 0 if unknown; ``wide``: 16 bytes can be
+    read at p."""
     cdef unsigned int h
     cdef Py_ssize_t i
     if n <= 0 or n >= 32:
@@ -157,11 +195,15 @@ cdef int _header_id(cbuf p, Py_ssize_t n) noexcept:
     h = _hash(p, n)
     while NAMES[h].length:
         if NAMES[h].length == n:
-            i = 0
-            while i < n and _lower(p[i]) == NAMES[h].name[i]:
-                i += 1
-            if i == n:
-                return NAMES[h].hid
+            if wide and n <= 16:
+                if sip_name_eq16(p, NAMES[h].name, n):
+                    return NAMES[h].hid
+            else:
+                i = 0
+                while i < n and _lower(p[i]) == NAMES[h].name[i]:
+                    i += 1
+                if i == n:
+                    return NAMES[h].hid
         h = (h + 1) & (HASH_SIZE - 1)
     return 0
 
@@ -214,6 +256,33 @@ _intern_into(PNAMES, _PARAM_NAMES)
 _intern_into(WORDS, _WORDS)
 
 
+cdef extern from *:
+    """
+    /* Whether a[0:n] == b[0:n], 1 <= n <= 24: a few overlapping loads inside both ranges
+       instead of a call to memcmp. */
+    static CYTHON_INLINE int sip_eq_short(const unsigned char *a, const unsigned char *b,
+                                          Py_ssize_t n) {
+        if (n >= 8) {
+            uint64_t a0, b0, a1, b1, a2 = 0, b2 = 0;
+            memcpy(&a0, a, 8); memcpy(&b0, b, 8);
+            memcpy(&a1, a + n - 8, 8); memcpy(&b1, b + n - 8, 8);
+            if (n > 16) {
+                memcpy(&a2, a + 8, 8); memcpy(&b2, b + 8, 8);
+            }
+            return ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2)) == 0;
+        }
+        if (n >= 4) {
+            uint32_t a0, b0, a1, b1;
+            memcpy(&a0, a, 4); memcpy(&b0, b, 4);
+            memcpy(&a1, a + n - 4, 4); memcpy(&b1, b + n - 4, 4);
+            return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+        }
+        return ((a[0] ^ b[0]) | (a[n >> 1] ^ b[n >> 1]) | (a[n - 1] ^ b[n - 1])) == 0;
+    }
+    """
+    bint sip_eq_short(cbuf a, const unsigned char* b, Py_ssize_t n) nogil
+
+
 cdef inline object _interned(IName* table, cbuf p, Py_ssize_t n, bint fold):
     """The interned str equal to p[:n] (ASCII-lower-cased first if ``fold``), or None."""
     cdef unsigned int h
@@ -229,7 +298,7 @@ cdef inline object _interned(IName* table, cbuf p, Py_ssize_t n, bint fold):
                     i += 1
                 if i == n:
                     return <object>table[h].obj
-            elif memcmp(p, table[h].name, n) == 0:
+            elif sip_eq_short(p, table[h].name, n):
                 return <object>table[h].obj
         h = (h + 1) & (HASH_SIZE - 1)
     return None
@@ -245,16 +314,24 @@ cdef inline str _text(cbuf p, Py_ssize_t s, Py_ssize_t e):
     return PyUnicode_DecodeUTF8(<const char*>p + s, e - s, "surrogateescape")
 
 
+cdef uint64_t HIGH_BITS = 0x8080808080808080ULL  # bit 7 of each of eight bytes
+
+
 cdef inline str _ascii(cbuf p, Py_ssize_t s, Py_ssize_t e):
     """_text, with a direct copy when every byte is ASCII (the usual case)."""
-    cdef Py_ssize_t n = e - s, k
-    cdef unsigned char acc = 0
+    cdef Py_ssize_t n = e - s, k = 0
+    cdef uint64_t acc = 0, word
     cdef str out
     if n < 2:
         return _text(p, s, e)  # the empty and one-character strings are shared
-    for k in range(n):
+    while k + 8 <= n:  # eight bytes a step: fewer loop exits to mispredict
+        memcpy(&word, p + s + k, 8)
+        acc |= word
+        k += 8
+    while k < n:
         acc |= p[s + k]
-    if acc & 0x80:
+        k += 1
+    if acc & HIGH_BITS:
         return _text(p, s, e)
     out = PyUnicode_New(n, 127)
     memcpy(PyUnicode_1BYTE_DATA(out), p + s, n)
@@ -309,18 +386,207 @@ cdef inline Py_ssize_t _rtrim(cbuf p, Py_ssize_t s, Py_ssize_t e) noexcept:
     return e
 
 
+cdef extern from *:
+    """
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    /* Bytes of v in [lo, hi] (unsigned): 0xFF lanes. */
+    static CYTHON_INLINE __m128i sip_in_range(__m128i v, unsigned char lo, unsigned char hi) {
+        __m128i t = _mm_sub_epi8(v, _mm_set1_epi8((char)lo));
+        return _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((char)(hi - lo))), t);
+    }
+    /* The bytes of v in a class (one bit per byte): kind 0, token (RFC 3261:
+       alphanumeric and - . ! % * _ + ` ' ~: C_TOKEN); kind 1, token and : [ ] (C_PVALUE);
+       kind 2, alphanumeric and - . _ (C_HOST); kind 3, bytes a URI must not hold: <= 32,
+       < > " and DEL (C_URI_BAD). Checked against the CLS table when the module is
+       imported. */
+    static CYTHON_INLINE int sip_class_bits(__m128i v, int kind) {
+        __m128i m;
+        if (kind == 3) {
+            m = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(32)), v);
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('<')));
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('>')));
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
+            return _mm_movemask_epi8(m);
+        }
+        m = sip_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+        m = _mm_or_si128(m, sip_in_range(v, '0', kind == 1 ? ':' : '9'));
+        m = _mm_or_si128(m, sip_in_range(v, '-', '.'));
+        if (kind == 2)
+            return _mm_movemask_epi8(_mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
+        m = _mm_or_si128(m, sip_in_range(v, '*', '+'));
+        m = _mm_or_si128(m, sip_in_range(v, '_', '`'));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('!')));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('%')));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'')));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('~')));
+        if (kind == 1)
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('[')),
+                                             _mm_cmpeq_epi8(v, _mm_set1_epi8(']'))));
+        return _mm_movemask_epi8(m);
+    }
+    #endif
+    /* Index of the first byte in p[i:end] outside the class `kind` (`flag` in cls is the
+       same class), or end: 16 bytes per step, so the loop does not exit on a mispredicted
+       byte compare. */
+    static CYTHON_INLINE Py_ssize_t sip_class_end(const unsigned char *p, Py_ssize_t i,
+                                                  Py_ssize_t end, const unsigned short *cls,
+                                                  unsigned short flag, int kind) {
+    #if defined(__SSE2__)
+        while (i + 16 <= end) {
+            int m = sip_class_bits(_mm_loadu_si128((const __m128i *)(p + i)), kind);
+            if (m != 0xFFFF)
+                return i + __builtin_ctz((unsigned int)~m);
+            i += 16;
+        }
+    #endif
+        while (i < end && (cls[p[i]] & flag))
+            i++;
+        return i;
+    }
+    /* Index of the first byte in p[i:end] with `flag` in cls (class `kind`), or -1. */
+    static CYTHON_INLINE Py_ssize_t sip_class_find(const unsigned char *p, Py_ssize_t i,
+                                                   Py_ssize_t end, const unsigned short *cls,
+                                                   unsigned short flag, int kind) {
+    #if defined(__SSE2__)
+        while (i + 16 <= end) {
+            int m = sip_class_bits(_mm_loadu_si128((const __m128i *)(p + i)), kind);
+            if (m)
+                return i + __builtin_ctz((unsigned int)m);
+            i += 16;
+        }
+    #endif
+        for (; i < end; i++)
+            if (cls[p[i]] & flag)
+                return i;
+        return -1;
+    }
+    """
+    Py_ssize_t sip_class_end(cbuf p, Py_ssize_t i, Py_ssize_t end, const unsigned short* cls,
+                             unsigned short flag, int kind) nogil
+    Py_ssize_t sip_class_find(cbuf p, Py_ssize_t i, Py_ssize_t end, const unsigned short* cls,
+                              unsigned short flag, int kind) nogil
+
+
 cdef inline Py_ssize_t _token_end(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcept:
+    return sip_class_end(p, i, e, CLS, C_TOKEN, 0)
+
+
+cdef inline Py_ssize_t _name_end(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcept:
+    """_token_end as a byte loop, for header names in the scan: there the loop measured
+    faster (the CPU runs ahead on the predicted exit, where the vectorised form makes the
+    next loads wait for its result)."""
     while i < e and CLS[p[i]] & C_TOKEN:
         i += 1
     return i
 
 
+cdef inline Py_ssize_t _pvalue_end(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcept:
+    """End of a run of C_PVALUE bytes (token and : [ ]) from i."""
+    return sip_class_end(p, i, e, CLS, C_PVALUE, 1)
+
+
+cdef inline Py_ssize_t _hostname_end(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcept:
+    """End of a run of C_HOST bytes (alphanumeric and - . _) from i."""
+    return sip_class_end(p, i, e, CLS, C_HOST, 2)
+
+
+cdef void _check_class_ends() except *:
+    """The vectorised class tests must agree with CLS on every byte value."""
+    cdef unsigned char buf[17]
+    cdef int c, k
+    cdef Py_ssize_t want
+    for c in range(256):
+        for k in range(17):
+            buf[k] = c
+        for flag, kind in ((C_TOKEN, 0), (C_PVALUE, 1), (C_HOST, 2)):
+            want = 17 if CLS[c] & flag else 0
+            if sip_class_end(buf, 0, 17, CLS, flag, kind) != want:
+                raise RuntimeError(f"class {flag} table mismatch at byte {c}")
+        want = 0 if CLS[c] & C_URI_BAD else -1
+        if sip_class_find(buf, 0, 17, CLS, C_URI_BAD, 3) != want:
+            raise RuntimeError(f"class {C_URI_BAD} table mismatch at byte {c}")
+
+
+_check_class_ends()
+
+
+cdef extern from *:
+    """
+    /* Index of the first c in p[i:end], or -1: memchr inline (the spans searched are short,
+       so the call itself is most of memchr's cost). */
+    static CYTHON_INLINE Py_ssize_t sip_find_byte(const unsigned char *p, unsigned char c,
+                                                  Py_ssize_t i, Py_ssize_t end) {
+    #if defined(__SSE2__)
+        const __m128i cv = _mm_set1_epi8((char)c);
+        while (i + 16 <= end) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+            int m = _mm_movemask_epi8(_mm_cmpeq_epi8(v, cv));
+            if (m)
+                return i + __builtin_ctz((unsigned int)m);
+            i += 16;
+        }
+    #endif
+        for (; i < end; i++)
+            if (p[i] == c)
+                return i;
+        return -1;
+    }
+    """
+    Py_ssize_t sip_find_byte(cbuf p, unsigned char c, Py_ssize_t i, Py_ssize_t end) nogil
+
+
 cdef inline Py_ssize_t _find(cbuf p, unsigned char c, Py_ssize_t s, Py_ssize_t e) noexcept:
-    cdef const void* hit
-    if s >= e:
-        return -1
-    hit = memchr(p + s, c, e - s)
-    return -1 if hit == NULL else <cbuf>hit - p
+    return sip_find_byte(p, c, s, e)
+
+
+cdef extern from *:
+    """
+    /* Index of the first '"' or backslash in p[i:end], or -1; *high gets whether a byte
+       before it is >= 0x80 (the text is then not ASCII). */
+    static CYTHON_INLINE Py_ssize_t sip_quote_end(const unsigned char *p, Py_ssize_t i,
+                                                  Py_ssize_t end, int *high) {
+        unsigned char acc = 0;
+    #if defined(__SSE2__)
+        const __m128i dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\\\');
+        __m128i hi = _mm_setzero_si128();
+        while (i + 16 <= end) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+            int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, dq), _mm_cmpeq_epi8(v, bs)));
+            if (m) {
+                int k = __builtin_ctz((unsigned int)m);
+                /* high bits of the bytes before the hit only */
+                *high = (_mm_movemask_epi8(hi) | (_mm_movemask_epi8(v) & ((1 << k) - 1))) != 0;
+                return i + k;
+            }
+            hi = _mm_or_si128(hi, v);
+            i += 16;
+        }
+        acc = _mm_movemask_epi8(hi) ? 0x80 : 0;
+    #endif
+        for (; i < end; i++) {
+            if (p[i] == '"' || p[i] == '\\\\') {
+                *high = (acc & 0x80) != 0;
+                return i;
+            }
+            acc |= p[i];
+        }
+        *high = (acc & 0x80) != 0;
+        return -1;
+    }
+    """
+    Py_ssize_t sip_quote_end(cbuf p, Py_ssize_t i, Py_ssize_t end, int* high) nogil
+
+
+cdef inline str _ascii_copy(cbuf p, Py_ssize_t s, Py_ssize_t e):
+    """Text of p[s:e], known to be ASCII: a direct copy."""
+    cdef str out
+    if e - s < 2:
+        return _text(p, s, e)  # the empty and one-character strings are shared
+    out = PyUnicode_New(e - s, 127)
+    memcpy(PyUnicode_1BYTE_DATA(out), p + s, e - s)
+    return out
 
 
 cdef bytes _unfold(cbuf p, Py_ssize_t s, Py_ssize_t e):
@@ -377,7 +643,7 @@ cdef str _pct_text(cbuf p, Py_ssize_t s, Py_ssize_t e, bint lower):
     cdef unsigned char c
     cdef unsigned char* out
     if _find(p, 37, s, e) < 0:
-        return _lower_text(p, s, e) if lower else _text(p, s, e)
+        return _lower_text(p, s, e) if lower else _ascii(p, s, e)
     out = <unsigned char*>malloc(e - s)
     if out == NULL:
         raise MemoryError()
@@ -414,13 +680,14 @@ cdef long long _uint(cbuf p, Py_ssize_t s, Py_ssize_t e, long long limit, str re
 
 cdef str _quoted(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* after):
     """Quoted string at ``p[i] == '"'``: unescaped text; ``after`` gets the index past it."""
-    cdef Py_ssize_t j = _find(p, 34, i + 1, e)
+    cdef int high
+    cdef Py_ssize_t j = sip_quote_end(p, i + 1, e, &high)
     cdef bint escaped = False
     cdef Py_ssize_t n
     cdef unsigned char* out
-    if j >= 0 and _find(p, 92, i + 1, j) < 0:  # the common case: no backslash
+    if j >= 0 and p[j] == 34:  # the common case: no backslash
         after[0] = j + 1
-        return _text(p, i + 1, j)
+        return _text(p, i + 1, j) if high else _ascii_copy(p, i + 1, j)
     j = i + 1
     while j < e:
         if p[j] == 34:
@@ -536,8 +803,7 @@ cdef dict _header_params(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* stop):
                 value = _quoted(p, j, e, &i)
             else:
                 vs = j
-                while j < e and CLS[p[j]] & C_PVALUE:
-                    j += 1
+                j = _pvalue_end(p, j, e)
                 if j == vs:
                     _fail(400, "Empty parameter value", vs)
                 value = _word(p, vs, j)
@@ -554,9 +820,7 @@ cdef Py_ssize_t _host_end(cbuf p, Py_ssize_t h, Py_ssize_t e) except -1:
         if j == h + 1 or j >= e or p[j] != 93:
             _fail(400, "Malformed host", h)
         return j + 1
-    j = h
-    while j < e and CLS[p[j]] & C_HOST:
-        j += 1
+    j = _hostname_end(p, h, e)
     if j == h:
         _fail(400, "Malformed host", h)
     return j
@@ -575,6 +839,9 @@ cdef struct USpan:
     int port  # -1: absent
 
 cdef enum:
+    U_USER = 1
+    U_PASSWORD = 2
+    U_HOST = 4
     U_PARAMS = 8
     U_HEADERS = 16
     U_TEXT = 32
@@ -588,14 +855,35 @@ cdef class Uri:
     """A SIP, SIPS or tel URI (other schemes keep only ``scheme`` and ``text``)."""
 
     cdef readonly str scheme
-    cdef readonly object user  # user, password and host: decoded when the Uri is made
-    cdef readonly object password
-    cdef readonly object host
     cdef bytes _buf
     cdef cbuf _p
     cdef USpan _u
     cdef unsigned int _have
-    cdef object _params, _headers, _text
+    cdef object _user, _password, _host, _params, _headers, _text
+
+    @property
+    def user(self):
+        if not self._have & U_USER:
+            if self._u.us >= 0:
+                self._user = _pct_text(self._p, self._u.us, self._u.ue, False)
+            self._have |= U_USER
+        return self._user
+
+    @property
+    def password(self):
+        if not self._have & U_PASSWORD:
+            if self._u.ws >= 0:
+                self._password = _pct_text(self._p, self._u.ws, self._u.we, False)
+            self._have |= U_PASSWORD
+        return self._password
+
+    @property
+    def host(self):
+        if not self._have & U_HOST:
+            if self._u.hs >= 0:
+                self._host = _ascii(self._p, self._u.hs, self._u.he)
+            self._have |= U_HOST
+        return self._host
 
     @property
     def port(self):
@@ -723,12 +1011,6 @@ cdef Uri _make_uri(bytes buf, cbuf p, USpan* u):
         uri.scheme = S_TEL
     else:
         uri.scheme = _lower_text(p, u.s, u.sc)
-    if u.us >= 0:
-        uri.user = _pct_text(p, u.us, u.ue, False)
-    if u.ws >= 0:
-        uri.password = _pct_text(p, u.ws, u.we, False)
-    if u.hs >= 0:
-        uri.host = _text(p, u.hs, u.he)
     return uri
 
 
@@ -736,9 +1018,9 @@ cdef int _check_uri(cbuf p, Py_ssize_t s, Py_ssize_t e, USpan* u) except -1:
     cdef Py_ssize_t i
     if s >= e:
         _fail(400, "Empty URI", s)
-    for i in range(s, e):
-        if CLS[p[i]] & C_URI_BAD:
-            _fail(400, "Malformed URI", i)
+    i = sip_class_find(p, s, e, CLS, C_URI_BAD, 3)
+    if i >= 0:
+        _fail(400, "Malformed URI", i)
     i = s
     if not (CLS[p[i]] & C_ALPHA):
         _fail(400, "Malformed URI", s)
@@ -885,8 +1167,9 @@ cdef int _pkey(cbuf p, Py_ssize_t s, Py_ssize_t e) noexcept:
 
 cdef Py_ssize_t _quoted_end(cbuf p, Py_ssize_t i, Py_ssize_t e) except -1:
     """Index past the quoted string at ``p[i] == '"'`` (checks it as _quoted does)."""
-    cdef Py_ssize_t j = _find(p, 34, i + 1, e)
-    if j >= 0 and _find(p, 92, i + 1, j) < 0:  # the common case: no backslash
+    cdef int high
+    cdef Py_ssize_t j = sip_quote_end(p, i + 1, e, &high)
+    if j >= 0 and p[j] == 34:  # the common case: no backslash
         return j + 1
     j = i + 1
     while j < e:
@@ -924,8 +1207,7 @@ cdef Py_ssize_t _check_params(cbuf p, Py_ssize_t i, Py_ssize_t e, PV* kv) except
             if j < e and p[j] == 34:
                 i = ve = _quoted_end(p, j, e)
             else:
-                while j < e and CLS[p[j]] & C_PVALUE:
-                    j += 1
+                j = _pvalue_end(p, j, e)
                 if j == vs:
                     _fail(400, "Empty parameter value", vs)
                 i = ve = j
@@ -936,13 +1218,15 @@ cdef Py_ssize_t _check_params(cbuf p, Py_ssize_t i, Py_ssize_t e, PV* kv) except
 
 
 cdef object _pvalue(cbuf p, PV* v):
-    """The value _header_params stores for a name noted by _check_params."""
+    """The value _header_params stores for a name noted by _check_params (an equal str:
+    the values read this way, tags, branches, addresses, are not worth an interned-word
+    lookup)."""
     cdef Py_ssize_t after
     if v.s < 0:
         return None
     if p[v.s] == 34:
         return _quoted(p, v.s, v.e, &after)
-    return _word(p, v.s, v.e)
+    return _ascii(p, v.s, v.e)
 
 # --- addresses ----------------------------------------------------------------------------
 
@@ -1018,6 +1302,43 @@ cdef object _qvalue(str value, Py_ssize_t offset):
     return thousandths / 1000.0
 
 
+cdef long long _uint_param(cbuf p, PV* v, long long limit, str reason,
+                           Py_ssize_t offset) except -1:
+    """_uint_text(_pvalue(p, v), ...) without making the str when the value is unquoted
+    (a byte that is not an ASCII digit fails here as its character fails there)."""
+    cdef long long n = 0
+    cdef Py_ssize_t k
+    if p[v.s] == 34:
+        return _uint_text(_pvalue(p, v), limit, reason, offset)
+    for k in range(v.s, v.e):  # not empty: _check_params refuses an empty value
+        if not (CLS[p[k]] & C_DIGIT):
+            _fail(400, reason, offset)
+        n = n * 10 + (p[k] - 48)
+        if n > limit:
+            _fail(400, reason, offset)
+    return n
+
+
+cdef object _qvalue_param(cbuf p, PV* v, Py_ssize_t offset):
+    """_qvalue(_pvalue(p, v), offset) without the str when the value is unquoted."""
+    cdef Py_ssize_t k
+    cdef long thousandths, scale = 100
+    if p[v.s] == 34:
+        return _qvalue(_pvalue(p, v), offset)
+    if (v.e - v.s > 5 or (p[v.s] != 48 and p[v.s] != 49)
+            or (v.e - v.s > 1 and p[v.s + 1] != 46)):
+        _fail(400, "Invalid q value", offset)
+    thousandths = (p[v.s] - 48) * 1000
+    for k in range(v.s + 2, v.e):
+        if not (CLS[p[k]] & C_DIGIT):
+            _fail(400, "Invalid q value", offset)
+        thousandths += (p[k] - 48) * scale
+        scale //= 10
+    if thousandths > 1000:
+        _fail(400, "Invalid q value", offset)
+    return thousandths / 1000.0
+
+
 cdef Address _parse_address(bytes buf, cbuf p, Py_ssize_t s, Py_ssize_t e):
     cdef Py_ssize_t i = s, j, gt, ue, q, ps
     cdef object display = None
@@ -1068,13 +1389,11 @@ cdef Address _parse_address(bytes buf, cbuf p, Py_ssize_t s, Py_ssize_t e):
     addr.instance = _pvalue(p, &kv[P_INSTANCE])
     addr.expires = addr.q = addr.reg_id = None
     if kv[P_EXPIRES].s >= 0:
-        addr.expires = _uint_text(
-            _pvalue(p, &kv[P_EXPIRES]), DELTA_MAX, "Invalid expires parameter", ps
-        )
+        addr.expires = _uint_param(p, &kv[P_EXPIRES], DELTA_MAX, "Invalid expires parameter", ps)
     if kv[P_Q].s >= 0:
-        addr.q = _qvalue(_pvalue(p, &kv[P_Q]), ps)
+        addr.q = _qvalue_param(p, &kv[P_Q], ps)
     if kv[P_REG_ID].s >= 0:
-        addr.reg_id = _uint_text(_pvalue(p, &kv[P_REG_ID]), DELTA_MAX, "Invalid reg-id", ps)
+        addr.reg_id = _uint_param(p, &kv[P_REG_ID], DELTA_MAX, "Invalid reg-id", ps)
     return addr
 
 # --- Via, CSeq, Event, Auth ---------------------------------------------------------------
@@ -1104,7 +1423,7 @@ cdef class Via:
     @property
     def host(self):
         if self._host is None:
-            self._host = _text(self._p, self._hs, self._he)
+            self._host = _ascii(self._p, self._hs, self._he)
         return self._host
 
     @property
@@ -1198,9 +1517,9 @@ cdef Via _parse_via(bytes buf, cbuf p, Py_ssize_t s, Py_ssize_t e):
     via.has_rport = True if kv[P_RPORT].s != -2 else False
     via.rport = via.ttl = None
     if kv[P_RPORT].s >= 0:
-        via.rport = _uint_text(_pvalue(p, &kv[P_RPORT]), 65535, "Invalid rport", ps)
+        via.rport = _uint_param(p, &kv[P_RPORT], 65535, "Invalid rport", ps)
     if kv[P_TTL].s >= 0:
-        via.ttl = _uint_text(_pvalue(p, &kv[P_TTL]), 255, "Invalid ttl", ps)
+        via.ttl = _uint_param(p, &kv[P_TTL], 255, "Invalid ttl", ps)
     return via
 
 
@@ -1326,6 +1645,7 @@ cdef inline str _auth_name(cbuf p, Py_ssize_t s, Py_ssize_t e):
 
 cdef Auth _parse_auth(cbuf p, Py_ssize_t s, Py_ssize_t e):
     cdef Py_ssize_t se = _token_end(p, s, e), i, j, ns, ne
+    cdef int high
     cdef dict params
     cdef object value
     if se == s:
@@ -1349,16 +1669,15 @@ cdef Auth _parse_auth(cbuf p, Py_ssize_t s, Py_ssize_t e):
         if j < e and CLS[p[j]] & C_LWS:
             j = _skip_lws(p, j, e)
         if j < e and p[j] == 34:
-            i = _find(p, 34, j + 1, e)
-            if i >= 0 and _find(p, 92, j + 1, i) < 0:  # the common case: no backslash
-                value = _ascii(p, j + 1, i)
+            i = sip_quote_end(p, j + 1, e, &high)
+            if i >= 0 and p[i] == 34:  # the common case: no backslash
+                value = _text(p, j + 1, i) if high else _ascii_copy(p, j + 1, i)
                 i += 1
             else:
                 value = _quoted(p, j, e, &i)
         else:
             i = j
-            while i < e and CLS[p[i]] & C_PVALUE:
-                i += 1
+            i = _pvalue_end(p, i, e)
             if i == j:
                 _fail(400, "Malformed credentials", j)
             value = _interned(WORDS, p + j, i - j, False)
@@ -1407,6 +1726,7 @@ cdef struct Slot:
 
 
 cdef enum:
+    N_ITEMS = 32  # header_values builds its list at once up to this many values
     N_INLINE_SLOTS = 20  # header spans kept inside the Message; more go to the heap
 
 
@@ -1491,6 +1811,55 @@ cdef class Message:
         cdef tuple named = _lookup_name(name)
         cdef bytes key = named[1]
         cdef int hid = named[0]
+        cdef int k, n = 0
+        cdef Py_ssize_t i, j, ts, te
+        cdef Py_ssize_t item_s[N_ITEMS]
+        # item_e: the element's end; -2 - end: a folded element; -1: the whole value of
+        # the line whose slot index is in item_s
+        cdef Py_ssize_t item_e[N_ITEMS]
+        cdef list out
+        cdef Slot* h
+        # The spans first, then a list of the right size (appending would grow it 3 times
+        # for a 10-method Allow); more than N_ITEMS values take the appending path below.
+        for k in range(self._nhdr):
+            h = &self._hdr[k]
+            if not self._matches(h, hid, key):
+                continue
+            if hid and IS_LIST[hid]:
+                i = h.vs
+                while True:
+                    j = _elem_end(self._p, i, h.ve)
+                    ts = _skip_lws(self._p, i, j)
+                    te = _rtrim(self._p, ts, j)
+                    if te > ts:
+                        if n == N_ITEMS:
+                            return self._header_values(hid, key)
+                        item_s[n] = ts
+                        item_e[n] = te if not h.folded else -2 - te
+                        n += 1
+                    if j >= h.ve:
+                        break
+                    i = j + 1
+            else:
+                if n == N_ITEMS:
+                    return self._header_values(hid, key)
+                item_s[n] = k
+                item_e[n] = -1
+                n += 1
+        out = PyList_New(n)
+        for k in range(n):
+            if item_e[k] == -1:
+                value = _value_text(self._p, &self._hdr[item_s[k]])
+            elif item_e[k] >= 0:
+                value = _word(self._p, item_s[k], item_e[k])
+            else:
+                value = _unfold_word(self._p, item_s[k], -2 - item_e[k])
+            Py_INCREF(value)
+            PyList_SET_ITEM(out, k, value)
+        return out
+
+    cdef list _header_values(self, int hid, bytes key):
+        """header_values by appending, for any number of values."""
         cdef int k
         cdef Py_ssize_t i, j, ts, te
         cdef list out = []
@@ -1955,7 +2324,7 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
         if msg._nhdr >= max_headers:
             _fail(400, "Too many headers", pos)
         ns = pos
-        ne = _token_end(p, pos, end)
+        ne = _name_end(p, pos, end)
         if ne == ns:
             _fail(400, "Malformed header line", ns)
         i = ne
@@ -1979,7 +2348,7 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
         pos = seg
         vs = _skip_lws(p, vs, le)
         ve = _rtrim(p, vs, le)
-        hid = _header_id(p + ns, ne - ns)
+        hid = _header_id(p + ns, ne - ns, ns + 16 <= end)
         if hid == H_CONTENT_LENGTH:
             n = _content_length(p, vs, ve, max_size)
             if cl < 0:
