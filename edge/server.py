@@ -28,7 +28,9 @@ def app_factory() -> EdgeApp:
     return EdgeApp(store.open_env(os.environ[DATA_ENV]), sip)
 
 
-def serve(data_dir: str, host: str, port: int, workers: int = 1, sip_port: int | None = None) -> None:
+def serve(
+    data_dir: str, host: str, port: int, workers: int = 1, sip_port: int | None = None
+) -> None:
     # Worker processes are spawned afresh, so the settings travel in the environment.
     os.environ[DATA_ENV] = os.path.abspath(data_dir)
     os.environ[SIP_ENV] = f"{host}:{sip_port}" if sip_port else ""
