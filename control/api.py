@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from control import schemas
 from control.auth import Principal, authenticate
-from control.catalog import MODELS
+from control.catalog import MAX_LINES, MODELS
 from control.errors import ServiceError
 from control.openapi import document
 from control.service import Control
@@ -167,8 +167,8 @@ async def lines_get(request: Request, who: Principal, ctl: Control) -> Any:
 async def lines_put(request: Request, who: Principal, ctl: Control) -> Any:
     _admin(who)
     lines = await _parse(request, _LINES)
-    if len(lines) > 6:
-        raise ServiceError(422, {"lines": "at most 6 lines per MAC"})
+    if len(lines) > MAX_LINES:
+        raise ServiceError(422, {"lines": f"at most {MAX_LINES} lines per MAC"})
     numbers = [line.extension for line in lines]
     device = await run_in_threadpool(ctl.set_lines, request.path_params["mac"], numbers, who.scope)
     return device["lines"]

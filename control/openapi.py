@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from control import schemas
+from control.catalog import MAX_LINES
 from provedge import __version__
 
 _REF = "#/components/schemas/{model}"
@@ -62,7 +63,7 @@ def document() -> dict[str, Any]:
     ]
     components = {model.__name__: model.model_json_schema(ref_template=_REF) for model in models}
     lines = TypeAdapter(list[schemas.LineIn]).json_schema(ref_template=_REF)
-    components["Lines"] = {**lines, "maxItems": 6}
+    components["Lines"] = {**lines, "maxItems": MAX_LINES}
     mac, tenant = _path_param("mac"), _path_param("tenant")
     return {
         "openapi": "3.1.0",

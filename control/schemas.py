@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from control.catalog import MAX_LINES, MODELS
+from control.catalog import MODELS
 from edge.macaddr import InvalidMac, normalize_mac
 
 HOST = r"^[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$"
@@ -116,7 +116,3 @@ class ExtensionIn(_Strict):
 
 class LineIn(_Strict):
     extension: Annotated[str, Field(pattern=NUMBER)]
-
-
-class LinesIn(BaseModel):
-    lines: Annotated[list[LineIn], Field(max_length=MAX_LINES)]
