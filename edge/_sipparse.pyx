@@ -9,11 +9,13 @@ built when a field is read.
 """
 
 cimport cython
+
+import sys
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.object cimport PyObject, PyTypeObject
-from cpython.ref cimport Py_INCREF
+from cpython.object cimport PyObject, PyObject_GenericGetAttr, PyTypeObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_DecodeUTF8, PyUnicode_New
 from libc.stdlib cimport free, malloc
 from libc.stdint cimport uint32_t, uint64_t
@@ -121,14 +123,24 @@ cdef HName NAMES[HASH_SIZE]
 
 
 cdef inline unsigned char _lower(unsigned char c) noexcept:
-    if 65 <= c <= 90:
-        return c + 32
-    return c
+    # Branch-free: a data-dependent branch per byte mispredicts on mixed-case names.
+    return c + 32 * (<unsigned char>(c - 65) < 26)
+
+
+cdef extern from *:
+    """
+    /* Slot of a name in the 256-slot tables below. OR 0x20 folds ASCII case (and merges a
+       few non-letters, which only adds collisions that the comparison resolves). */
+    static CYTHON_INLINE unsigned int sip_hash(const unsigned char *p, Py_ssize_t n) {
+        return ((unsigned int)n * 31 + (p[0] | 32) * 7 + (p[n - 1] | 32) * 3
+                + (p[n >> 1] | 32)) & 255;
+    }
+    """
+    unsigned int sip_hash(cbuf p, Py_ssize_t n) nogil
 
 
 cdef inline unsigned int _hash(cbuf p, Py_ssize_t n) noexcept:
-    return (<unsigned int>n * 31 + _lower(p[0]) * 7 + _lower(p[n - 1]) * 3
-            + _lower(p[n >> 1])) & (HASH_SIZE - 1)
+    return sip_hash(p, n)
 
 
 cdef void _init_names():
@@ -212,10 +224,14 @@ cdef int _header_id(cbuf p, Py_ssize_t n, bint wide) noexcept:
 # already cached when it becomes a dict key.
 
 cdef object INTERNED = {}  # lower-cased bytes -> str, for names; exact bytes for methods
-cdef struct IName:
-    int length
-    unsigned char name[24]
-    void* obj
+cdef extern from *:
+    """
+    typedef struct { int length; unsigned char name[24]; PyObject *obj; } sip_iname;
+    """
+    ctypedef struct IName "sip_iname":
+        int length
+        unsigned char name[24]
+        PyObject* obj
 
 cdef IName PNAMES[HASH_SIZE]
 cdef IName WORDS[HASH_SIZE]
@@ -249,11 +265,50 @@ cdef void _intern_into(IName* table, tuple words):
             h = (h + 1) & (HASH_SIZE - 1)
         table[h].length = len(raw)
         memcpy(table[h].name, PyBytes_AS_STRING(raw), len(raw))
-        table[h].obj = <void*>word
+        table[h].obj = <PyObject*>word
 
 
 _intern_into(PNAMES, _PARAM_NAMES)
 _intern_into(WORDS, _WORDS)
+
+
+cdef extern from *:
+    """
+    /* Eight bytes with ASCII upper-case letters lower-cased (exactly _lower on each byte),
+       without a branch per byte. */
+    static CYTHON_INLINE uint64_t sip_lower8(uint64_t x) {
+        const uint64_t h = 0x8080808080808080ULL;
+        uint64_t low7 = x & ~h;
+        uint64_t ge_a = low7 + 0x3F3F3F3F3F3F3F3FULL;  /* bit 7 set where byte >= 'A' */
+        uint64_t gt_z = low7 + 0x2525252525252525ULL;  /* bit 7 set where byte > 'Z' */
+        uint64_t upper = ge_a & ~gt_z & ~x & h;
+        return x | (upper >> 2);
+    }
+    /* Whether a[0:n], ASCII lower-cased, equals the lower-case lit[0:n]: overlapping
+       8- or 4-byte loads inside both ranges. */
+    static CYTHON_INLINE int sip_ieq(const unsigned char *a, const unsigned char *lit,
+                                     Py_ssize_t n) {
+        if (n >= 8 && n <= 16) {
+            uint64_t a0, a1, b0, b1;
+            memcpy(&a0, a, 8); memcpy(&a1, a + n - 8, 8);
+            memcpy(&b0, lit, 8); memcpy(&b1, lit + n - 8, 8);
+            return ((sip_lower8(a0) ^ b0) | (sip_lower8(a1) ^ b1)) == 0;
+        }
+        if (n >= 4 && n < 8) {
+            uint32_t a0, a1, b0, b1;
+            memcpy(&a0, a, 4); memcpy(&a1, a + n - 4, 4);
+            memcpy(&b0, lit, 4); memcpy(&b1, lit + n - 4, 4);
+            return (((uint32_t)sip_lower8(a0) ^ b0) | ((uint32_t)sip_lower8(a1) ^ b1)) == 0;
+        }
+        for (Py_ssize_t k = 0; k < n; k++) {
+            unsigned char c = a[k];
+            if ((unsigned char)(c + 32 * ((unsigned char)(c - 65) < 26)) != lit[k])
+                return 0;
+        }
+        return 1;
+    }
+    """
+    bint sip_ieq(cbuf a, const unsigned char* lit, Py_ssize_t n) nogil
 
 
 cdef extern from *:
@@ -283,25 +338,80 @@ cdef extern from *:
     bint sip_eq_short(cbuf a, const unsigned char* b, Py_ssize_t n) nogil
 
 
+cdef extern from *:
+    """
+    /* The interned str equal to p[:n] (ASCII-lower-cased first if ``fold``), borrowed, or
+       NULL. */
+    static CYTHON_INLINE PyObject *sip_interned(const sip_iname *table, const unsigned char *p,
+                                                Py_ssize_t n, int fold) {
+        unsigned int h;
+        if (n <= 0 || n > 24)
+            return NULL;
+        h = sip_hash(p, n);
+        while (table[h].length) {
+            if (table[h].length == n
+                    && (fold ? sip_ieq(p, table[h].name, n) : sip_eq_short(p, table[h].name, n)))
+                return table[h].obj;
+            h = (h + 1) & 255;
+        }
+        return NULL;
+    }
+    """
+    PyObject* sip_interned(const IName* table, cbuf p, Py_ssize_t n, int fold) nogil
+
+
 cdef inline object _interned(IName* table, cbuf p, Py_ssize_t n, bint fold):
     """The interned str equal to p[:n] (ASCII-lower-cased first if ``fold``), or None."""
-    cdef unsigned int h
-    cdef Py_ssize_t i
-    if n <= 0 or n > 24:
-        return None
-    h = _hash(p, n)
-    while table[h].length:
-        if table[h].length == n:
-            if fold:
-                i = 0
-                while i < n and _lower(p[i]) == table[h].name[i]:
-                    i += 1
-                if i == n:
-                    return <object>table[h].obj
-            elif sip_eq_short(p, table[h].name, n):
-                return <object>table[h].obj
-        h = (h + 1) & (HASH_SIZE - 1)
-    return None
+    cdef PyObject* hit = sip_interned(table, p, n, fold)
+    return None if hit == NULL else <object>hit
+
+# --- attribute dispatch ------------------------------------------------------------------
+# A parsed message is read field by field, a few dozen reads per message. CPython's generic
+# attribute lookup for a Cython property costs ~120 instructions (type lookup, descriptor
+# protocol, getset call); the types below instead map the attribute name to a field code in
+# a small table keyed by the identity of the interned name. Python interns the attribute
+# names of compiled code, so ``msg.via`` hits the table; any other name (or a non-interned
+# str equal to a field name) takes the generic lookup and reaches the same property.
+
+cdef extern from *:
+    """
+    typedef struct { PyObject *name; int code; } sip_attr_slot;
+    #define SIP_ATTR_SLOTS 64
+    /* Field code of ``name`` in table ``t`` (open addressing on the str's cached hash),
+       or 0. A str whose hash is not computed yet (-1) simply finds no slot. */
+    static CYTHON_INLINE int sip_attr_code(const sip_attr_slot *t, PyObject *name) {
+        size_t i = (size_t)((PyASCIIObject *)name)->hash & (SIP_ATTR_SLOTS - 1);
+        while (t[i].name != NULL) {
+            if (t[i].name == name)
+                return t[i].code;
+            i = (i + 1) & (SIP_ATTR_SLOTS - 1);
+        }
+        return 0;
+    }
+    """
+    ctypedef struct sip_attr_slot:
+        PyObject* name
+        int code
+    enum: SIP_ATTR_SLOTS
+    int sip_attr_code(const sip_attr_slot* t, PyObject* name) noexcept
+
+
+cdef list _ATTR_NAMES = []  # keeps the interned names of the tables alive
+
+
+cdef void _attr_table(sip_attr_slot* table, tuple names):
+    """Fills ``table``: the i-th name gets code i + 1 (the class's enum follows that order)."""
+    cdef Py_ssize_t h, code = 0
+    memset(table, 0, sizeof(sip_attr_slot) * SIP_ATTR_SLOTS)
+    for name in names:
+        code += 1
+        name = sys.intern(name)
+        _ATTR_NAMES.append(name)
+        h = hash(name) & (SIP_ATTR_SLOTS - 1)
+        while table[h].name != NULL:
+            h = (h + 1) & (SIP_ATTR_SLOTS - 1)
+        table[h].name = <PyObject*>name
+        table[h].code = code
 
 # --- small helpers -------------------------------------------------------------------------
 
@@ -340,9 +450,9 @@ cdef inline str _ascii(cbuf p, Py_ssize_t s, Py_ssize_t e):
 
 cdef inline str _word(cbuf p, Py_ssize_t s, Py_ssize_t e):
     """Like _text, but common words (methods, SIP/2.0, Digest, ...) come interned."""
-    known = _interned(WORDS, p + s, e - s, False)
-    if known is not None:
-        return known
+    cdef PyObject* known = sip_interned(WORDS, p + s, e - s, 0)
+    if known != NULL:
+        return <str>known
     return _ascii(p, s, e)
 
 
@@ -351,9 +461,9 @@ cdef str _lower_text(cbuf p, Py_ssize_t s, Py_ssize_t e):
     cdef Py_ssize_t i
     cdef unsigned char tmp[64]
     cdef unsigned char* out
-    known = _interned(PNAMES, p + s, e - s, True)
-    if known is not None:
-        return known
+    cdef PyObject* known = sip_interned(PNAMES, p + s, e - s, 1)
+    if known != NULL:
+        return <str>known
     for i in range(s, e):
         if 65 <= p[i] <= 90:
             break
@@ -847,6 +957,20 @@ cdef enum:
     U_TEXT = 32
 
 
+cdef enum:
+    UA_SCHEME = 1
+    UA_USER = 2
+    UA_PASSWORD = 3
+    UA_HOST = 4
+    UA_PORT = 5
+    UA_PARAMS = 6
+    UA_HEADERS = 7
+    UA_TEXT = 8
+
+cdef sip_attr_slot URI_ATTRS[SIP_ATTR_SLOTS]
+_attr_table(URI_ATTRS, ("scheme", "user", "password", "host", "port", "params", "headers", "text"))
+
+
 # Holds only the buffer, strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
 @cython.final
@@ -861,36 +985,31 @@ cdef class Uri:
     cdef unsigned int _have
     cdef object _user, _password, _host, _params, _headers, _text
 
-    @property
-    def user(self):
+    cdef object _get_user(self):
         if not self._have & U_USER:
             if self._u.us >= 0:
                 self._user = _pct_text(self._p, self._u.us, self._u.ue, False)
             self._have |= U_USER
         return self._user
 
-    @property
-    def password(self):
+    cdef object _get_password(self):
         if not self._have & U_PASSWORD:
             if self._u.ws >= 0:
                 self._password = _pct_text(self._p, self._u.ws, self._u.we, False)
             self._have |= U_PASSWORD
         return self._password
 
-    @property
-    def host(self):
+    cdef object _get_host(self):
         if not self._have & U_HOST:
             if self._u.hs >= 0:
                 self._host = _ascii(self._p, self._u.hs, self._u.he)
             self._have |= U_HOST
         return self._host
 
-    @property
-    def port(self):
+    cdef object _get_port(self):
         return None if self._u.port < 0 else self._u.port
 
-    @property
-    def params(self):
+    cdef object _get_params(self):
         cdef dict params
         if not self._have & U_PARAMS:
             params = {}
@@ -900,8 +1019,7 @@ cdef class Uri:
             self._have |= U_PARAMS
         return self._params
 
-    @property
-    def headers(self):
+    cdef object _get_headers(self):
         cdef dict headers
         if not self._have & U_HEADERS:
             headers = {}
@@ -911,8 +1029,7 @@ cdef class Uri:
             self._have |= U_HEADERS
         return self._headers
 
-    @property
-    def text(self):
+    cdef object _get_text(self):
         if not self._have & U_TEXT:
             self._text = _text(self._p, self._u.s, self._u.e)
             self._have |= U_TEXT
@@ -923,6 +1040,55 @@ cdef class Uri:
 
     def __repr__(self):
         return f"Uri({self.text!r})"
+
+    @property
+    def user(self):
+        return self._get_user()
+
+    @property
+    def password(self):
+        return self._get_password()
+
+    @property
+    def host(self):
+        return self._get_host()
+
+    @property
+    def port(self):
+        return self._get_port()
+
+    @property
+    def params(self):
+        return self._get_params()
+
+    @property
+    def headers(self):
+        return self._get_headers()
+
+    @property
+    def text(self):
+        return self._get_text()
+
+    def __getattribute__(self, name):
+        # Fields are read by identity of the interned name (see _attr_table).
+        cdef int code = sip_attr_code(URI_ATTRS, <PyObject*>name)
+        if code == UA_SCHEME:
+            return self.scheme
+        elif code == UA_USER:
+            return self._get_user()
+        elif code == UA_PASSWORD:
+            return self._get_password()
+        elif code == UA_HOST:
+            return self._get_host()
+        elif code == UA_PORT:
+            return self._get_port()
+        elif code == UA_PARAMS:
+            return self._get_params()
+        elif code == UA_HEADERS:
+            return self._get_headers()
+        elif code == UA_TEXT:
+            return self._get_text()
+        return PyObject_GenericGetAttr(self, name)
 
 
 cdef Py_ssize_t _uri_params(cbuf p, Py_ssize_t i, Py_ssize_t e, dict params) except -1:
@@ -1125,12 +1291,10 @@ cdef struct PV:
     int e
 
 
+
+
 cdef inline bint _ieq(cbuf p, Py_ssize_t s, const char* lit, Py_ssize_t n) noexcept:
-    cdef Py_ssize_t k
-    for k in range(n):
-        if _lower(p[s + k]) != <unsigned char>lit[k]:
-            return False
-    return True
+    return sip_ieq(p + s, <const unsigned char*>lit, n)
 
 
 cdef int _pkey(cbuf p, Py_ssize_t s, Py_ssize_t e) noexcept:
@@ -1231,6 +1395,20 @@ cdef object _pvalue(cbuf p, PV* v):
 # --- addresses ----------------------------------------------------------------------------
 
 
+cdef enum:
+    AA_DISPLAY_NAME = 1
+    AA_TAG = 2
+    AA_EXPIRES = 3
+    AA_Q = 4
+    AA_INSTANCE = 5
+    AA_REG_ID = 6
+    AA_URI = 7
+    AA_PARAMS = 8
+
+cdef sip_attr_slot ADDRESS_ATTRS[SIP_ATTR_SLOTS]
+_attr_table(ADDRESS_ATTRS, ("display_name", "tag", "expires", "q", "instance", "reg_id", "uri", "params"))
+
+
 # Holds only the buffer, strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
 @cython.final
@@ -1251,14 +1429,12 @@ cdef class Address:
     cdef USpan _u
     cdef Uri _uri
 
-    @property
-    def uri(self):
+    cdef object _get_uri(self):
         if self._uri is None:
             self._uri = _make_uri(self._buf, self._p, &self._u)
         return self._uri
 
-    @property
-    def params(self):
+    cdef object _get_params(self):
         cdef Py_ssize_t stop
         if self._params is None:
             self._params = _header_params(self._p, self._ps, self._pe, &stop)
@@ -1266,6 +1442,35 @@ cdef class Address:
 
     def __repr__(self):
         return f"Address({self.display_name!r}, {self.uri.text!r}, {self.params!r})"
+
+    @property
+    def uri(self):
+        return self._get_uri()
+
+    @property
+    def params(self):
+        return self._get_params()
+
+    def __getattribute__(self, name):
+        # Fields are read by identity of the interned name (see _attr_table).
+        cdef int code = sip_attr_code(ADDRESS_ATTRS, <PyObject*>name)
+        if code == AA_DISPLAY_NAME:
+            return self.display_name
+        elif code == AA_TAG:
+            return self.tag
+        elif code == AA_EXPIRES:
+            return self.expires
+        elif code == AA_Q:
+            return self.q
+        elif code == AA_INSTANCE:
+            return self.instance
+        elif code == AA_REG_ID:
+            return self.reg_id
+        elif code == AA_URI:
+            return self._get_uri()
+        elif code == AA_PARAMS:
+            return self._get_params()
+        return PyObject_GenericGetAttr(self, name)
 
 
 cdef long long _uint_text(str value, long long limit, str reason, Py_ssize_t offset) except -1:
@@ -1399,6 +1604,23 @@ cdef Address _parse_address(bytes buf, cbuf p, Py_ssize_t s, Py_ssize_t e):
 # --- Via, CSeq, Event, Auth ---------------------------------------------------------------
 
 
+cdef enum:
+    VA_PROTOCOL = 1
+    VA_TRANSPORT = 2
+    VA_BRANCH = 3
+    VA_RECEIVED = 4
+    VA_RPORT = 5
+    VA_HAS_RPORT = 6
+    VA_MADDR = 7
+    VA_TTL = 8
+    VA_HOST = 9
+    VA_PORT = 10
+    VA_PARAMS = 11
+
+cdef sip_attr_slot VIA_ATTRS[SIP_ATTR_SLOTS]
+_attr_table(VIA_ATTRS, ("protocol", "transport", "branch", "received", "rport", "has_rport", "maddr", "ttl", "host", "port", "params"))
+
+
 # Holds only the buffer, strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
 @cython.final
@@ -1420,18 +1642,15 @@ cdef class Via:
     cdef str _host
     cdef dict _params
 
-    @property
-    def host(self):
+    cdef object _get_host(self):
         if self._host is None:
             self._host = _ascii(self._p, self._hs, self._he)
         return self._host
 
-    @property
-    def port(self):
+    cdef object _get_port(self):
         return None if self._port < 0 else self._port
 
-    @property
-    def params(self):
+    cdef object _get_params(self):
         cdef Py_ssize_t stop
         if self._params is None:
             self._params = _header_params(self._p, self._ps, self._pe, &stop)
@@ -1439,6 +1658,45 @@ cdef class Via:
 
     def __repr__(self):
         return f"Via({self.protocol}/{self.transport} {self.host}:{self.port} {self.params!r})"
+
+    @property
+    def host(self):
+        return self._get_host()
+
+    @property
+    def port(self):
+        return self._get_port()
+
+    @property
+    def params(self):
+        return self._get_params()
+
+    def __getattribute__(self, name):
+        # Fields are read by identity of the interned name (see _attr_table).
+        cdef int code = sip_attr_code(VIA_ATTRS, <PyObject*>name)
+        if code == VA_PROTOCOL:
+            return self.protocol
+        elif code == VA_TRANSPORT:
+            return self.transport
+        elif code == VA_BRANCH:
+            return self.branch
+        elif code == VA_RECEIVED:
+            return self.received
+        elif code == VA_RPORT:
+            return self.rport
+        elif code == VA_HAS_RPORT:
+            return self.has_rport
+        elif code == VA_MADDR:
+            return self.maddr
+        elif code == VA_TTL:
+            return self.ttl
+        elif code == VA_HOST:
+            return self._get_host()
+        elif code == VA_PORT:
+            return self._get_port()
+        elif code == VA_PARAMS:
+            return self._get_params()
+        return PyObject_GenericGetAttr(self, name)
 
 
 cdef str S_SIP20 = "SIP/2.0"
@@ -1523,6 +1781,14 @@ cdef Via _parse_via(bytes buf, cbuf p, Py_ssize_t s, Py_ssize_t e):
     return via
 
 
+cdef enum:
+    CA_NUMBER = 1
+    CA_METHOD = 2
+
+cdef sip_attr_slot CSEQ_ATTRS[SIP_ATTR_SLOTS]
+_attr_table(CSEQ_ATTRS, ("number", "method"))
+
+
 # Holds only strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
 @cython.final
@@ -1533,6 +1799,24 @@ cdef class CSeq:
 
     def __repr__(self):
         return f"CSeq({self.number}, {self.method!r})"
+
+
+    def __getattribute__(self, name):
+        # Fields are read by identity of the interned name (see _attr_table).
+        cdef int code = sip_attr_code(CSEQ_ATTRS, <PyObject*>name)
+        if code == CA_NUMBER:
+            return self.number
+        elif code == CA_METHOD:
+            return self.method
+        return PyObject_GenericGetAttr(self, name)
+
+
+cdef enum:
+    EA_PACKAGE = 1
+    EA_PARAMS = 2
+
+cdef sip_attr_slot EVENT_ATTRS[SIP_ATTR_SLOTS]
+_attr_table(EVENT_ATTRS, ("package", "params"))
 
 
 # Holds only strings, numbers and dicts of them: no reference cycles to collect.
@@ -1547,6 +1831,24 @@ cdef class Event:
         return f"Event({self.package!r}, {self.params!r})"
 
 
+    def __getattribute__(self, name):
+        # Fields are read by identity of the interned name (see _attr_table).
+        cdef int code = sip_attr_code(EVENT_ATTRS, <PyObject*>name)
+        if code == EA_PACKAGE:
+            return self.package
+        elif code == EA_PARAMS:
+            return self.params
+        return PyObject_GenericGetAttr(self, name)
+
+
+cdef enum:
+    XA_SCHEME = 1
+    XA_PARAMS = 2
+
+cdef sip_attr_slot AUTH_ATTRS[SIP_ATTR_SLOTS]
+_attr_table(AUTH_ATTRS, ("scheme", "params"))
+
+
 # Holds only strings, numbers and dicts of them: no reference cycles to collect.
 @cython.no_gc
 @cython.final
@@ -1559,6 +1861,16 @@ cdef class Auth:
 
     def __repr__(self):
         return f"Auth({self.scheme!r}, {self.params!r})"
+
+
+    def __getattribute__(self, name):
+        # Fields are read by identity of the interned name (see _attr_table).
+        cdef int code = sip_attr_code(AUTH_ATTRS, <PyObject*>name)
+        if code == XA_SCHEME:
+            return self.scheme
+        elif code == XA_PARAMS:
+            return self.params
+        return PyObject_GenericGetAttr(self, name)
 
 
 cdef CSeq _parse_cseq(cbuf p, Py_ssize_t s, Py_ssize_t e, str method):
@@ -1680,9 +1992,7 @@ cdef Auth _parse_auth(cbuf p, Py_ssize_t s, Py_ssize_t e):
             i = _pvalue_end(p, i, e)
             if i == j:
                 _fail(400, "Malformed credentials", j)
-            value = _interned(WORDS, p + j, i - j, False)
-            if value is None:
-                value = _ascii(p, j, i)
+            value = _word(p, j, i)
         params[_auth_name(p, ns, ne)] = value
         if i < e and CLS[p[i]] & C_LWS:
             i = _skip_lws(p, i, e)
@@ -1704,25 +2014,208 @@ cdef dict _NAME_CACHE = {}
 cdef dict _HEADER_IDS = HEADER_IDS
 
 
+cdef extern from *:
+    """
+    /* The elements of the unfolded list value p[s:e]: split at commas, SP/HT trimmed,
+       empty ones dropped, as _elem_end would split them when the value holds no quoted
+       string or angle brackets. Spans go to st/en (at most max); returns the count, or -1
+       when the value holds '"', '<' or '>' or more than max elements (the caller then
+       takes the general loop). */
+    static int sip_split_plain(const unsigned char *p, Py_ssize_t s, Py_ssize_t e,
+                               Py_ssize_t *st, Py_ssize_t *en, int max) {
+        Py_ssize_t i = s, k, ts, te;
+        int n = 0;
+    #if defined(__SSE2__)
+        /* One pass finds the commas and refuses '"', '<' and '>', 16 bytes at a time. */
+        const __m128i comma = _mm_set1_epi8(','), dq = _mm_set1_epi8('"');
+        const __m128i lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
+        Py_ssize_t start = s;
+        for (k = s; k < e; k += 16) {
+            unsigned int cm, bad, valid = e - k >= 16 ? 0xFFFFu : (1u << (e - k)) - 1u;
+            __m128i v;
+            if (e - k >= 16) {
+                v = _mm_loadu_si128((const __m128i *)(p + k));
+            } else {
+                unsigned char tail[16] = {0};
+                memcpy(tail, p + k, (size_t)(e - k));
+                v = _mm_loadu_si128((const __m128i *)tail);
+            }
+            bad = (unsigned int)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, dq),
+                      _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt)))) & valid;
+            if (bad)
+                return -1;
+            cm = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma)) & valid;
+            while (cm) {
+                Py_ssize_t c = k + __builtin_ctz(cm);
+                cm &= cm - 1;
+                ts = start; te = c;
+                while (ts < te && (p[ts] == ' ' || p[ts] == '\\t')) ts++;
+                while (te > ts && (p[te - 1] == ' ' || p[te - 1] == '\\t')) te--;
+                if (te > ts) {
+                    if (n == max)
+                        return -1;
+                    st[n] = ts; en[n] = te; n++;
+                }
+                start = c + 1;
+            }
+        }
+        ts = start; te = e;
+        while (ts < te && (p[ts] == ' ' || p[ts] == '\\t')) ts++;
+        while (te > ts && (p[te - 1] == ' ' || p[te - 1] == '\\t')) te--;
+        if (te > ts) {
+            if (n == max)
+                return -1;
+            st[n] = ts; en[n] = te; n++;
+        }
+        (void)i;
+        return n;
+    #else
+        for (;;) {
+            while (i < e && (p[i] == ' ' || p[i] == '\\t'))
+                i++;
+            ts = i;
+            while (i < e && p[i] != ',') {
+                if (p[i] == '"' || p[i] == '<' || p[i] == '>')
+                    return -1;
+                i++;
+            }
+            te = i;
+            while (te > ts && (p[te - 1] == ' ' || p[te - 1] == '\\t'))
+                te--;
+            if (te > ts) {
+                if (n == max)
+                    return -1;
+                st[n] = ts;
+                en[n] = te;
+                n++;
+            }
+            if (i >= e)
+                return n;
+            i++;
+        }
+    #endif
+    }
+    """
+    int sip_split_plain(cbuf p, Py_ssize_t s, Py_ssize_t e, Py_ssize_t* st, Py_ssize_t* en,
+                        int max) noexcept nogil
+
+
+# header("User-Agent") is called with the same str object (a literal) message after
+# message: a direct-mapped cache on the object's address answers it without hashing. Each
+# slot holds a reference to its name, so the address cannot be reused by another object.
+cdef enum:
+    NAME_SLOTS = 64
+cdef PyObject* _NAME_SLOT_KEY[NAME_SLOTS]
+cdef PyObject* _NAME_SLOT_HIT[NAME_SLOTS]
+
+
 cdef tuple _lookup_name(str name):
     """(header id, lower-cased name bytes) for a name given to header(); cached."""
+    cdef size_t slot = (<size_t><PyObject*>name >> 4) & (NAME_SLOTS - 1)
+    if _NAME_SLOT_KEY[slot] == <PyObject*>name:
+        return <tuple>_NAME_SLOT_HIT[slot]
     cdef object hit = _NAME_CACHE.get(name)
-    if hit is not None:
-        return <tuple>hit
-    key = name.encode("utf-8", "surrogateescape").lower()
-    named = (_HEADER_IDS.get(key, 0), key)
-    if len(_NAME_CACHE) < 1024:  # names usually are literals; do not grow without bound
-        _NAME_CACHE[name] = named
-    return named
+    if hit is None:
+        key = name.encode("utf-8", "surrogateescape").lower()
+        hit = (_HEADER_IDS.get(key, 0), key)
+        if len(_NAME_CACHE) < 1024:  # names usually are literals; do not grow without bound
+            _NAME_CACHE[name] = hit
+    Py_XDECREF(_NAME_SLOT_KEY[slot])
+    Py_XDECREF(_NAME_SLOT_HIT[slot])
+    Py_INCREF(name)
+    Py_INCREF(hit)
+    _NAME_SLOT_KEY[slot] = <PyObject*>name
+    _NAME_SLOT_HIT[slot] = <PyObject*>hit
+    return <tuple>hit
 
 
-cdef struct Slot:
-    int hid
-    int ns
-    int ne
-    int vs
-    int ve
-    int folded  # the value spans more than one line (holds CRLF)
+cdef extern from *:
+    """
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    /* Index of the first CR or LF in p[i:end], or -1. */
+    static CYTHON_INLINE Py_ssize_t sip_find_crlf(const unsigned char *p, Py_ssize_t i,
+                                                  Py_ssize_t end) {
+    #if defined(__SSE2__)
+        const __m128i cr = _mm_set1_epi8('\\r'), lf = _mm_set1_epi8('\\n');
+        while (i + 16 <= end) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+            int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+            if (m)
+                return i + __builtin_ctz((unsigned int)m);
+            i += 16;
+        }
+    #endif
+        for (; i < end; i++)
+            if (p[i] == '\\r' || p[i] == '\\n')
+                return i;
+        return -1;
+    }
+    """
+    Py_ssize_t sip_find_crlf(cbuf p, Py_ssize_t i, Py_ssize_t end) nogil
+
+
+cdef extern from *:
+    """
+    /* One header line: name p[ns:ne], value p[vs:ve] (LWS trimmed). */
+    typedef struct { int hid, ns, ne, vs, ve, folded; } sip_slot;
+
+    /* The common header lines, in C: a token name, optional SP/HT, ':', a value on one
+       line ended by CRLF and not continued (no folding). Fills slots[n..cap) and returns
+       the new count; *pos moves past each accepted line and stops at the first line this
+       loop does not take (end of headers, folding, anything malformed, the line limit),
+       which the scan loop then handles exactly as before. ``hid`` is left 0. */
+    static int sip_scan_simple(const unsigned char *p, Py_ssize_t *pos, Py_ssize_t end,
+                               sip_slot *slots, int n, int cap, Py_ssize_t max_hlen,
+                               const unsigned short *cls, unsigned short token) {
+        Py_ssize_t i = *pos, ns, ne, vs, ve, le, seg;
+        while (n < cap && i + 1 < end && !(p[i] == '\\r' && p[i + 1] == '\\n')) {
+            ns = i;
+            while (i < end && (cls[p[i]] & token))
+                i++;
+            ne = i;
+            if (ne == ns)
+                break;
+            while (i < end && (p[i] == ' ' || p[i] == '\\t'))
+                i++;
+            if (i >= end || p[i] != ':')
+                break;
+            vs = i + 1;
+            le = sip_find_crlf(p, vs, end);
+            if (le < 0 || p[le] != '\\r' || le + 1 >= end || p[le + 1] != '\\n'
+                    || le - ns > max_hlen)
+                break;
+            seg = le + 2;
+            if (seg < end && (p[seg] == ' ' || p[seg] == '\\t'))
+                break;  /* folded: the scan loop joins the lines */
+            while (vs < le && (p[vs] == ' ' || p[vs] == '\\t'))
+                vs++;
+            ve = le;
+            while (ve > vs && (p[ve - 1] == ' ' || p[ve - 1] == '\\t'))
+                ve--;
+            slots[n].hid = 0;
+            slots[n].ns = (int)ns;
+            slots[n].ne = (int)ne;
+            slots[n].vs = (int)vs;
+            slots[n].ve = (int)ve;
+            slots[n].folded = 0;
+            n++;
+            i = *pos = seg;
+        }
+        return n;
+    }
+    """
+    ctypedef struct Slot "sip_slot":
+        int hid
+        int ns
+        int ne
+        int vs
+        int ve
+        int folded  # the value spans more than one line (holds CRLF)
+    int sip_scan_simple(cbuf p, Py_ssize_t* pos, Py_ssize_t end, Slot* slots, int n, int cap,
+                        Py_ssize_t max_hlen, const unsigned short* cls,
+                        unsigned short token) noexcept nogil
 
 
 cdef enum:
@@ -1734,6 +2227,30 @@ cdef inline str _value_text(cbuf p, Slot* h):
     if h.folded:
         return _unfold_text(p, h.vs, h.ve)
     return _ascii(p, h.vs, h.ve)
+
+
+cdef enum:
+    MA_IS_REQUEST = 1
+    MA_STATUS = 2
+    MA_CONTENT_LENGTH = 3
+    MA_METHOD = 4
+    MA_VERSION = 5
+    MA_REASON = 6
+    MA_URI = 7
+    MA_VIA = 8
+    MA_FROM = 9
+    MA_TO = 10
+    MA_CONTACTS = 11
+    MA_CALL_ID = 12
+    MA_CSEQ = 13
+    MA_MAX_FORWARDS = 14
+    MA_EXPIRES = 15
+    MA_EVENT = 16
+    MA_AUTHORIZATION = 17
+    MA_BODY = 18
+
+cdef sip_attr_slot MESSAGE_ATTRS[SIP_ATTR_SLOTS]
+_attr_table(MESSAGE_ATTRS, ("is_request", "status", "content_length", "method", "version", "reason", "uri", "via", "from_", "to", "contacts", "call_id", "cseq", "max_forwards", "expires", "event", "authorization", "body"))
 
 
 # Holds only strings, numbers and dicts of them: no reference cycles to collect.
@@ -1811,7 +2328,7 @@ cdef class Message:
         cdef tuple named = _lookup_name(name)
         cdef bytes key = named[1]
         cdef int hid = named[0]
-        cdef int k, n = 0
+        cdef int k, m, n = 0
         cdef Py_ssize_t i, j, ts, te
         cdef Py_ssize_t item_s[N_ITEMS]
         # item_e: the element's end; -2 - end: a folded element; -1: the whole value of
@@ -1826,6 +2343,11 @@ cdef class Message:
             if not self._matches(h, hid, key):
                 continue
             if hid and IS_LIST[hid]:
+                if not h.folded:
+                    m = sip_split_plain(self._p, h.vs, h.ve, &item_s[n], &item_e[n], N_ITEMS - n)
+                    if m >= 0:
+                        n += m
+                        continue
                 i = h.vs
                 while True:
                     j = _elem_end(self._p, i, h.ve)
@@ -1898,8 +2420,7 @@ cdef class Message:
 
     # -- structured fields -----------------------------------------------------------------
 
-    @property
-    def uri(self):
+    cdef object _get_uri(self):
         if not self._have & HAVE_URI:
             self._uri = self._request_uri() if self._isreq else None
             self._have |= HAVE_URI
@@ -1935,8 +2456,7 @@ cdef class Message:
                 i = j + 1
         return out
 
-    @property
-    def via(self):
+    cdef object _get_via(self):
         if not self._have & HAVE_VIA:
             self._via = self._list(H_VIA)
             self._have |= HAVE_VIA
@@ -1948,23 +2468,19 @@ cdef class Message:
             return None
         return _parse_address(self._buf, self._p, self._hdr[k].vs, self._hdr[k].ve)
 
-    @property
-    def from_(self):
+    cdef object _get_from_(self):
         if not self._have & HAVE_FROM:
             self._from = self._address(H_FROM)
             self._have |= HAVE_FROM
         return self._from
 
-    @property
-    def to(self):
+    cdef object _get_to(self):
         if not self._have & HAVE_TO:
             self._to = self._address(H_TO)
             self._have |= HAVE_TO
         return self._to
 
-    @property
-    def contacts(self):
-        """Contact addresses in order; empty for ``Contact: *`` (see ``contact_star``)."""
+    cdef object _get_contacts(self):
         if not self._have & HAVE_CONTACTS:
             self._contacts = self._contact_list()
             self._have |= HAVE_CONTACTS
@@ -2035,8 +2551,7 @@ cdef class Message:
         """True for ``Contact: *`` (REGISTER removing every binding)."""
         return self._contact_star()
 
-    @property
-    def call_id(self):
+    cdef object _get_call_id(self):
         cdef int k
         if not self._have & HAVE_CALL_ID:
             k = self._slot(H_CALL_ID)
@@ -2048,8 +2563,7 @@ cdef class Message:
             self._have |= HAVE_CALL_ID
         return self._call_id
 
-    @property
-    def cseq(self):
+    cdef object _get_cseq(self):
         cdef int k
         if not self._have & HAVE_CSEQ:
             k = self._slot(H_CSEQ)
@@ -2060,8 +2574,7 @@ cdef class Message:
             self._have |= HAVE_CSEQ
         return self._cseq
 
-    @property
-    def max_forwards(self):
+    cdef object _get_max_forwards(self):
         cdef int k
         if not self._have & HAVE_MAX_FORWARDS:
             k = self._slot(H_MAX_FORWARDS)
@@ -2072,8 +2585,7 @@ cdef class Message:
             self._have |= HAVE_MAX_FORWARDS
         return self._max_forwards
 
-    @property
-    def expires(self):
+    cdef object _get_expires(self):
         cdef int k
         if not self._have & HAVE_EXPIRES:
             k = self._slot(H_EXPIRES)
@@ -2084,8 +2596,7 @@ cdef class Message:
             self._have |= HAVE_EXPIRES
         return self._expires
 
-    @property
-    def event(self):
+    cdef object _get_event(self):
         cdef int k
         if not self._have & HAVE_EVENT:
             k = self._slot(H_EVENT)
@@ -2095,8 +2606,7 @@ cdef class Message:
             self._have |= HAVE_EVENT
         return self._event
 
-    @property
-    def authorization(self):
+    cdef object _get_authorization(self):
         cdef int k
         if not self._have & HAVE_AUTHORIZATION:
             k = self._slot(H_AUTHORIZATION)
@@ -2117,8 +2627,7 @@ cdef class Message:
                 return _parse_auth(self._p, self._hdr[k].vs, self._hdr[k].ve)
         return None
 
-    @property
-    def body(self):
+    cdef object _get_body(self):
         return PyBytes_FromStringAndSize(
             <const char*>self._p + self._body_start, self._end - self._body_start
         )
@@ -2147,6 +2656,97 @@ cdef class Message:
             return f"<Message {self.method} {_text(self._p, self._us, self._ue)}>"
         return f"<Message {self.status} {self.reason}>"
 
+    @property
+    def uri(self):
+        return self._get_uri()
+
+    @property
+    def via(self):
+        return self._get_via()
+
+    @property
+    def from_(self):
+        return self._get_from_()
+
+    @property
+    def to(self):
+        return self._get_to()
+
+    @property
+    def contacts(self):
+        """Contact addresses in order; empty for ``Contact: *`` (see ``contact_star``)."""
+        return self._get_contacts()
+
+    @property
+    def call_id(self):
+        return self._get_call_id()
+
+    @property
+    def cseq(self):
+        return self._get_cseq()
+
+    @property
+    def max_forwards(self):
+        return self._get_max_forwards()
+
+    @property
+    def expires(self):
+        return self._get_expires()
+
+    @property
+    def event(self):
+        return self._get_event()
+
+    @property
+    def authorization(self):
+        return self._get_authorization()
+
+    @property
+    def body(self):
+        return self._get_body()
+
+    def __getattribute__(self, name):
+        # Fields are read by identity of the interned name (see _attr_table).
+        cdef int code = sip_attr_code(MESSAGE_ATTRS, <PyObject*>name)
+        if code == MA_IS_REQUEST:
+            return self.is_request
+        elif code == MA_STATUS:
+            return self.status
+        elif code == MA_CONTENT_LENGTH:
+            return self.content_length
+        elif code == MA_METHOD:
+            return self.method
+        elif code == MA_VERSION:
+            return self.version
+        elif code == MA_REASON:
+            return self.reason
+        elif code == MA_URI:
+            return self._get_uri()
+        elif code == MA_VIA:
+            return self._get_via()
+        elif code == MA_FROM:
+            return self._get_from_()
+        elif code == MA_TO:
+            return self._get_to()
+        elif code == MA_CONTACTS:
+            return self._get_contacts()
+        elif code == MA_CALL_ID:
+            return self._get_call_id()
+        elif code == MA_CSEQ:
+            return self._get_cseq()
+        elif code == MA_MAX_FORWARDS:
+            return self._get_max_forwards()
+        elif code == MA_EXPIRES:
+            return self._get_expires()
+        elif code == MA_EVENT:
+            return self._get_event()
+        elif code == MA_AUTHORIZATION:
+            return self._get_authorization()
+        elif code == MA_BODY:
+            return self._get_body()
+        return PyObject_GenericGetAttr(self, name)
+
+
 # --- scanning -----------------------------------------------------------------------------
 
 
@@ -2168,31 +2768,6 @@ cdef Py_ssize_t _version_end(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcept:
     return k if k > j else -1
 
 
-cdef extern from *:
-    """
-    #if defined(__SSE2__)
-    #include <emmintrin.h>
-    #endif
-    /* Index of the first CR or LF in p[i:end], or -1. */
-    static CYTHON_INLINE Py_ssize_t sip_find_crlf(const unsigned char *p, Py_ssize_t i,
-                                                  Py_ssize_t end) {
-    #if defined(__SSE2__)
-        const __m128i cr = _mm_set1_epi8('\\r'), lf = _mm_set1_epi8('\\n');
-        while (i + 16 <= end) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-            int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
-            if (m)
-                return i + __builtin_ctz((unsigned int)m);
-            i += 16;
-        }
-    #endif
-        for (; i < end; i++)
-            if (p[i] == '\\r' || p[i] == '\\n')
-                return i;
-        return -1;
-    }
-    """
-    Py_ssize_t sip_find_crlf(cbuf p, Py_ssize_t i, Py_ssize_t end) nogil
 
 
 cdef Py_ssize_t _line_end(cbuf p, Py_ssize_t pos, Py_ssize_t end, str reason) except -1:
@@ -2302,8 +2877,9 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
                    Py_ssize_t max_headers, Py_ssize_t max_hlen):
     cdef cbuf p = <cbuf>PyBytes_AS_STRING(data)
     cdef Py_ssize_t pos = 0, ns, ne, i, vs, seg, le, ve, n, cl = -1
-    cdef int cap, hid, folded
+    cdef int cap, hid, folded, k, k0
     cdef Slot* grown
+    cdef Slot* h
     while pos + 1 < end and p[pos] == 13 and p[pos + 1] == 10:
         pos += 2
     if pos >= end:
@@ -2316,6 +2892,21 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
     cap = N_INLINE_SLOTS
     msg._hdr = &msg._slots[0]
     while True:
+        # Most lines take the C loop; it stops at the first one it does not take (folding,
+        # an error, the end of the headers), which the code below handles.
+        k0 = msg._nhdr
+        msg._nhdr = sip_scan_simple(p, &pos, end, msg._hdr, msg._nhdr,
+                                    cap if cap < max_headers else <int>max_headers,
+                                    max_hlen, CLS, C_TOKEN)
+        for k in range(k0, msg._nhdr):
+            h = &msg._hdr[k]
+            h.hid = _header_id(p + h.ns, h.ne - h.ns, h.ns + 16 <= end)
+            if h.hid == H_CONTENT_LENGTH:
+                n = _content_length(p, h.vs, h.ve, max_size)
+                if cl < 0:
+                    cl = n
+                elif n != cl and stream:
+                    _fail(400, "Conflicting Content-Length", h.ns)
         if pos + 1 < end and p[pos] == 13 and p[pos + 1] == 10:
             pos += 2
             break

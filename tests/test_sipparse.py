@@ -13,7 +13,7 @@ import pytest
 import edge._sipparse
 import edge._sipparse_py
 from edge import sipparse
-from edge.sipdefs import SipParseError
+from edge.sipdefs import MESSAGE_FIELDS, SipParseError
 from tests.sipfixtures import PHONES, RFC4475, corpus, describe, phone, rfc, stream_outcome
 
 IMPLS = {"py": edge._sipparse_py, "c": edge._sipparse}
@@ -542,6 +542,84 @@ def test_absent_values_are_none(impl: ModuleType) -> None:
     assert (m.event, m.authorization, m.content_length, m.header("Via")) == (None,) * 4
     assert (m.via, m.contacts, m.header_values("Via"), m.body) == ([], [], [], b"")
     assert sipparse.request_status(m) == 400
+
+
+def _fresh(name: str) -> str:
+    """An equal str that is not the interned one (the compiled types look names up by
+    identity first)."""
+    fresh = "".join(list(name))
+    assert fresh == name and (fresh is not name or len(name) < 2)
+    return fresh
+
+
+READS = {
+    "Message": [*MESSAGE_FIELDS, "headers"],
+    "Uri": ["scheme", "user", "password", "host", "port", "params", "headers", "text"],
+    "Address": ["display_name", "uri", "tag", "params", "expires", "q", "instance", "reg_id"],
+    "Via": [
+        "protocol", "transport", "host", "port", "branch", "received", "rport", "has_rport",
+        "maddr", "ttl", "params",
+    ],
+    "CSeq": ["number", "method"],
+    "Auth": ["scheme", "params"],
+    "Event": ["package", "params"],
+}
+
+
+def test_attribute_reads_by_any_name_object(impl: ModuleType) -> None:
+    m = impl.parse(phone("register_polycom_spip550.txt"))
+    n = impl.parse(phone("pnp_subscribe_snom720_snompnpd.txt"))
+    objects = {
+        "Message": m, "Uri": m.to.uri, "Address": m.contacts[0], "Via": m.via[0],
+        "CSeq": m.cseq, "Auth": m.authorization, "Event": n.event,
+    }
+    for kind, obj in objects.items():
+        for name in READS[kind]:
+            # The same value whichever str spells the name (structured values are cached:
+            # the same object), and the descriptor that dir() and help() show is there.
+            assert getattr(obj, _fresh(name)) == getattr(obj, name), (kind, name)
+            assert name in dir(obj), (kind, name)
+        with pytest.raises(AttributeError, match="nope"):
+            getattr(obj, "nope")
+        with pytest.raises(AttributeError):
+            obj.branch_ = 1  # read-only types, no __dict__
+    assert m.header(_fresh("User-Agent")) == m.header("user-agent")
+
+
+def test_many_distinct_header_names(impl: ModuleType) -> None:
+    lines = "".join(f"X-H{k}: v{k}\r\n" for k in range(120))
+    m = impl.parse(f"OPTIONS sip:a@b SIP/2.0\r\n{lines}\r\n".encode())
+    for _ in range(2):  # the second round finds the names cached (or evicted)
+        for k in range(120):
+            assert m.header(f"x-h{k}") == f"v{k}"
+            assert m.header_values(f"X-H{k}") == [f"v{k}"]
+    assert m.header("X-H120") is None
+
+
+def test_list_values_with_and_without_quotes(impl: ModuleType) -> None:
+    m = impl.parse(
+        b"OPTIONS sip:a@b SIP/2.0\r\n"
+        b"Allow: INVITE ,, ACK,\t BYE ,\r\n"
+        b"Accept: text/plain;q=\"a,b\", app/x\r\n"
+        b"Supported: a,\r\n b , c\r\n"
+        b"Contact: <sip:x@y;a=1,2>, sip:z@w\r\n\r\n"
+    )
+    assert m.header_values("Allow") == ["INVITE", "ACK", "BYE"]
+    assert m.header_values("Accept") == ['text/plain;q="a,b"', "app/x"]
+    assert m.header_values("Supported") == ["a", "b", "c"]
+    assert m.header_values("m") == ["<sip:x@y;a=1,2>", "sip:z@w"]
+
+
+def test_folded_and_odd_lines_between_plain_ones(impl: ModuleType) -> None:
+    m = impl.parse(
+        b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\nSubject: one\r\n  two\r\n"
+        b"X-Pad \t: three\r\nl: 0\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    )
+    assert [h for h, _ in m.headers] == ["Call-ID", "Subject", "X-Pad", "l", "CSeq"]
+    assert m.header("subject") == "one two" and m.header("x-pad") == "three"
+    assert (m.call_id, m.content_length, m.cseq.number) == ("1", 0, 1)
+    bad = b"OPTIONS sip:a@b SIP/2.0\r\nl: 1x\r\nVia x\r\n\r\n"
+    assert err(lambda: impl.parse(bad)).reason == "Invalid Content-Length"
 
 
 def test_any_buffer_and_leading_crlf(impl: ModuleType) -> None:
