@@ -38,7 +38,7 @@ fuzz: install
 	PROVEDGE_SANITIZE=1 CC=clang LDSHARED="clang -shared" $(BIN)/python setup.py -q build_ext \
 		--build-lib build/fuzz --build-temp build/fuzz-tmp
 	LD_PRELOAD="$$($(BIN)/python -c 'import atheris; print(atheris.path())')/asan_with_fuzzer.so" \
-		ASAN_OPTIONS=detect_leaks=0 PROVEDGE_FUZZ_LIB=build/fuzz \
+		PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0 PROVEDGE_FUZZ_LIB=build/fuzz \
 		$(BIN)/python fuzz/fuzz_sipparse.py -max_total_time=$(FUZZ_SECONDS)
 
 # ruff (lint + format check) and mypy --strict over the Python code.

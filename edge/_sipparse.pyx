@@ -13,7 +13,6 @@ cimport cython
 import sys
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
-from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyObject_GenericGetAttr, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_DecodeUTF8, PyUnicode_New
@@ -132,8 +131,8 @@ cdef extern from *:
     /* Slot of a name in the 256-slot tables below. OR 0x20 folds ASCII case (and merges a
        few non-letters, which only adds collisions that the comparison resolves). */
     static CYTHON_INLINE unsigned int sip_hash(const unsigned char *p, Py_ssize_t n) {
-        return ((unsigned int)n * 31 + (p[0] | 32) * 7 + (p[n - 1] | 32) * 3
-                + (p[n >> 1] | 32)) & 255;
+        return (((unsigned int)(p[0] | 32) << 2) ^ (unsigned int)(p[n - 1] | 32)
+                ^ ((unsigned int)n << 5) ^ (unsigned int)n) & 255;
     }
     """
     unsigned int sip_hash(cbuf p, Py_ssize_t n) nogil
@@ -197,7 +196,7 @@ cdef extern from *:
     bint sip_name_eq16(cbuf p, const unsigned char* name, Py_ssize_t n) nogil
 
 
-cdef int _header_id(cbuf p, Py_ssize_t n, bint wide) noexcept:
+cdef inline int _header_id(cbuf p, Py_ssize_t n, bint wide) noexcept:
     """Id of the header name p[0:n] (token bytes), 0 if unknown; ``wide``: 16 bytes can be
     read at p."""
     cdef unsigned int h
@@ -551,9 +550,12 @@ cdef extern from *:
             i += 16;
         }
     #endif
-        while (i < end && (cls[p[i]] & flag))
+        /* Every span lies inside a bytes object, whose data is followed by a NUL that is
+           in none of these classes: the loop needs no bound of its own, and reading past
+           `end` stays inside the object. */
+        while (cls[p[i]] & flag)
             i++;
-        return i;
+        return i < end ? i : end;
     }
     /* Index of the first byte in p[i:end] with `flag` in cls (class `kind`), or -1. */
     static CYTHON_INLINE Py_ssize_t sip_class_find(const unsigned char *p, Py_ssize_t i,
@@ -604,9 +606,10 @@ cdef inline Py_ssize_t _hostname_end(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcep
 
 cdef void _check_class_ends() except *:
     """The vectorised class tests must agree with CLS on every byte value."""
-    cdef unsigned char buf[17]
+    cdef unsigned char buf[18]
     cdef int c, k
     cdef Py_ssize_t want
+    buf[17] = 0  # the NUL that ends the data of a bytes object
     for c in range(256):
         for k in range(17):
             buf[k] = c
@@ -2172,8 +2175,10 @@ cdef extern from *:
         Py_ssize_t i = *pos, ns, ne, vs, ve, le, seg;
         while (n < cap && i + 1 < end && !(p[i] == '\\r' && p[i + 1] == '\\n')) {
             ns = i;
-            while (i < end && (cls[p[i]] & token))
+            while (cls[p[i]] & token)  /* stops at the NUL after the bytes data at the latest */
                 i++;
+            if (i > end)
+                i = end;
             ne = i;
             if (ne == ns)
                 break;
@@ -2263,8 +2268,10 @@ cdef class Message:
     cdef bytes _buf
     cdef cbuf _p
     cdef Slot* _hdr
+    cdef bytes _more  # holds the spans when there are more than N_INLINE_SLOTS
     cdef Slot _slots[N_INLINE_SLOTS]
     cdef int _nhdr
+    cdef unsigned char _first[N_HEADER_IDS]  # 1 + slot of each known header's first line
     cdef int _start, _end, _line_end, _body_start
     cdef int _ms, _me, _us, _ue, _vs, _ve, _rs, _re
     cdef unsigned int _have
@@ -2277,10 +2284,6 @@ cdef class Message:
     cdef readonly object reason
     cdef object _uri, _via, _from, _to, _contacts, _call_id, _cseq
     cdef object _max_forwards, _expires, _event, _authorization
-
-    def __dealloc__(self):
-        if self._hdr != NULL and self._hdr != &self._slots[0]:
-            PyMem_Free(self._hdr)
 
     # -- start line ------------------------------------------------------------------------
 
@@ -2307,6 +2310,10 @@ cdef class Message:
 
     cdef int _slot(self, int hid) noexcept:
         cdef int k
+        if self._first[hid]:
+            return self._first[hid] - 1
+        if self._nhdr < 255:  # every known header below slot 255 is in _first
+            return -1
         for k in range(self._nhdr):
             if self._hdr[k].hid == hid:
                 return k
@@ -2878,7 +2885,6 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
     cdef cbuf p = <cbuf>PyBytes_AS_STRING(data)
     cdef Py_ssize_t pos = 0, ns, ne, i, vs, seg, le, ve, n, cl = -1
     cdef int cap, hid, folded, k, k0
-    cdef Slot* grown
     cdef Slot* h
     while pos + 1 < end and p[pos] == 13 and p[pos + 1] == 10:
         pos += 2
@@ -2901,6 +2907,8 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
         for k in range(k0, msg._nhdr):
             h = &msg._hdr[k]
             h.hid = _header_id(p + h.ns, h.ne - h.ns, h.ns + 16 <= end)
+            if not msg._first[h.hid] and k < 255:
+                msg._first[h.hid] = k + 1
             if h.hid == H_CONTENT_LENGTH:
                 n = _content_length(p, h.vs, h.ve, max_size)
                 if cl < 0:
@@ -2947,17 +2955,17 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
             elif n != cl and stream:
                 _fail(400, "Conflicting Content-Length", ns)
         if msg._nhdr == cap:
+            # Past the inline slots, the spans live in a bytes object the message owns, so
+            # that freeing it needs no __dealloc__ (which costs every message an
+            # exception save and restore).
             cap *= 2
-            if msg._hdr == &msg._slots[0]:
-                grown = <Slot*>PyMem_Malloc(cap * sizeof(Slot))
-                if grown != NULL:
-                    memcpy(grown, msg._hdr, msg._nhdr * sizeof(Slot))
-            else:
-                grown = <Slot*>PyMem_Realloc(msg._hdr, cap * sizeof(Slot))
-            if grown == NULL:
-                raise MemoryError()
-            msg._hdr = grown
+            more = PyBytes_FromStringAndSize(NULL, cap * sizeof(Slot))
+            memcpy(PyBytes_AS_STRING(more), msg._hdr, msg._nhdr * sizeof(Slot))
+            msg._more = more
+            msg._hdr = <Slot*>PyBytes_AS_STRING(more)
         msg._hdr[msg._nhdr].hid = hid
+        if not msg._first[hid] and msg._nhdr < 255:
+            msg._first[hid] = msg._nhdr + 1
         msg._hdr[msg._nhdr].ns = ns
         msg._hdr[msg._nhdr].ne = ne
         msg._hdr[msg._nhdr].vs = vs

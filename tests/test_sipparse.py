@@ -596,6 +596,14 @@ def test_many_distinct_header_names(impl: ModuleType) -> None:
     assert m.header("X-H120") is None
 
 
+def test_known_headers_past_the_first_255_lines(impl: ModuleType) -> None:
+    pad = "".join(f"X-P: {k}\r\n" for k in range(300))
+    data = f"OPTIONS sip:a@b SIP/2.0\r\n{pad}Call-ID: late\r\nCSeq: 7 OPTIONS\r\n\r\n"
+    m = impl.parse(data.encode(), max_headers=400)
+    assert (m.call_id, m.cseq.number, m.expires) == ("late", 7, None)
+    assert len(m.header_values("X-P")) == 300 and m.header("call-id") == "late"
+
+
 def test_list_values_with_and_without_quotes(impl: ModuleType) -> None:
     m = impl.parse(
         b"OPTIONS sip:a@b SIP/2.0\r\n"
