@@ -1294,6 +1294,12 @@ cdef struct PV:
     int e
 
 
+cdef PV NO_PARAMS[N_PKEYS]  # every name absent: _check_params starts from a copy
+for _k in range(N_PKEYS):
+    NO_PARAMS[_k].s = -2
+    NO_PARAMS[_k].e = 0
+
+
 
 
 cdef inline bint _ieq(cbuf p, Py_ssize_t s, const char* lit, Py_ssize_t n) noexcept:
@@ -1353,8 +1359,7 @@ cdef Py_ssize_t _check_params(cbuf p, Py_ssize_t i, Py_ssize_t e, PV* kv) except
     """_header_params without the dict: where they stop; ``kv`` gets the exposed values."""
     cdef Py_ssize_t ns, ne, j, vs, ve
     cdef int key
-    for key in range(N_PKEYS):
-        kv[key].s = -2
+    memcpy(kv, NO_PARAMS, sizeof(NO_PARAMS))
     while True:
         i = _skip_lws(p, i, e)
         if i >= e or p[i] != 59:
@@ -2439,6 +2444,44 @@ cdef class Message:
         return _make_uri(self._buf, self._p, &u)
 
     cdef list _list(self, int hid):
+        """The parsed elements of every ``hid`` line (Via, Contact), in order."""
+        cdef Py_ssize_t ts_[8]
+        cdef Py_ssize_t te_[8]
+        cdef int n = 0, k
+        cdef Py_ssize_t i, j
+        cdef Slot* h
+        cdef list out
+        # The spans first, then a list of the right size (one Via is the usual case);
+        # elements are still parsed, and empty ones refused, in order.
+        for k in range(self._nhdr):
+            h = &self._hdr[k]
+            if h.hid != hid:
+                continue
+            i = h.vs
+            while True:
+                if n == 8:
+                    return self._list_appending(hid)
+                j = _elem_end(self._p, i, h.ve)
+                ts_[n] = _skip_lws(self._p, i, j)
+                te_[n] = _rtrim(self._p, ts_[n], j)
+                n += 1
+                if j >= h.ve:
+                    break
+                i = j + 1
+        out = PyList_New(n)
+        for k in range(n):
+            if ts_[k] == te_[k]:
+                _fail(400, "Empty list element", ts_[k])
+            if hid == H_VIA:
+                value = _parse_via(self._buf, self._p, ts_[k], te_[k])
+            else:
+                value = _parse_address(self._buf, self._p, ts_[k], te_[k])
+            Py_INCREF(value)
+            PyList_SET_ITEM(out, k, value)
+        return out
+
+    cdef list _list_appending(self, int hid):
+        """_list for any number of elements."""
         cdef list out = []
         cdef int k
         cdef Py_ssize_t i, j, ts, te
