@@ -359,11 +359,6 @@ cdef extern from *:
     PyObject* sip_interned(const IName* table, cbuf p, Py_ssize_t n, int fold) nogil
 
 
-cdef inline object _interned(IName* table, cbuf p, Py_ssize_t n, bint fold):
-    """The interned str equal to p[:n] (ASCII-lower-cased first if ``fold``), or None."""
-    cdef PyObject* hit = sip_interned(table, p, n, fold)
-    return None if hit == NULL else <object>hit
-
 # --- attribute dispatch ------------------------------------------------------------------
 # A parsed message is read field by field, a few dozen reads per message. CPython's generic
 # attribute lookup for a Cython property costs ~120 instructions (type lookup, descriptor
@@ -1414,7 +1409,9 @@ cdef enum:
     AA_PARAMS = 8
 
 cdef sip_attr_slot ADDRESS_ATTRS[SIP_ATTR_SLOTS]
-_attr_table(ADDRESS_ATTRS, ("display_name", "tag", "expires", "q", "instance", "reg_id", "uri", "params"))
+_attr_table(ADDRESS_ATTRS, (
+    "display_name", "tag", "expires", "q", "instance", "reg_id", "uri", "params",
+))
 
 
 # Holds only the buffer, strings, numbers and dicts of them: no reference cycles to collect.
@@ -1626,7 +1623,10 @@ cdef enum:
     VA_PARAMS = 11
 
 cdef sip_attr_slot VIA_ATTRS[SIP_ATTR_SLOTS]
-_attr_table(VIA_ATTRS, ("protocol", "transport", "branch", "received", "rport", "has_rport", "maddr", "ttl", "host", "port", "params"))
+_attr_table(VIA_ATTRS, (
+    "protocol", "transport", "branch", "received", "rport", "has_rport", "maddr", "ttl",
+    "host", "port", "params",
+))
 
 
 # Holds only the buffer, strings, numbers and dicts of them: no reference cycles to collect.
@@ -2260,7 +2260,11 @@ cdef enum:
     MA_BODY = 18
 
 cdef sip_attr_slot MESSAGE_ATTRS[SIP_ATTR_SLOTS]
-_attr_table(MESSAGE_ATTRS, ("is_request", "status", "content_length", "method", "version", "reason", "uri", "via", "from_", "to", "contacts", "call_id", "cseq", "max_forwards", "expires", "event", "authorization", "body"))
+_attr_table(MESSAGE_ATTRS, (
+    "is_request", "status", "content_length", "method", "version", "reason", "uri", "via",
+    "from_", "to", "contacts", "call_id", "cseq", "max_forwards", "expires", "event",
+    "authorization", "body",
+))
 
 
 # Holds only strings, numbers and dicts of them: no reference cycles to collect.
