@@ -48,6 +48,12 @@ cdef enum:
     C_DIGIT = 256
     C_URI_BAD = 512
 
+cdef extern from *:
+    """
+    #define SIP_HASH_SIZE 256  /* slots of each name table; a power of two */
+    """
+    enum: SIP_HASH_SIZE
+
 cdef enum:
     H_VIA = 1
     H_FROM = 2
@@ -61,7 +67,6 @@ cdef enum:
     H_EVENT = 11
     H_AUTHORIZATION = 17
     N_HEADER_IDS = 64
-    HASH_SIZE = 256
 
 cdef enum:
     HAVE_URI = 1
@@ -118,42 +123,39 @@ cdef struct HName:
     int length
     unsigned char name[32]
 
-cdef HName NAMES[HASH_SIZE]
-
-
-cdef inline unsigned char _lower(unsigned char c) noexcept:
-    # Branch-free: a data-dependent branch per byte mispredicts on mixed-case names.
-    return c + 32 * (<unsigned char>(c - 65) < 26)
+cdef HName NAMES[SIP_HASH_SIZE]
 
 
 cdef extern from *:
     """
-    /* Slot of a name in the 256-slot tables below. OR 0x20 folds ASCII case (and merges a
-       few non-letters, which only adds collisions that the comparison resolves). */
+    /* ASCII lower case, branch-free: a data-dependent branch per byte mispredicts on
+       mixed-case names. */
+    static CYTHON_INLINE unsigned char sip_lower(unsigned char c) {
+        return (unsigned char)(c + 32 * ((unsigned char)(c - 65) < 26));
+    }
+    /* Slot of a name in the SIP_HASH_SIZE-slot tables below. OR 0x20 folds ASCII case (and
+       merges a few non-letters, which only adds collisions that the comparison resolves). */
     static CYTHON_INLINE unsigned int sip_hash(const unsigned char *p, Py_ssize_t n) {
         return (((unsigned int)(p[0] | 32) << 2) ^ (unsigned int)(p[n - 1] | 32)
-                ^ ((unsigned int)n << 5) ^ (unsigned int)n) & 255;
+                ^ ((unsigned int)n << 5) ^ (unsigned int)n) & (SIP_HASH_SIZE - 1);
     }
     """
-    unsigned int sip_hash(cbuf p, Py_ssize_t n) nogil
-
-
-cdef inline unsigned int _hash(cbuf p, Py_ssize_t n) noexcept:
-    return sip_hash(p, n)
+    unsigned char _lower "sip_lower"(unsigned char c) nogil
+    unsigned int _hash "sip_hash"(cbuf p, Py_ssize_t n) nogil
 
 
 cdef void _init_names():
     cdef unsigned int h
     cdef bytes name
     cdef int hid, i
-    for i in range(HASH_SIZE):
+    for i in range(SIP_HASH_SIZE):
         NAMES[i].hid = 0
         NAMES[i].length = 0
         memset(NAMES[i].name, 0, sizeof(NAMES[i].name))
     for name, hid in HEADER_IDS.items():
         h = _hash(<cbuf>PyBytes_AS_STRING(name), len(name))
         while NAMES[h].length:
-            h = (h + 1) & (HASH_SIZE - 1)
+            h = (h + 1) & (SIP_HASH_SIZE - 1)
         NAMES[h].hid = hid
         NAMES[h].length = len(name)
         memcpy(NAMES[h].name, PyBytes_AS_STRING(name), len(name))
@@ -215,7 +217,7 @@ cdef inline int _header_id(cbuf p, Py_ssize_t n, bint wide) noexcept:
                     i += 1
                 if i == n:
                     return NAMES[h].hid
-        h = (h + 1) & (HASH_SIZE - 1)
+        h = (h + 1) & (SIP_HASH_SIZE - 1)
     return 0
 
 # --- interned strings: parameter names, methods and versions seen on every message ------
@@ -232,8 +234,8 @@ cdef extern from *:
         unsigned char name[24]
         PyObject* obj
 
-cdef IName PNAMES[HASH_SIZE]
-cdef IName WORDS[HASH_SIZE]
+cdef IName PNAMES[SIP_HASH_SIZE]
+cdef IName WORDS[SIP_HASH_SIZE]
 
 _PARAM_NAMES = (
     "tag", "branch", "rport", "received", "maddr", "ttl", "transport", "user", "lr", "method",
@@ -253,7 +255,7 @@ cdef void _intern_into(IName* table, tuple words):
     cdef unsigned int h
     cdef bytes raw
     cdef int i
-    for i in range(HASH_SIZE):
+    for i in range(SIP_HASH_SIZE):
         table[i].length = 0
         table[i].obj = NULL
     for word in words:
@@ -261,7 +263,7 @@ cdef void _intern_into(IName* table, tuple words):
         INTERNED[raw] = word  # keeps the str alive for the C table
         h = _hash(<cbuf>PyBytes_AS_STRING(raw), len(raw))
         while table[h].length:
-            h = (h + 1) & (HASH_SIZE - 1)
+            h = (h + 1) & (SIP_HASH_SIZE - 1)
         table[h].length = len(raw)
         memcpy(table[h].name, PyBytes_AS_STRING(raw), len(raw))
         table[h].obj = <PyObject*>word
@@ -299,11 +301,9 @@ cdef extern from *:
             memcpy(&b0, lit, 4); memcpy(&b1, lit + n - 4, 4);
             return (((uint32_t)sip_lower8(a0) ^ b0) | ((uint32_t)sip_lower8(a1) ^ b1)) == 0;
         }
-        for (Py_ssize_t k = 0; k < n; k++) {
-            unsigned char c = a[k];
-            if ((unsigned char)(c + 32 * ((unsigned char)(c - 65) < 26)) != lit[k])
+        for (Py_ssize_t k = 0; k < n; k++)
+            if (sip_lower(a[k]) != lit[k])
                 return 0;
-        }
         return 1;
     }
     """
@@ -351,7 +351,7 @@ cdef extern from *:
             if (table[h].length == n
                     && (fold ? sip_ieq(p, table[h].name, n) : sip_eq_short(p, table[h].name, n)))
                 return table[h].obj;
-            h = (h + 1) & 255;
+            h = (h + 1) & (SIP_HASH_SIZE - 1);
         }
         return NULL;
     }
