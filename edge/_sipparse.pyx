@@ -1915,6 +1915,19 @@ cdef Event _parse_event(cbuf p, Py_ssize_t s, Py_ssize_t e):
 
 cdef extern from "Python.h":
     dict _PyDict_NewPresized(Py_ssize_t minused)
+    int _PyDict_SetItem_KnownHash(object d, object key, object value, Py_hash_t h) except -1
+
+
+cdef extern from *:
+    """
+    /* The hash a str caches in itself (names here are interned, so it is computed), or
+       PyObject_Hash for one that has not computed it yet. */
+    static CYTHON_INLINE Py_hash_t sip_str_hash(PyObject *s) {
+        Py_hash_t h = ((PyASCIIObject *)s)->hash;
+        return h != -1 ? h : PyObject_Hash(s);
+    }
+    """
+    Py_hash_t sip_str_hash(object s) except? -1
 
 cdef str A_USERNAME = "username"
 cdef str A_REALM = "realm"
@@ -2005,7 +2018,8 @@ cdef Auth _parse_auth(cbuf p, Py_ssize_t s, Py_ssize_t e):
             if i == j:
                 _fail(400, "Malformed credentials", j)
             value = _word(p, j, i)
-        params[_auth_name(p, ns, ne)] = value
+        name = _auth_name(p, ns, ne)
+        _PyDict_SetItem_KnownHash(params, name, value, sip_str_hash(name))
         if i < e and CLS[p[i]] & C_LWS:
             i = _skip_lws(p, i, e)
         if i < e:
@@ -2338,6 +2352,9 @@ cdef class Message:
         cdef bytes key = named[1]
         cdef int hid = named[0]
         cdef int k
+        if hid:
+            k = self._slot(hid)
+            return None if k < 0 else _value_text(self._p, &self._hdr[k])
         for k in range(self._nhdr):
             if self._matches(&self._hdr[k], hid, key):
                 return _value_text(self._p, &self._hdr[k])
@@ -2358,7 +2375,11 @@ cdef class Message:
         cdef Slot* h
         # The spans first, then a list of the right size (appending would grow it 3 times
         # for a 10-method Allow); more than N_ITEMS values take the appending path below.
-        for k in range(self._nhdr):
+        # A known header's lines start at its first slot.
+        k = self._slot(hid) if hid else 0
+        if k < 0:
+            return []
+        for k in range(k, self._nhdr):
             h = &self._hdr[k]
             if not self._matches(h, hid, key):
                 continue
