@@ -2956,7 +2956,7 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
                    Py_ssize_t max_headers, Py_ssize_t max_hlen):
     cdef cbuf p = <cbuf>PyBytes_AS_STRING(data)
     cdef Py_ssize_t pos = 0, ns, ne, i, vs, seg, le, ve, n, cl = -1
-    cdef int cap, hid, folded, k, k0
+    cdef int cap, folded, k, done = 0
     cdef Slot* h
     while pos + 1 < end and p[pos] == 13 and p[pos + 1] == 10:
         pos += 2
@@ -2972,11 +2972,12 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
     while True:
         # Most lines take the C loop; it stops at the first one it does not take (folding,
         # an error, the end of the headers), which the code below handles.
-        k0 = msg._nhdr
         msg._nhdr = sip_scan_simple(p, &pos, end, msg._hdr, msg._nhdr,
                                     cap if cap < max_headers else <int>max_headers,
                                     max_hlen, CLS, C_TOKEN)
-        for k in range(k0, msg._nhdr):
+        # The new slots, from the C loop and from the line handled below on the last turn:
+        # their header ids, and Content-Length (in line order, as the errors must be).
+        for k in range(done, msg._nhdr):
             h = &msg._hdr[k]
             h.hid = _header_id(p + h.ns, h.ne - h.ns, h.ns + 16 <= end)
             if not msg._first[h.hid] and k < 255:
@@ -2987,6 +2988,7 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
                     cl = n
                 elif n != cl and stream:
                     _fail(400, "Conflicting Content-Length", h.ns)
+        done = msg._nhdr
         if pos + 1 < end and p[pos] == 13 and p[pos + 1] == 10:
             pos += 2
             break
@@ -3019,13 +3021,6 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
         pos = seg
         vs = _skip_lws(p, vs, le)
         ve = _rtrim(p, vs, le)
-        hid = _header_id(p + ns, ne - ns, ns + 16 <= end)
-        if hid == H_CONTENT_LENGTH:
-            n = _content_length(p, vs, ve, max_size)
-            if cl < 0:
-                cl = n
-            elif n != cl and stream:
-                _fail(400, "Conflicting Content-Length", ns)
         if msg._nhdr == cap:
             # Past the inline slots, the spans live in a bytes object the message owns, so
             # that freeing it needs no __dealloc__ (which costs every message an
@@ -3035,9 +3030,7 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
             memcpy(PyBytes_AS_STRING(more), msg._hdr, msg._nhdr * sizeof(Slot))
             msg._more = more
             msg._hdr = <Slot*>PyBytes_AS_STRING(more)
-        msg._hdr[msg._nhdr].hid = hid
-        if not msg._first[hid] and msg._nhdr < 255:
-            msg._first[hid] = msg._nhdr + 1
+        msg._hdr[msg._nhdr].hid = 0  # set with the C loop's slots, on the next turn
         msg._hdr[msg._nhdr].ns = ns
         msg._hdr[msg._nhdr].ne = ne
         msg._hdr[msg._nhdr].vs = vs
