@@ -2474,48 +2474,13 @@ cdef class Message:
 
     cdef list _list(self, int hid):
         """The parsed elements of every ``hid`` line (Via, Contact), in order."""
-        cdef Py_ssize_t ts_[8]
-        cdef Py_ssize_t te_[8]
-        cdef int n = 0, k
-        cdef Py_ssize_t i, j
-        cdef Slot* h
-        cdef list out
-        # The spans first, then a list of the right size (one Via is the usual case);
-        # elements are still parsed, and empty ones refused, in order.
-        for k in range(self._nhdr):
-            h = &self._hdr[k]
-            if h.hid != hid:
-                continue
-            i = h.vs
-            while True:
-                if n == 8:
-                    return self._list_appending(hid)
-                j = _elem_end(self._p, i, h.ve)
-                ts_[n] = _skip_lws(self._p, i, j)
-                te_[n] = _rtrim(self._p, ts_[n], j)
-                n += 1
-                if j >= h.ve:
-                    break
-                i = j + 1
-        out = PyList_New(n)
-        for k in range(n):
-            if ts_[k] == te_[k]:
-                _fail(400, "Empty list element", ts_[k])
-            if hid == H_VIA:
-                value = _parse_via(self._buf, self._p, ts_[k], te_[k])
-            else:
-                value = _parse_address(self._buf, self._p, ts_[k], te_[k])
-            Py_INCREF(value)
-            PyList_SET_ITEM(out, k, value)
-        return out
-
-    cdef list _list_appending(self, int hid):
-        """_list for any number of elements."""
         cdef list out = []
-        cdef int k
+        cdef int k = self._slot(hid)
         cdef Py_ssize_t i, j, ts, te
         cdef Slot* h
-        for k in range(self._nhdr):
+        if k < 0:
+            return out
+        for k in range(k, self._nhdr):
             h = &self._hdr[k]
             if h.hid != hid:
                 continue
