@@ -11,6 +11,7 @@ built when a field is read.
 cimport cython
 
 import sys
+from cpython.dict cimport PyDict_Copy
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.object cimport PyObject, PyObject_GenericGetAttr, PyTypeObject
@@ -1943,95 +1944,283 @@ cdef str A_STALE = "stale"
 cdef str A_DOMAIN = "domain"
 
 
-cdef inline str _auth_name(cbuf p, Py_ssize_t s, Py_ssize_t e):
-    """The lower-cased auth-param name p[s:e]; the digest names come as shared strings."""
+cdef PyObject* _shared_auth_name(cbuf p, Py_ssize_t s, Py_ssize_t e) noexcept:
+    """The shared string (A_*, borrowed) of the digest parameter name p[s:e] in any case,
+    or NULL for another name."""
     cdef Py_ssize_t n = e - s
     cdef unsigned char c = _lower(p[s])
     if n == 2:
         if c == 110 and _ieq(p, s, b"nc", 2):
-            return A_NC
+            return <PyObject*>A_NC
     elif n == 3:
         if c == 117 and _ieq(p, s, b"uri", 3):
-            return A_URI
+            return <PyObject*>A_URI
         if c == 113 and _ieq(p, s, b"qop", 3):
-            return A_QOP
+            return <PyObject*>A_QOP
     elif n == 5:
         if c == 114 and _ieq(p, s, b"realm", 5):
-            return A_REALM
+            return <PyObject*>A_REALM
         if c == 110 and _ieq(p, s, b"nonce", 5):
-            return A_NONCE
+            return <PyObject*>A_NONCE
         if c == 115 and _ieq(p, s, b"stale", 5):
-            return A_STALE
+            return <PyObject*>A_STALE
     elif n == 6:
         if c == 99 and _ieq(p, s, b"cnonce", 6):
-            return A_CNONCE
+            return <PyObject*>A_CNONCE
         if c == 111 and _ieq(p, s, b"opaque", 6):
-            return A_OPAQUE
+            return <PyObject*>A_OPAQUE
         if c == 100 and _ieq(p, s, b"domain", 6):
-            return A_DOMAIN
+            return <PyObject*>A_DOMAIN
     elif n == 8:
         if c == 117 and _ieq(p, s, b"username", 8):
-            return A_USERNAME
+            return <PyObject*>A_USERNAME
         if c == 114 and _ieq(p, s, b"response", 8):
-            return A_RESPONSE
+            return <PyObject*>A_RESPONSE
     elif n == 9:
         if c == 97 and _ieq(p, s, b"algorithm", 9):
-            return A_ALGORITHM
-    return _lower_text(p, s, e)
+            return <PyObject*>A_ALGORITHM
+    return NULL
+
+
+# Credentials are parsed in two passes: the first checks the grammar and notes each
+# parameter's spans, the second makes the values and the dict. A phone model sends its
+# digest parameters in the same order every time, so the dict is copied from a prototype
+# with those keys in that order (a copy of the key table, then each value set on a key it
+# already holds) instead of being built by nine inserts, each of which searches for a slot.
+
+cdef enum:
+    AUTH_INLINE = 16  # parameters noted on the stack; more go to the heap
+    AUTH_PROTOS = 8  # prototypes kept, for as many orders of parameters (phone models)
+
+cdef struct AuthParam:
+    PyObject* name  # a shared digest name (A_*), or NULL: made from p[ns:ne]
+    int ns, ne, vs, ve  # value p[vs:ve]: the token, or the text between the quotes
+    int kind  # 0 token; 1 quoted ASCII; 2 quoted with non-ASCII bytes; 3 quoted with escapes
+
+cdef struct AuthProto:
+    int n  # 0: slot unused
+    PyObject* keys[AUTH_INLINE]  # borrowed: the A_* strings live as long as the module
+
+cdef AuthProto _AUTH_PROTO_KEYS[AUTH_PROTOS]
+cdef list _AUTH_PROTO_DICTS = [None] * AUTH_PROTOS
+cdef int _auth_proto_next = 0
+
+
+cdef Py_ssize_t _auth_param(cbuf p, Py_ssize_t i, Py_ssize_t e, AuthParam* a) except -1:
+    """Checks the auth-param at ``i`` and notes it in ``a``; returns the index past it."""
+    cdef Py_ssize_t j
+    cdef int high
+    a.ns = <int>i
+    i = _token_end(p, i, e)
+    if i == a.ns:
+        _fail(400, "Malformed credentials", i)
+    a.ne = <int>i
+    a.name = _shared_auth_name(p, a.ns, a.ne)
+    j = i
+    if j < e and CLS[p[j]] & C_LWS:
+        j = _skip_lws(p, j, e)
+    if j >= e or p[j] != 61:
+        _fail(400, "Malformed credentials", j)
+    j += 1
+    if j < e and CLS[p[j]] & C_LWS:
+        j = _skip_lws(p, j, e)
+    if j < e and p[j] == 34:
+        i = sip_quote_end(p, j + 1, e, &high)
+        if i >= 0 and p[i] == 34:  # the common case: no backslash
+            a.kind = 2 if high else 1
+            a.vs = <int>j + 1
+            a.ve = <int>i
+            return i + 1
+        a.kind = 3
+        a.vs = <int>j
+        return _quoted_end(p, j, e)
+    i = _pvalue_end(p, j, e)
+    if i == j:
+        _fail(400, "Malformed credentials", j)
+    a.kind = 0
+    a.vs = <int>j
+    a.ve = <int>i
+    return i
+
+
+cdef object _auth_value(cbuf p, Py_ssize_t e, AuthParam* a):
+    cdef Py_ssize_t after
+    if a.kind == 0:
+        return _word(p, a.vs, a.ve)
+    if a.kind == 1:
+        return _ascii_copy(p, a.vs, a.ve)
+    if a.kind == 2:
+        return _text(p, a.vs, a.ve)
+    return _quoted(p, a.vs, e, &after)
+
+
+cdef int _auth_proto(AuthParam* a, int n) noexcept:
+    """The prototype slot whose keys are the names of a[:n] in order, or -1."""
+    cdef int k, m
+    if n == 0 or n > AUTH_INLINE:  # (n 0 marks an unused slot)
+        return -1
+    for k in range(AUTH_PROTOS):
+        if _AUTH_PROTO_KEYS[k].n != n:
+            continue
+        for m in range(n):
+            if _AUTH_PROTO_KEYS[k].keys[m] != a[m].name:
+                break
+        else:
+            return k
+    return -1
+
+
+cdef void _auth_keep_proto(AuthParam* a, int n, dict params) except *:
+    """Keeps the key order of ``params`` (built from a[:n]) as a prototype, when every
+    name is a shared digest name and none repeats."""
+    global _auth_proto_next
+    cdef int k, slot
+    if n == 0 or n > AUTH_INLINE or len(params) != n:
+        return
+    for k in range(n):
+        if a[k].name == NULL:
+            return
+    slot = _auth_proto_next
+    _auth_proto_next = (slot + 1) % AUTH_PROTOS
+    proto = {}  # built by inserts: a table of str keys, which a copy keeps
+    for k in range(n):
+        proto[<object>a[k].name] = None
+        _AUTH_PROTO_KEYS[slot].keys[k] = a[k].name
+    _AUTH_PROTO_DICTS[slot] = proto
+    _AUTH_PROTO_KEYS[slot].n = n
+
+
+cdef extern from *:
+    """
+    /* The entries of a dict just copied (PyDict_Copy) from a prototype built by inserts of
+       str keys, so that each value can be set without a search: CPython 3.11 keeps such a
+       table's entries in insertion order, right after its index array. NULL when this
+       build of CPython lays dicts out otherwise, or the table is not of that kind; the
+       caller then sets the items the usual way. The dict is new and nothing has seen it
+       yet, so no version tag or watcher needs to learn of the change. */
+    typedef struct { PyObject *key; PyObject *value; } sip_dict_entry;
+    #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000 && !defined(Py_LIMITED_API)
+    typedef struct {  /* the head of 3.11's PyDictKeysObject (Include/internal/pycore_dict.h) */
+        Py_ssize_t dk_refcnt;
+        uint8_t dk_log2_size;
+        uint8_t dk_log2_index_bytes;
+        uint8_t dk_kind;
+        uint32_t dk_version;
+        Py_ssize_t dk_usable;
+        Py_ssize_t dk_nentries;
+        char dk_indices[];
+    } sip_dict_keys;
+    static CYTHON_INLINE sip_dict_entry *sip_dict_entries(PyObject *d, Py_ssize_t n) {
+        PyDictObject *mp = (PyDictObject *)d;
+        sip_dict_keys *dk = (sip_dict_keys *)mp->ma_keys;
+        if (mp->ma_values != NULL || dk->dk_kind != 1 /* DICT_KEYS_UNICODE */
+                || dk->dk_nentries != n || mp->ma_used != n)
+            return NULL;
+        return (sip_dict_entry *)(dk->dk_indices + ((size_t)1 << dk->dk_log2_index_bytes));
+    }
+    #else
+    static CYTHON_INLINE sip_dict_entry *sip_dict_entries(PyObject *d, Py_ssize_t n) {
+        return NULL;
+    }
+    #endif
+    """
+    ctypedef struct DictEntry "sip_dict_entry":
+        PyObject* key
+        PyObject* value
+    DictEntry* sip_dict_entries(object d, Py_ssize_t n) noexcept
+
+
+cdef inline void _set_entry(DictEntry* entry, object value) noexcept:
+    """Puts ``value`` in place of the entry's value (a reference to None, from the copy)."""
+    cdef PyObject* old = entry.value
+    Py_INCREF(value)
+    entry.value = <PyObject*>value
+    Py_XDECREF(old)
+
+
+cdef void _check_dict_entries() except *:
+    """The direct writes must give the dict that inserts give (checked on import)."""
+    cdef dict proto = dict.fromkeys((A_USERNAME, A_REALM, A_NONCE, A_URI, A_RESPONSE, A_NC))
+    cdef dict copy = PyDict_Copy(proto)
+    cdef DictEntry* entries = sip_dict_entries(copy, len(proto))
+    cdef Py_ssize_t k
+    if entries == NULL:
+        return  # another CPython: _auth_params sets the items the usual way
+    for k, key in enumerate(proto):
+        if entries[k].key != <PyObject*>key:
+            raise RuntimeError("dict entry layout mismatch")
+        _set_entry(&entries[k], str(k))
+    if copy != {key: str(k) for k, key in enumerate(proto)} or list(copy) != list(proto):
+        raise RuntimeError("dict entry layout mismatch")
+
+
+_check_dict_entries()
+
+
+cdef dict _auth_params(cbuf p, Py_ssize_t e, AuthParam* a, int n):
+    cdef int k, slot = _auth_proto(a, n)
+    cdef dict params
+    cdef DictEntry* entries
+    cdef object name
+    if slot >= 0:
+        params = PyDict_Copy(_AUTH_PROTO_DICTS[slot])
+        entries = sip_dict_entries(params, n)
+        for k in range(n):  # each key is there, with None: the value takes its place
+            value = _auth_value(p, e, &a[k])
+            if entries != NULL:
+                _set_entry(&entries[k], value)
+            else:
+                _PyDict_SetItem_KnownHash(params, <object>a[k].name, value,
+                                          sip_str_hash(<object>a[k].name))
+        return params
+    params = _PyDict_NewPresized(n)
+    for k in range(n):
+        name = <object>a[k].name if a[k].name != NULL else _lower_text(p, a[k].ns, a[k].ne)
+        _PyDict_SetItem_KnownHash(params, name, _auth_value(p, e, &a[k]), sip_str_hash(name))
+    _auth_keep_proto(a, n, params)
+    return params
 
 
 cdef Auth _parse_auth(cbuf p, Py_ssize_t s, Py_ssize_t e):
-    cdef Py_ssize_t se = _token_end(p, s, e), i, j, ns, ne
-    cdef int high
-    cdef dict params
-    cdef object value
+    cdef Py_ssize_t se = _token_end(p, s, e), i
+    cdef AuthParam inline_params[AUTH_INLINE]
+    cdef AuthParam* a = inline_params
+    cdef AuthParam* grown
+    cdef int n = 0, cap = AUTH_INLINE
+    cdef Auth auth
     if se == s:
         _fail(400, "Malformed credentials", s)
     i = _skip_lws(p, se, e)
     if i < e and i == se:
         _fail(400, "Malformed credentials", i)
-    # Digest credentials hold about nine parameters: size the dict for them at once.
-    params = _PyDict_NewPresized(10) if i < e else {}
-    while i < e:
-        ns = i
-        i = ne = _token_end(p, i, e)
-        if i == ns:
-            _fail(400, "Malformed credentials", i)
-        j = i
-        if j < e and CLS[p[j]] & C_LWS:
-            j = _skip_lws(p, j, e)
-        if j >= e or p[j] != 61:
-            _fail(400, "Malformed credentials", j)
-        j += 1
-        if j < e and CLS[p[j]] & C_LWS:
-            j = _skip_lws(p, j, e)
-        if j < e and p[j] == 34:
-            i = sip_quote_end(p, j + 1, e, &high)
-            if i >= 0 and p[i] == 34:  # the common case: no backslash
-                value = _text(p, j + 1, i) if high else _ascii_copy(p, j + 1, i)
-                i += 1
-            else:
-                value = _quoted(p, j, e, &i)
-        else:
-            i = j
-            i = _pvalue_end(p, i, e)
-            if i == j:
-                _fail(400, "Malformed credentials", j)
-            value = _word(p, j, i)
-        name = _auth_name(p, ns, ne)
-        _PyDict_SetItem_KnownHash(params, name, value, sip_str_hash(name))
-        if i < e and CLS[p[i]] & C_LWS:
-            i = _skip_lws(p, i, e)
-        if i < e:
-            if p[i] != 44:
-                _fail(400, "Malformed credentials", i)
-            i += 1
+    try:
+        while i < e:
+            if n == cap:
+                grown = <AuthParam*>malloc(2 * cap * sizeof(AuthParam))
+                if grown == NULL:
+                    raise MemoryError()
+                memcpy(grown, a, n * sizeof(AuthParam))
+                if a != inline_params:
+                    free(a)
+                a = grown
+                cap *= 2
+            i = _auth_param(p, i, e, &a[n])
+            n += 1
             if i < e and CLS[p[i]] & C_LWS:
                 i = _skip_lws(p, i, e)
-    cdef Auth auth = Auth.__new__(Auth)
-    auth.scheme = _word(p, s, se)
-    auth.params = params
-    return auth
+            if i < e:
+                if p[i] != 44:
+                    _fail(400, "Malformed credentials", i)
+                i += 1
+                if i < e and CLS[p[i]] & C_LWS:
+                    i = _skip_lws(p, i, e)
+        auth = Auth.__new__(Auth)
+        auth.scheme = _word(p, s, se)
+        auth.params = _auth_params(p, e, a, n)
+        return auth
+    finally:
+        if a != inline_params:
+            free(a)
 
 # --- the message --------------------------------------------------------------------------
 

@@ -743,6 +743,52 @@ def test_stream_split_at_every_offset(impl: ModuleType, data: bytes) -> None:
         assert stream_outcome(impl, [(data + data)[:cut], (data + data)[cut:]]) == whole, cut
 
 
+def _credentials(impl: ModuleType, value: str) -> dict[str, str]:
+    data = f"REGISTER sip:a SIP/2.0\r\nAuthorization: {value}\r\n\r\n".encode()
+    params: dict[str, str] = impl.parse(data).authorization.params
+    return params
+
+
+DIGEST = [
+    ("username", '"408"'),
+    ("realm", '"asterisk"'),
+    ("nonce", '"1658480429/5f61"'),
+    ("uri", '"sip:31.42.177.246:5060"'),
+    ("response", '"141220b573ab6c95"'),
+    ("cnonce", '"167b4efc"'),
+    ("nc", "00000001"),
+    ("qop", "auth"),
+    ("algorithm", "MD5"),
+]
+
+
+def test_credentials_keep_each_message_order_and_values(impl: ModuleType) -> None:
+    """The compiled parser copies the dict of credentials from a prototype of the last
+    orders of parameter names it saw: each message must still get its own order, values,
+    duplicates and names, however the orders alternate."""
+    orders = [DIGEST, DIGEST[::-1], DIGEST[1:] + DIGEST[:1], DIGEST[:3], DIGEST[2:7]]
+    orders += [DIGEST[k:] + DIGEST[:k] for k in range(2, 9)]  # more orders than prototypes
+    for turn in range(3):
+        for order in orders:
+            sent = [
+                (name, v[:-1] + f'{turn}"' if v[0] == '"' else f"{v}{turn}") for name, v in order
+            ]
+            params = _credentials(impl, "Digest " + ", ".join(f"{n}={v}" for n, v in sent))
+            assert list(params) == [name for name, _ in order]
+            assert params == {name: v.strip('"') for name, v in sent}
+    # A repeated name keeps its first place and its last value; other names are lower-cased.
+    params = _credentials(impl, 'Digest realm="a", Nonce=1, REALM="b", X-Vendor=7')
+    assert list(params.items()) == [("realm", "b"), ("nonce", "1"), ("x-vendor", "7")]
+    params = _credentials(impl, 'Digest realm="a", nonce=1, realm="b"')
+    assert list(params.items()) == [("realm", "b"), ("nonce", "1")]
+    # Escapes and non-ASCII text in quoted values; more parameters than the stack holds.
+    params = _credentials(impl, 'Digest username="a\\"b", realm="caf\xe9", nonce=1')
+    assert params == {"username": 'a"b', "realm": "caf\xe9", "nonce": "1"}
+    many = ", ".join(f"p{k}={k}" for k in range(40))
+    assert _credentials(impl, "Digest " + many) == {f"p{k}": str(k) for k in range(40)}
+    assert _credentials(impl, "Digest") == {}
+
+
 # --- serialisation and builders ------------------------------------------------------------
 
 
