@@ -14,7 +14,9 @@ import sys
 from cpython.dict cimport PyDict_Copy
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
-from cpython.object cimport PyObject, PyObject_GenericGetAttr, PyTypeObject
+from cpython.object cimport (
+    PyCFunction, PyMethodDef, PyObject, PyObject_GenericGetAttr, PyTypeObject,
+)
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_DecodeUTF8, PyUnicode_New
 from libc.stdlib cimport free, malloc
@@ -2465,12 +2467,14 @@ cdef enum:
     MA_EVENT = 16
     MA_AUTHORIZATION = 17
     MA_BODY = 18
+    MA_HEADER = 19
+    MA_HEADER_VALUES = 20
 
 cdef sip_attr_slot MESSAGE_ATTRS[SIP_ATTR_SLOTS]
 _attr_table(MESSAGE_ATTRS, (
     "is_request", "status", "content_length", "method", "version", "reason", "uri", "via",
     "from_", "to", "contacts", "call_id", "cseq", "max_forwards", "expires", "event",
-    "authorization", "body",
+    "authorization", "body", "header", "header_values",
 ))
 
 
@@ -2537,6 +2541,13 @@ cdef class Message:
 
     def header(self, str name):
         """First value of header ``name`` (long or compact form, any case), unfolded."""
+        return self._header(name)
+
+    def header_values(self, str name):
+        """Every value of ``name``: list headers split at commas, others one per line."""
+        return self._values(name)
+
+    cdef object _header(self, str name):
         cdef tuple named = _lookup_name(name)
         cdef bytes key = named[1]
         cdef int hid = named[0]
@@ -2549,8 +2560,7 @@ cdef class Message:
                 return _value_text(self._p, &self._hdr[k])
         return None
 
-    def header_values(self, str name):
-        """Every value of ``name``: list headers split at commas, others one per line."""
+    cdef list _values(self, str name):
         cdef tuple named = _lookup_name(name)
         cdef bytes key = named[1]
         cdef int hid = named[0]
@@ -2977,8 +2987,46 @@ cdef class Message:
             return self._get_authorization()
         elif code == MA_BODY:
             return self._get_body()
+        elif code == MA_HEADER:
+            return PyCFunction_NewEx(&HEADER_METHOD, self, NULL)
+        elif code == MA_HEADER_VALUES:
+            return PyCFunction_NewEx(&HEADER_VALUES_METHOD, self, NULL)
         return PyObject_GenericGetAttr(self, name)
 
+
+
+# ``msg.header`` and ``msg.header_values`` are read on every message, and reading a method
+# binds it: through the generic lookup a Python bound method around the Cython function,
+# whose call then parses its arguments. A builtin bound straight to the message (METH_O)
+# is made and called for less than half of that.
+
+cdef object _header_of(object msg, object name):
+    if type(name) is not str:
+        raise TypeError(f"header name must be str, not {type(name).__name__}")
+    return (<Message>msg)._header(<str>name)
+
+
+cdef object _values_of(object msg, object name):
+    if type(name) is not str:
+        raise TypeError(f"header name must be str, not {type(name).__name__}")
+    return (<Message>msg)._values(<str>name)
+
+
+cdef extern from "Python.h":
+    object PyCFunction_NewEx(PyMethodDef* ml, object self, PyObject* module)
+    enum: METH_O
+
+
+cdef PyMethodDef HEADER_METHOD
+HEADER_METHOD.ml_name = "header"
+HEADER_METHOD.ml_meth = <PyCFunction>_header_of
+HEADER_METHOD.ml_flags = METH_O
+HEADER_METHOD.ml_doc = "First value of header ``name`` (long or compact form, any case), unfolded."
+cdef PyMethodDef HEADER_VALUES_METHOD
+HEADER_VALUES_METHOD.ml_name = "header_values"
+HEADER_VALUES_METHOD.ml_meth = <PyCFunction>_values_of
+HEADER_VALUES_METHOD.ml_flags = METH_O
+HEADER_VALUES_METHOD.ml_doc = "Every value of ``name``: list headers split at commas, others one per line."
 
 # --- scanning -----------------------------------------------------------------------------
 

@@ -598,6 +598,11 @@ def test_attribute_reads_by_any_name_object(impl: ModuleType) -> None:
         with pytest.raises(AttributeError):
             obj.branch_ = 1  # read-only types, no __dict__
     assert m.header(_fresh("User-Agent")) == m.header("user-agent")
+    # The methods, read however: bound to the message, or called on the class.
+    for method, name in ((m.header, "header"), (m.header_values, "header_values")):
+        for read in (method, getattr(m, _fresh(name)), getattr(type(m), name).__get__(m)):
+            assert read("Allow") == getattr(type(m), name)(m, "allow"), name
+    assert m.header.__self__ is m and m.header_values("X-Nope") == []
 
 
 def test_many_distinct_header_names(impl: ModuleType) -> None:
