@@ -5,16 +5,34 @@ BIN    := $(VENV)/bin
 DATA   ?= var
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install bench fuzz lint clean
+.PHONY: run test install pgo bench fuzz lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 
-# Editable install: builds both Cython extensions in place next to their .pyx.
-$(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard edge/*.pyx edge/*.pxd)
+# Editable install: builds both Cython extensions in place next to their .pyx, then the
+# SIP parser again, profile-guided.
+$(STAMP): $(BIN)/python pyproject.toml setup.py benchmarks/pgo_workload.py \
+		$(wildcard edge/*.pyx edge/*.pxd)
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(MAKE) --no-print-directory pgo
 	touch $(STAMP)
+
+# Profile-guided build of the compiled SIP parser (GCC): an instrumented build, a training
+# run over the test corpus (benchmarks/pgo_workload.py), then the optimised build, in
+# place. ~10% faster parses: docs/sipparse.md. Another compiler keeps the plain build.
+PGO_BUILD = $(BIN)/python setup.py -q build_ext --inplace --force --build-temp build/pgo
+CC_NAME = $$($(BIN)/python -c 'import os, sysconfig; print((os.environ.get("CC") \
+	or sysconfig.get_config_var("CC")).split()[0])')
+pgo:
+	@if ! $(CC_NAME) --version 2>/dev/null | grep -q "Free Software Foundation"; then \
+		echo "pgo: the C compiler is not GCC; the SIP parser keeps its plain build"; exit 0; fi; \
+	set -e; rm -rf build/pgo; \
+	echo "pgo: instrumented build, training run, profile-guided build of edge/_sipparse"; \
+	PROVEDGE_PGO=generate $(PGO_BUILD); \
+	$(BIN)/python benchmarks/pgo_workload.py; \
+	PROVEDGE_PGO=use $(PGO_BUILD)
 
 install: $(STAMP)
 

@@ -3,7 +3,9 @@
 Switches are environment variables, since pip passes no setup.py flags:
 PROVEDGE_CYTHON_DEBUG=1 builds unoptimised with debug symbols, bounds checks and the
 PROVEDGE_DEBUG invariant macro; PROVEDGE_SANITIZE=1 (with CC=clang) adds AddressSanitizer
-and libFuzzer coverage instrumentation for `make fuzz`.
+and libFuzzer coverage instrumentation for `make fuzz`; PROVEDGE_PGO=generate, then =use
+(GCC) build the SIP parser profile-guided for `make pgo` (the counts go next to its object
+file, so both builds must share --build-temp).
 """
 
 import os
@@ -15,23 +17,39 @@ from setuptools import Extension, setup
 DEBUG = os.environ.get("PROVEDGE_CYTHON_DEBUG") == "1"
 SANITIZE = ["-fsanitize=address,fuzzer-no-link", "-fno-omit-frame-pointer", "-g", "-O1"]
 sanitize = os.environ.get("PROVEDGE_SANITIZE") == "1"
+PGO = {
+    "": ([], []),
+    "generate": (["-fprofile-generate", "-fprofile-update=single"], ["-fprofile-generate"]),
+    "use": (["-fprofile-use", "-fprofile-correction"], []),
+}
+pgo_compile, pgo_link = PGO[os.environ.get("PROVEDGE_PGO", "")]
+PGO_MODULES = {"edge._sipparse"}  # the training run (benchmarks/pgo_workload.py) covers it
 
 
-def _compile_args() -> list[str]:
+def _compile_args(module: str) -> list[str]:
     if sanitize:
         return SANITIZE
-    return ["-O0", "-g"] if DEBUG else ["-O3"]
+    if DEBUG:
+        return ["-O0", "-g"]
+    return ["-O3"] + (pgo_compile if module in PGO_MODULES else [])
+
+
+def _link_args(module: str) -> list[str]:
+    if sanitize:
+        return SANITIZE
+    return pgo_link if module in PGO_MODULES else []
 
 
 extensions = [
     Extension(
-        path[:-4].replace(os.sep, "."),
+        module,
         [path],
-        extra_compile_args=_compile_args(),
-        extra_link_args=SANITIZE if sanitize else [],
+        extra_compile_args=_compile_args(module),
+        extra_link_args=_link_args(module),
         define_macros=[("PROVEDGE_DEBUG", "1")] if DEBUG else [],
     )
     for path in sorted(glob(os.path.join("edge", "_*.pyx")))
+    for module in [path[:-4].replace(os.sep, ".")]
 ]
 
 setup(
