@@ -31,7 +31,7 @@ def _compile_args(module: str) -> list[str]:
         return SANITIZE
     if DEBUG:
         return ["-O0", "-g"]
-    return ["-O3"] + (pgo_compile if module in PGO_MODULES else [])
+    return ["-O3", "-fno-plt"] + (pgo_compile if module in PGO_MODULES else [])
 
 
 def _link_args(module: str) -> list[str]:
