@@ -351,8 +351,9 @@ cdef extern from *:
             return NULL;
         h = sip_hash(p, n);
         while (table[h].length) {
-            if (table[h].length == n
-                    && (fold ? sip_ieq(p, table[h].name, n) : sip_eq_short(p, table[h].name, n)))
+            /* Names mostly come in the table's case: the exact compare goes first. */
+            if (table[h].length == n && (sip_eq_short(p, table[h].name, n)
+                                         || (fold && sip_ieq(p, table[h].name, n))))
                 return table[h].obj;
             h = (h + 1) & (SIP_HASH_SIZE - 1);
         }
@@ -895,35 +896,288 @@ cdef Py_ssize_t _elem_end(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcept:
         i += 1
 
 
-cdef dict _header_params(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* stop):
-    cdef dict params = {}
-    cdef Py_ssize_t ns, j, vs
-    cdef object value
-    while True:
-        i = _skip_lws(p, i, e)
-        if i >= e or p[i] != 59:
-            stop[0] = i
-            return params
-        i = _skip_lws(p, i + 1, e)
-        ns = i
-        i = _token_end(p, i, e)
-        if i == ns:
-            _fail(400, "Empty parameter", ns)
-        name = _lower_text(p, ns, i)
-        value = None
-        j = _skip_lws(p, i, e)
-        if j < e and p[j] == 61:
-            j = _skip_lws(p, j + 1, e)
-            if j < e and p[j] == 34:
-                value = _quoted(p, j, e, &i)
+# --- parameter dicts ----------------------------------------------------------------------
+# Parameters (;name=value of Event, Via, addresses; the auth-params of credentials) are
+# parsed in two passes: the first checks the grammar and notes each parameter's spans, the
+# second makes the values and the dict. A phone model sends its parameters in the same
+# order every time, so the dict is copied from a prototype with those keys in that order
+# (a copy of the key table, then each value set on a key it already holds) instead of
+# being built by inserts, each of which searches for a slot.
+
+cdef extern from "Python.h":
+    dict _PyDict_NewPresized(Py_ssize_t minused)
+    int _PyDict_SetItem_KnownHash(object d, object key, object value, Py_hash_t h) except -1
+
+
+cdef extern from *:
+    """
+    /* The hash a str caches in itself (names here are interned, so it is computed), or
+       PyObject_Hash for one that has not computed it yet. */
+    static CYTHON_INLINE Py_hash_t sip_str_hash(PyObject *s) {
+        Py_hash_t h = ((PyASCIIObject *)s)->hash;
+        return h != -1 ? h : PyObject_Hash(s);
+    }
+    """
+    Py_hash_t sip_str_hash(object s) except? -1
+
+
+cdef enum:
+    PARAMS_INLINE = 16  # parameters noted on the stack; more go to the heap
+    PARAM_PROTOS = 16  # prototypes kept, for as many orders of names (phone models, headers)
+
+cdef struct ParamSpan:
+    PyObject* name  # the shared lower-case name (PNAMES, borrowed), or NULL: made from p[ns:ne]
+    int ns, ne, vs, ve  # value p[vs:ve]: the token, or the text between the quotes
+    int kind  # PV_*
+
+cdef enum:
+    PV_TOKEN = 0
+    PV_ASCII = 1  # quoted, ASCII, no escapes
+    PV_TEXT = 2  # quoted, bytes past ASCII, no escapes
+    PV_ESCAPED = 3  # quoted with backslash escapes (vs at the opening quote)
+    PV_NONE = 4  # a name without a value
+
+cdef struct ParamSpans:
+    ParamSpan* a
+    int n, cap
+    ParamSpan inline[PARAMS_INLINE]
+
+
+cdef inline void _spans_init(ParamSpans* sp) noexcept:
+    sp.a = sp.inline
+    sp.n = 0
+    sp.cap = PARAMS_INLINE
+
+
+cdef inline void _spans_free(ParamSpans* sp) noexcept:
+    if sp.a != sp.inline:
+        free(sp.a)
+
+
+cdef inline ParamSpan* _spans_add(ParamSpans* sp, cbuf p, Py_ssize_t ns,
+                                  Py_ssize_t ne) except NULL:
+    """A new span for the parameter named p[ns:ne] (the array grows past the stack)."""
+    cdef ParamSpan* grown
+    if sp.n == sp.cap:
+        grown = <ParamSpan*>malloc(2 * sp.cap * sizeof(ParamSpan))
+        if grown == NULL:
+            raise MemoryError()
+        memcpy(grown, sp.a, sp.n * sizeof(ParamSpan))
+        _spans_free(sp)
+        sp.a = grown
+        sp.cap *= 2
+    grown = &sp.a[sp.n]
+    sp.n += 1
+    grown.ns = <int>ns
+    grown.ne = <int>ne
+    grown.name = sip_interned(PNAMES, p + ns, ne - ns, 1)
+    grown.kind = PV_NONE
+    return grown
+
+
+cdef inline Py_ssize_t _quoted_span(cbuf p, Py_ssize_t j, Py_ssize_t e,
+                                    ParamSpan* a) except -1:
+    """Notes the quoted value at ``p[j] == '"'``; returns the index past it."""
+    cdef int high
+    cdef Py_ssize_t i = sip_quote_end(p, j + 1, e, &high)
+    if i >= 0 and p[i] == 34:  # the common case: no backslash
+        a.kind = PV_TEXT if high else PV_ASCII
+        a.vs = <int>j + 1
+        a.ve = <int>i
+        return i + 1
+    a.kind = PV_ESCAPED
+    a.vs = <int>j
+    return _quoted_end(p, j, e)
+
+
+cdef inline Py_ssize_t _value_span(cbuf p, Py_ssize_t j, Py_ssize_t e, ParamSpan* a,
+                                   str missing) except -1:
+    """Notes the value at ``j``, a quoted string or a token; returns the index past it.
+    ``missing``: the reason of the error when there is neither."""
+    cdef Py_ssize_t i
+    if j < e and p[j] == 34:
+        return _quoted_span(p, j, e, a)
+    i = _pvalue_end(p, j, e)
+    if i == j:
+        _fail(400, missing, j)
+    a.kind = PV_TOKEN
+    a.vs = <int>j
+    a.ve = <int>i
+    return i
+
+
+cdef object _param_value(cbuf p, Py_ssize_t e, ParamSpan* a):
+    cdef Py_ssize_t after
+    if a.kind == PV_TOKEN:
+        return _word(p, a.vs, a.ve)
+    if a.kind == PV_ASCII:
+        return _ascii_copy(p, a.vs, a.ve)
+    if a.kind == PV_TEXT:
+        return _text(p, a.vs, a.ve)
+    if a.kind == PV_ESCAPED:
+        return _quoted(p, a.vs, e, &after)
+    return None
+
+
+cdef struct ParamProto:
+    int n  # 0: slot unused
+    PyObject* keys[PARAMS_INLINE]  # borrowed: the PNAMES strings live as long as the module
+
+cdef ParamProto _PROTO_KEYS[PARAM_PROTOS]
+cdef list _PROTO_DICTS = [None] * PARAM_PROTOS
+cdef int _proto_next = 0
+
+
+cdef int _proto_slot(ParamSpan* a, int n) noexcept:
+    """The prototype slot whose keys are the names of a[:n] in order, or -1."""
+    cdef int k, m
+    if n == 0 or n > PARAMS_INLINE:  # (n 0 marks an unused slot)
+        return -1
+    for k in range(PARAM_PROTOS):
+        if _PROTO_KEYS[k].n != n:
+            continue
+        for m in range(n):
+            if _PROTO_KEYS[k].keys[m] != a[m].name:
+                break
+        else:
+            return k
+    return -1
+
+
+cdef void _keep_proto(ParamSpan* a, int n, dict params) except *:
+    """Keeps the key order of ``params`` (built from a[:n]) as a prototype, when every
+    name is a shared one and none repeats."""
+    global _proto_next
+    cdef int k, slot
+    if n == 0 or n > PARAMS_INLINE or len(params) != n:
+        return
+    for k in range(n):
+        if a[k].name == NULL:
+            return
+    slot = _proto_next
+    _proto_next = (slot + 1) % PARAM_PROTOS
+    proto = {}  # built by inserts: a table of str keys, which a copy keeps
+    for k in range(n):
+        proto[<object>a[k].name] = None
+        _PROTO_KEYS[slot].keys[k] = a[k].name
+    _PROTO_DICTS[slot] = proto
+    _PROTO_KEYS[slot].n = n
+
+cdef extern from *:
+    """
+    /* The entries of a dict just copied (PyDict_Copy) from a prototype built by inserts of
+       str keys, so that each value can be set without a search: CPython 3.11 keeps such a
+       table's entries in insertion order, right after its index array. NULL when this
+       build of CPython lays dicts out otherwise, or the table is not of that kind; the
+       caller then sets the items the usual way. The dict is new and nothing has seen it
+       yet, so no version tag or watcher needs to learn of the change. */
+    typedef struct { PyObject *key; PyObject *value; } sip_dict_entry;
+    #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000 && !defined(Py_LIMITED_API)
+    typedef struct {  /* the head of 3.11's PyDictKeysObject (Include/internal/pycore_dict.h) */
+        Py_ssize_t dk_refcnt;
+        uint8_t dk_log2_size;
+        uint8_t dk_log2_index_bytes;
+        uint8_t dk_kind;
+        uint32_t dk_version;
+        Py_ssize_t dk_usable;
+        Py_ssize_t dk_nentries;
+        char dk_indices[];
+    } sip_dict_keys;
+    static CYTHON_INLINE sip_dict_entry *sip_dict_entries(PyObject *d, Py_ssize_t n) {
+        PyDictObject *mp = (PyDictObject *)d;
+        sip_dict_keys *dk = (sip_dict_keys *)mp->ma_keys;
+        if (mp->ma_values != NULL || dk->dk_kind != 1 /* DICT_KEYS_UNICODE */
+                || dk->dk_nentries != n || mp->ma_used != n)
+            return NULL;
+        return (sip_dict_entry *)(dk->dk_indices + ((size_t)1 << dk->dk_log2_index_bytes));
+    }
+    #else
+    static CYTHON_INLINE sip_dict_entry *sip_dict_entries(PyObject *d, Py_ssize_t n) {
+        return NULL;
+    }
+    #endif
+    """
+    ctypedef struct DictEntry "sip_dict_entry":
+        PyObject* key
+        PyObject* value
+    DictEntry* sip_dict_entries(object d, Py_ssize_t n) noexcept
+
+
+cdef inline void _set_entry(DictEntry* entry, object value) noexcept:
+    """Puts ``value`` in place of the entry's value (a reference to None, from the copy)."""
+    cdef PyObject* old = entry.value
+    Py_INCREF(value)
+    entry.value = <PyObject*>value
+    Py_XDECREF(old)
+
+
+cdef void _check_dict_entries() except *:
+    """The direct writes must give the dict that inserts give (checked on import)."""
+    cdef dict proto = dict.fromkeys(("username", "realm", "nonce", "uri", "response", "nc"))
+    cdef dict copy = PyDict_Copy(proto)
+    cdef DictEntry* entries = sip_dict_entries(copy, len(proto))
+    cdef Py_ssize_t k
+    if entries == NULL:
+        return  # another CPython: _auth_params sets the items the usual way
+    for k, key in enumerate(proto):
+        if entries[k].key != <PyObject*>key:
+            raise RuntimeError("dict entry layout mismatch")
+        _set_entry(&entries[k], str(k))
+    if copy != {key: str(k) for k, key in enumerate(proto)} or list(copy) != list(proto):
+        raise RuntimeError("dict entry layout mismatch")
+
+
+_check_dict_entries()
+
+
+cdef dict _params_dict(cbuf p, Py_ssize_t e, ParamSpan* a, int n):
+    """The dict of the parameters noted in a[:n]: lower-cased names, in first-seen order,
+    each with its last value."""
+    cdef int k, slot = _proto_slot(a, n)
+    cdef dict params
+    cdef DictEntry* entries
+    cdef object name
+    if slot >= 0:
+        params = PyDict_Copy(_PROTO_DICTS[slot])
+        entries = sip_dict_entries(params, n)
+        for k in range(n):  # each key is there, with None: the value takes its place
+            value = _param_value(p, e, &a[k])
+            if entries != NULL:
+                _set_entry(&entries[k], value)
             else:
-                vs = j
-                j = _pvalue_end(p, j, e)
-                if j == vs:
-                    _fail(400, "Empty parameter value", vs)
-                value = _word(p, vs, j)
-                i = j
-        params[name] = value
+                _PyDict_SetItem_KnownHash(params, <object>a[k].name, value,
+                                          sip_str_hash(<object>a[k].name))
+        return params
+    params = _PyDict_NewPresized(n)
+    for k in range(n):
+        name = <object>a[k].name if a[k].name != NULL else _lower_text(p, a[k].ns, a[k].ne)
+        _PyDict_SetItem_KnownHash(params, name, _param_value(p, e, &a[k]), sip_str_hash(name))
+    _keep_proto(a, n, params)
+    return params
+
+
+cdef dict _header_params(cbuf p, Py_ssize_t i, Py_ssize_t e, Py_ssize_t* stop):
+    cdef ParamSpans sp
+    cdef ParamSpan* a
+    cdef Py_ssize_t ns, j
+    _spans_init(&sp)
+    try:
+        while True:
+            i = _skip_lws(p, i, e)
+            if i >= e or p[i] != 59:
+                stop[0] = i
+                return _params_dict(p, e, sp.a, sp.n)
+            i = _skip_lws(p, i + 1, e)
+            ns = i
+            i = _token_end(p, i, e)
+            if i == ns:
+                _fail(400, "Empty parameter", ns)
+            a = _spans_add(&sp, p, ns, i)
+            j = _skip_lws(p, i, e)
+            if j < e and p[j] == 61:
+                i = _value_span(p, _skip_lws(p, j + 1, e), e, a, "Empty parameter value")
+    finally:
+        _spans_free(&sp)
 
 
 cdef Py_ssize_t _host_end(cbuf p, Py_ssize_t h, Py_ssize_t e) except -1:
@@ -1916,298 +2170,33 @@ cdef Event _parse_event(cbuf p, Py_ssize_t s, Py_ssize_t e):
     return event
 
 
-cdef extern from "Python.h":
-    dict _PyDict_NewPresized(Py_ssize_t minused)
-    int _PyDict_SetItem_KnownHash(object d, object key, object value, Py_hash_t h) except -1
-
-
-cdef extern from *:
-    """
-    /* The hash a str caches in itself (names here are interned, so it is computed), or
-       PyObject_Hash for one that has not computed it yet. */
-    static CYTHON_INLINE Py_hash_t sip_str_hash(PyObject *s) {
-        Py_hash_t h = ((PyASCIIObject *)s)->hash;
-        return h != -1 ? h : PyObject_Hash(s);
-    }
-    """
-    Py_hash_t sip_str_hash(object s) except? -1
-
-cdef str A_USERNAME = "username"
-cdef str A_REALM = "realm"
-cdef str A_NONCE = "nonce"
-cdef str A_URI = "uri"
-cdef str A_RESPONSE = "response"
-cdef str A_ALGORITHM = "algorithm"
-cdef str A_CNONCE = "cnonce"
-cdef str A_OPAQUE = "opaque"
-cdef str A_QOP = "qop"
-cdef str A_NC = "nc"
-cdef str A_STALE = "stale"
-cdef str A_DOMAIN = "domain"
-
-
-cdef PyObject* _shared_auth_name(cbuf p, Py_ssize_t s, Py_ssize_t e) noexcept:
-    """The shared string (A_*, borrowed) of the digest parameter name p[s:e] in any case,
-    or NULL for another name."""
-    cdef Py_ssize_t n = e - s
-    cdef unsigned char c = _lower(p[s])
-    if n == 2:
-        if c == 110 and _ieq(p, s, b"nc", 2):
-            return <PyObject*>A_NC
-    elif n == 3:
-        if c == 117 and _ieq(p, s, b"uri", 3):
-            return <PyObject*>A_URI
-        if c == 113 and _ieq(p, s, b"qop", 3):
-            return <PyObject*>A_QOP
-    elif n == 5:
-        if c == 114 and _ieq(p, s, b"realm", 5):
-            return <PyObject*>A_REALM
-        if c == 110 and _ieq(p, s, b"nonce", 5):
-            return <PyObject*>A_NONCE
-        if c == 115 and _ieq(p, s, b"stale", 5):
-            return <PyObject*>A_STALE
-    elif n == 6:
-        if c == 99 and _ieq(p, s, b"cnonce", 6):
-            return <PyObject*>A_CNONCE
-        if c == 111 and _ieq(p, s, b"opaque", 6):
-            return <PyObject*>A_OPAQUE
-        if c == 100 and _ieq(p, s, b"domain", 6):
-            return <PyObject*>A_DOMAIN
-    elif n == 8:
-        if c == 117 and _ieq(p, s, b"username", 8):
-            return <PyObject*>A_USERNAME
-        if c == 114 and _ieq(p, s, b"response", 8):
-            return <PyObject*>A_RESPONSE
-    elif n == 9:
-        if c == 97 and _ieq(p, s, b"algorithm", 9):
-            return <PyObject*>A_ALGORITHM
-    return NULL
-
-
-# Credentials are parsed in two passes: the first checks the grammar and notes each
-# parameter's spans, the second makes the values and the dict. A phone model sends its
-# digest parameters in the same order every time, so the dict is copied from a prototype
-# with those keys in that order (a copy of the key table, then each value set on a key it
-# already holds) instead of being built by nine inserts, each of which searches for a slot.
-
-cdef enum:
-    AUTH_INLINE = 16  # parameters noted on the stack; more go to the heap
-    AUTH_PROTOS = 8  # prototypes kept, for as many orders of parameters (phone models)
-
-cdef struct AuthParam:
-    PyObject* name  # a shared digest name (A_*), or NULL: made from p[ns:ne]
-    int ns, ne, vs, ve  # value p[vs:ve]: the token, or the text between the quotes
-    int kind  # 0 token; 1 quoted ASCII; 2 quoted with non-ASCII bytes; 3 quoted with escapes
-
-cdef struct AuthProto:
-    int n  # 0: slot unused
-    PyObject* keys[AUTH_INLINE]  # borrowed: the A_* strings live as long as the module
-
-cdef AuthProto _AUTH_PROTO_KEYS[AUTH_PROTOS]
-cdef list _AUTH_PROTO_DICTS = [None] * AUTH_PROTOS
-cdef int _auth_proto_next = 0
-
-
-cdef Py_ssize_t _auth_param(cbuf p, Py_ssize_t i, Py_ssize_t e, AuthParam* a) except -1:
-    """Checks the auth-param at ``i`` and notes it in ``a``; returns the index past it."""
-    cdef Py_ssize_t j
-    cdef int high
-    a.ns = <int>i
-    i = _token_end(p, i, e)
-    if i == a.ns:
-        _fail(400, "Malformed credentials", i)
-    a.ne = <int>i
-    a.name = _shared_auth_name(p, a.ns, a.ne)
-    j = i
-    if j < e and CLS[p[j]] & C_LWS:
-        j = _skip_lws(p, j, e)
-    if j >= e or p[j] != 61:
-        _fail(400, "Malformed credentials", j)
-    j += 1
-    if j < e and CLS[p[j]] & C_LWS:
-        j = _skip_lws(p, j, e)
-    if j < e and p[j] == 34:
-        i = sip_quote_end(p, j + 1, e, &high)
-        if i >= 0 and p[i] == 34:  # the common case: no backslash
-            a.kind = 2 if high else 1
-            a.vs = <int>j + 1
-            a.ve = <int>i
-            return i + 1
-        a.kind = 3
-        a.vs = <int>j
-        return _quoted_end(p, j, e)
-    i = _pvalue_end(p, j, e)
-    if i == j:
-        _fail(400, "Malformed credentials", j)
-    a.kind = 0
-    a.vs = <int>j
-    a.ve = <int>i
-    return i
-
-
-cdef object _auth_value(cbuf p, Py_ssize_t e, AuthParam* a):
-    cdef Py_ssize_t after
-    if a.kind == 0:
-        return _word(p, a.vs, a.ve)
-    if a.kind == 1:
-        return _ascii_copy(p, a.vs, a.ve)
-    if a.kind == 2:
-        return _text(p, a.vs, a.ve)
-    return _quoted(p, a.vs, e, &after)
-
-
-cdef int _auth_proto(AuthParam* a, int n) noexcept:
-    """The prototype slot whose keys are the names of a[:n] in order, or -1."""
-    cdef int k, m
-    if n == 0 or n > AUTH_INLINE:  # (n 0 marks an unused slot)
-        return -1
-    for k in range(AUTH_PROTOS):
-        if _AUTH_PROTO_KEYS[k].n != n:
-            continue
-        for m in range(n):
-            if _AUTH_PROTO_KEYS[k].keys[m] != a[m].name:
-                break
-        else:
-            return k
-    return -1
-
-
-cdef void _auth_keep_proto(AuthParam* a, int n, dict params) except *:
-    """Keeps the key order of ``params`` (built from a[:n]) as a prototype, when every
-    name is a shared digest name and none repeats."""
-    global _auth_proto_next
-    cdef int k, slot
-    if n == 0 or n > AUTH_INLINE or len(params) != n:
-        return
-    for k in range(n):
-        if a[k].name == NULL:
-            return
-    slot = _auth_proto_next
-    _auth_proto_next = (slot + 1) % AUTH_PROTOS
-    proto = {}  # built by inserts: a table of str keys, which a copy keeps
-    for k in range(n):
-        proto[<object>a[k].name] = None
-        _AUTH_PROTO_KEYS[slot].keys[k] = a[k].name
-    _AUTH_PROTO_DICTS[slot] = proto
-    _AUTH_PROTO_KEYS[slot].n = n
-
-
-cdef extern from *:
-    """
-    /* The entries of a dict just copied (PyDict_Copy) from a prototype built by inserts of
-       str keys, so that each value can be set without a search: CPython 3.11 keeps such a
-       table's entries in insertion order, right after its index array. NULL when this
-       build of CPython lays dicts out otherwise, or the table is not of that kind; the
-       caller then sets the items the usual way. The dict is new and nothing has seen it
-       yet, so no version tag or watcher needs to learn of the change. */
-    typedef struct { PyObject *key; PyObject *value; } sip_dict_entry;
-    #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000 && !defined(Py_LIMITED_API)
-    typedef struct {  /* the head of 3.11's PyDictKeysObject (Include/internal/pycore_dict.h) */
-        Py_ssize_t dk_refcnt;
-        uint8_t dk_log2_size;
-        uint8_t dk_log2_index_bytes;
-        uint8_t dk_kind;
-        uint32_t dk_version;
-        Py_ssize_t dk_usable;
-        Py_ssize_t dk_nentries;
-        char dk_indices[];
-    } sip_dict_keys;
-    static CYTHON_INLINE sip_dict_entry *sip_dict_entries(PyObject *d, Py_ssize_t n) {
-        PyDictObject *mp = (PyDictObject *)d;
-        sip_dict_keys *dk = (sip_dict_keys *)mp->ma_keys;
-        if (mp->ma_values != NULL || dk->dk_kind != 1 /* DICT_KEYS_UNICODE */
-                || dk->dk_nentries != n || mp->ma_used != n)
-            return NULL;
-        return (sip_dict_entry *)(dk->dk_indices + ((size_t)1 << dk->dk_log2_index_bytes));
-    }
-    #else
-    static CYTHON_INLINE sip_dict_entry *sip_dict_entries(PyObject *d, Py_ssize_t n) {
-        return NULL;
-    }
-    #endif
-    """
-    ctypedef struct DictEntry "sip_dict_entry":
-        PyObject* key
-        PyObject* value
-    DictEntry* sip_dict_entries(object d, Py_ssize_t n) noexcept
-
-
-cdef inline void _set_entry(DictEntry* entry, object value) noexcept:
-    """Puts ``value`` in place of the entry's value (a reference to None, from the copy)."""
-    cdef PyObject* old = entry.value
-    Py_INCREF(value)
-    entry.value = <PyObject*>value
-    Py_XDECREF(old)
-
-
-cdef void _check_dict_entries() except *:
-    """The direct writes must give the dict that inserts give (checked on import)."""
-    cdef dict proto = dict.fromkeys((A_USERNAME, A_REALM, A_NONCE, A_URI, A_RESPONSE, A_NC))
-    cdef dict copy = PyDict_Copy(proto)
-    cdef DictEntry* entries = sip_dict_entries(copy, len(proto))
-    cdef Py_ssize_t k
-    if entries == NULL:
-        return  # another CPython: _auth_params sets the items the usual way
-    for k, key in enumerate(proto):
-        if entries[k].key != <PyObject*>key:
-            raise RuntimeError("dict entry layout mismatch")
-        _set_entry(&entries[k], str(k))
-    if copy != {key: str(k) for k, key in enumerate(proto)} or list(copy) != list(proto):
-        raise RuntimeError("dict entry layout mismatch")
-
-
-_check_dict_entries()
-
-
-cdef dict _auth_params(cbuf p, Py_ssize_t e, AuthParam* a, int n):
-    cdef int k, slot = _auth_proto(a, n)
-    cdef dict params
-    cdef DictEntry* entries
-    cdef object name
-    if slot >= 0:
-        params = PyDict_Copy(_AUTH_PROTO_DICTS[slot])
-        entries = sip_dict_entries(params, n)
-        for k in range(n):  # each key is there, with None: the value takes its place
-            value = _auth_value(p, e, &a[k])
-            if entries != NULL:
-                _set_entry(&entries[k], value)
-            else:
-                _PyDict_SetItem_KnownHash(params, <object>a[k].name, value,
-                                          sip_str_hash(<object>a[k].name))
-        return params
-    params = _PyDict_NewPresized(n)
-    for k in range(n):
-        name = <object>a[k].name if a[k].name != NULL else _lower_text(p, a[k].ns, a[k].ne)
-        _PyDict_SetItem_KnownHash(params, name, _auth_value(p, e, &a[k]), sip_str_hash(name))
-    _auth_keep_proto(a, n, params)
-    return params
-
-
 cdef Auth _parse_auth(cbuf p, Py_ssize_t s, Py_ssize_t e):
-    cdef Py_ssize_t se = _token_end(p, s, e), i
-    cdef AuthParam inline_params[AUTH_INLINE]
-    cdef AuthParam* a = inline_params
-    cdef AuthParam* grown
-    cdef int n = 0, cap = AUTH_INLINE
+    cdef Py_ssize_t se = _token_end(p, s, e), i, j, ns
+    cdef ParamSpans sp
+    cdef ParamSpan* a
     cdef Auth auth
     if se == s:
         _fail(400, "Malformed credentials", s)
     i = _skip_lws(p, se, e)
     if i < e and i == se:
         _fail(400, "Malformed credentials", i)
+    _spans_init(&sp)
     try:
         while i < e:
-            if n == cap:
-                grown = <AuthParam*>malloc(2 * cap * sizeof(AuthParam))
-                if grown == NULL:
-                    raise MemoryError()
-                memcpy(grown, a, n * sizeof(AuthParam))
-                if a != inline_params:
-                    free(a)
-                a = grown
-                cap *= 2
-            i = _auth_param(p, i, e, &a[n])
-            n += 1
+            ns = i
+            i = _token_end(p, i, e)
+            if i == ns:
+                _fail(400, "Malformed credentials", i)
+            a = _spans_add(&sp, p, ns, i)
+            j = i
+            if j < e and CLS[p[j]] & C_LWS:
+                j = _skip_lws(p, j, e)
+            if j >= e or p[j] != 61:
+                _fail(400, "Malformed credentials", j)
+            j += 1
+            if j < e and CLS[p[j]] & C_LWS:
+                j = _skip_lws(p, j, e)
+            i = _value_span(p, j, e, a, "Malformed credentials")
             if i < e and CLS[p[i]] & C_LWS:
                 i = _skip_lws(p, i, e)
             if i < e:
@@ -2218,11 +2207,10 @@ cdef Auth _parse_auth(cbuf p, Py_ssize_t s, Py_ssize_t e):
                     i = _skip_lws(p, i, e)
         auth = Auth.__new__(Auth)
         auth.scheme = _word(p, s, se)
-        auth.params = _auth_params(p, e, a, n)
+        auth.params = _params_dict(p, e, sp.a, sp.n)
         return auth
     finally:
-        if a != inline_params:
-            free(a)
+        _spans_free(&sp)
 
 # --- the message --------------------------------------------------------------------------
 
