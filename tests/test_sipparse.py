@@ -772,7 +772,8 @@ def test_credentials_keep_each_message_order_and_values(impl: ModuleType) -> Non
     orders of parameter names it saw: each message must still get its own order, values,
     duplicates and names, however the orders alternate."""
     orders = [DIGEST, DIGEST[::-1], DIGEST[1:] + DIGEST[:1], DIGEST[:3], DIGEST[2:7]]
-    orders += [DIGEST[k:] + DIGEST[:k] for k in range(2, 9)]  # more orders than prototypes
+    orders += [DIGEST[k:] + DIGEST[:k] for k in range(2, 9)]
+    orders += [(DIGEST[k:] + DIGEST[:k])[::-1] for k in range(1, 9)]  # 20: more than kept
     for turn in range(3):
         for order in orders:
             sent = [
