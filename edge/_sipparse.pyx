@@ -1118,7 +1118,7 @@ cdef void _check_dict_entries() except *:
     cdef DictEntry* entries = sip_dict_entries(copy, len(proto))
     cdef Py_ssize_t k
     if entries == NULL:
-        return  # another CPython: _auth_params sets the items the usual way
+        return  # another CPython: _params_dict sets the items the usual way
     for k, key in enumerate(proto):
         if entries[k].key != <PyObject*>key:
             raise RuntimeError("dict entry layout mismatch")
