@@ -2976,9 +2976,9 @@ cdef class Message:
         elif code == MA_BODY:
             return self._get_body()
         elif code == MA_HEADER:
-            return PyCFunction_NewEx(&HEADER_METHOD, self, NULL)
+            return _bound(&HEADER_METHOD, &_HEADER_BOUND, self)
         elif code == MA_HEADER_VALUES:
-            return PyCFunction_NewEx(&HEADER_VALUES_METHOD, self, NULL)
+            return _bound(&HEADER_VALUES_METHOD, &_HEADER_VALUES_BOUND, self)
         return PyObject_GenericGetAttr(self, name)
 
 
@@ -3003,6 +3003,35 @@ cdef object _values_of(object msg, object name):
 cdef extern from "Python.h":
     object PyCFunction_NewEx(PyMethodDef* ml, object self, PyObject* module)
     enum: METH_O
+    ctypedef struct PyCFunctionObject:
+        PyObject* m_self
+    Py_ssize_t Py_REFCNT(PyObject* o)
+    void Py_DECREF(PyObject* o)
+
+
+# The builtin made for ``msg.header`` mostly lives for one call: reading the method, calling
+# it and dropping it cost an allocation, GC tracking and a free each time. So the last one
+# made is kept, and when nothing else holds it (its only reference is this cache) it is
+# re-bound to the message that reads the method instead. The cache holds the last message
+# it was bound to until the next read re-binds it (one message: a bounded cost).
+cdef PyObject* _HEADER_BOUND = NULL
+cdef PyObject* _HEADER_VALUES_BOUND = NULL
+
+
+cdef object _bound(PyMethodDef* ml, PyObject** cache, object msg):
+    cdef PyObject* kept = cache[0]
+    cdef PyObject* previous
+    if kept != NULL and Py_REFCNT(kept) == 1:
+        previous = (<PyCFunctionObject*>kept).m_self
+        Py_INCREF(msg)
+        (<PyCFunctionObject*>kept).m_self = <PyObject*>msg
+        Py_DECREF(previous)  # last: it may free the previous message
+        return <object>kept
+    fresh = PyCFunction_NewEx(ml, msg, NULL)
+    Py_INCREF(fresh)
+    cache[0] = <PyObject*>fresh
+    Py_XDECREF(kept)  # whoever still holds it keeps it bound as it was
+    return fresh
 
 
 cdef PyMethodDef HEADER_METHOD

@@ -605,6 +605,23 @@ def test_attribute_reads_by_any_name_object(impl: ModuleType) -> None:
     assert m.header.__self__ is m and m.header_values("X-Nope") == []
 
 
+def test_header_methods_stay_bound_to_their_message(impl: ModuleType) -> None:
+    # The compiled parser re-binds one builtin from message to message when nothing else
+    # holds it: a method kept by the caller must still answer for its own message.
+    a, b = (impl.parse(f"OPTIONS sip:x@y SIP/2.0\r\nCall-ID: {c}\r\n\r\n".encode()) for c in "ab")
+    header_a, values_a = a.header, a.header_values
+    header_b, values_b = b.header, b.header_values
+    assert header_a.__self__ is a and header_b.__self__ is b
+    assert (header_a("i"), values_a("Call-ID")) == ("a", ["a"])
+    assert (header_b("i"), values_b("Call-ID")) == ("b", ["b"])
+    del header_a, values_a, header_b, values_b
+    for msg, call_id in ((a, "a"), (b, "b"), (a, "a"), (b, "b")):
+        assert msg.header("Call-ID") == call_id and msg.header_values("i") == [call_id]
+        assert msg.header.__self__ is msg
+    kept = [m.header for m in (a, b, a)]
+    assert [read("Call-ID") for read in kept] == ["a", "b", "a"]
+
+
 def test_many_distinct_header_names(impl: ModuleType) -> None:
     lines = "".join(f"X-H{k}: v{k}\r\n" for k in range(120))
     m = impl.parse(f"OPTIONS sip:a@b SIP/2.0\r\n{lines}\r\n".encode())
