@@ -3005,6 +3005,7 @@ cdef extern from "Python.h":
     enum: METH_O
     ctypedef struct PyCFunctionObject:
         PyObject* m_self
+        PyObject* m_weakreflist
     Py_ssize_t Py_REFCNT(PyObject* o)
     void Py_DECREF(PyObject* o)
 
@@ -3012,8 +3013,10 @@ cdef extern from "Python.h":
 # The builtin made for ``msg.header`` mostly lives for one call: reading the method, calling
 # it and dropping it cost an allocation, GC tracking and a free each time. So the last one
 # made is kept, and when nothing else holds it (its only reference is this cache) it is
-# re-bound to the message that reads the method instead. The cache holds the last message
-# it was bound to until the next read re-binds it (one message: a bounded cost).
+# re-bound to the message that reads the method instead. A weak reference does not count
+# in the reference count, so one with weak references is never re-bound: it would move
+# under the weak reference. The cache holds the last message it was bound to until the
+# next read re-binds it (one message: a bounded cost).
 cdef PyObject* _HEADER_BOUND = NULL
 cdef PyObject* _HEADER_VALUES_BOUND = NULL
 
@@ -3021,7 +3024,7 @@ cdef PyObject* _HEADER_VALUES_BOUND = NULL
 cdef object _bound(PyMethodDef* ml, PyObject** cache, object msg):
     cdef PyObject* kept = cache[0]
     cdef PyObject* previous
-    if kept != NULL and Py_REFCNT(kept) == 1:
+    if kept != NULL and Py_REFCNT(kept) == 1 and (<PyCFunctionObject*>kept).m_weakreflist == NULL:
         previous = (<PyCFunctionObject*>kept).m_self
         Py_INCREF(msg)
         (<PyCFunctionObject*>kept).m_self = <PyObject*>msg
