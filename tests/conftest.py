@@ -68,17 +68,27 @@ def run_command(
 
 def start_provedge(data: Path, *extra: str) -> Provedge:
     control_port, edge_port, sip_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
-    proc = subprocess.Popen(
-        run_command(data, control_port, edge_port, sip_port, *extra),
-        stdout=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    # The servers' output (granian logs to stdout) goes beside the data directory, so that a
+    # server that never gets ready can say why in the test's failure.
+    log_path = data.with_name(f"{data.name}-server.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            run_command(data, control_port, edge_port, sip_port, *extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     server = Provedge(
         data, f"http://127.0.0.1:{control_port}", f"http://127.0.0.1:{edge_port}", sip_port, proc
     )
     deadline = time.monotonic() + READY_TIMEOUT
-    wait_ready(f"{server.control}/healthz", proc, deadline)
-    wait_ready(f"{server.edge}/healthz", proc, deadline)
+    try:
+        wait_ready(f"{server.control}/healthz", proc, deadline)
+        wait_ready(f"{server.edge}/healthz", proc, deadline)
+    except (TimeoutError, RuntimeError) as exc:
+        stop_provedge(server)
+        output = log_path.read_text(errors="replace")[-4000:]
+        raise type(exc)(f"{exc}\n--- server output ---\n{output}") from exc
     return server
 
 
