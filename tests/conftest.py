@@ -68,14 +68,13 @@ def run_command(
 
 def start_provedge(data: Path, *extra: str) -> Provedge:
     control_port, edge_port, sip_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
-    # The servers' output (granian logs to stdout) goes beside the data directory, so that a
-    # server that never gets ready can say why in the test's failure.
+    # granian logs to stdout, which goes beside the data directory, so that a server that
+    # never gets ready can say why in the test's failure; stderr stays pytest's to capture.
     log_path = data.with_name(f"{data.name}-server.log")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             run_command(data, control_port, edge_port, sip_port, *extra),
             stdout=log,
-            stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     server = Provedge(
