@@ -12,7 +12,7 @@ Contenders, all producing the same bytes (checked before timing):
 - jinja2: the same template converted to {{ name }}, a plain jinja2.Environment
   (not sandboxed) with a finalize doing the same escaping, given the nested
   values prepared once outside the timing, output encoded to UTF-8.
-- advanced: control.advanced (sandboxed, budgets), including nesting the values.
+- advanced: control.publish.advanced (sandboxed, budgets), including nesting the values.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import pytest
 
 import edge._fastrender as c_impl
 import edge._fastrender_py as py_impl
-from control.advanced import compile_advanced, nest_values
+from control.publish.advanced import compile_advanced, nest_values
 from edge.fastrender import escape_text
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

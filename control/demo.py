@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from control.schemas import AccountIn, DeviceIn, ExtensionIn, TenantIn
+from control.api.schemas import AccountIn, DeviceIn, ExtensionIn, TenantIn
 from control.service import Control
 
 # Real vendor OUIs (shared/reference/vendors.md) with made-up device parts.

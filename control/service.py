@@ -12,15 +12,15 @@ import secrets
 import sqlite3
 from typing import Any
 
-from control import loading
-from control.catalog import MODELS, device_files
-from control.compiler import Compiler
-from control.db import Database
-from control.errors import ServiceError, conflict, invalid, not_found
-from control.publisher import Publication, Publisher
-from control.publishing import Publishing
-from control.schemas import AccountIn, DeviceIn, DevicePatch, ExtensionIn, TenantIn, TenantPatch
-from edge.macaddr import InvalidMac, normalize_mac
+from control.storage import loading
+from control.domain.catalog import MODELS, device_files
+from control.publish.compiler import Compiler
+from control.storage.db import Database
+from control.domain.errors import ServiceError, conflict, invalid, not_found
+from control.publish.publisher import Publication, Publisher
+from control.publish.pending import Publishing
+from control.api.schemas import AccountIn, DeviceIn, DevicePatch, ExtensionIn, TenantIn, TenantPatch
+from provedge.formats.macaddr import InvalidMac, normalize_mac
 
 
 def new_password(length: int = 20) -> str:

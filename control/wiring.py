@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from control.compiler import Compiler
-from control.db import Database
-from control.publisher import LmdbPublisher
-from control.publishing import templates_fingerprint
+from control.publish.compiler import Compiler
+from control.storage.db import Database
+from control.publish.publisher import LmdbPublisher
+from control.publish.pending import templates_fingerprint
 from control.service import Control
-from edge import store
+from provedge.formats import store
 
 
 def build_control(

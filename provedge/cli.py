@@ -33,7 +33,7 @@ def _edge_url(args: argparse.Namespace, edge_port: int) -> str:
 def cmd_control(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from control.api import create_app
+    from control.api.app import create_app
     from control.wiring import build_control
 
     ctl = build_control(args.data, _edge_url(args, args.edge_port))
@@ -50,16 +50,16 @@ def cmd_control(args: argparse.Namespace) -> int:
 
 
 def cmd_edge(args: argparse.Namespace) -> int:
-    from edge.server import serve
+    from edge.http.server import serve
 
     serve(args.data, args.host, args.port, args.workers, args.sip_port or None)
     return 0
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from control.auth import create_token
-    from control.db import Database
-    from control.errors import ServiceError
+    from control.api.auth import create_token
+    from control.storage.db import Database
+    from control.domain.errors import ServiceError
     from control.service import find_tenant
 
     db = Database(args.data)
@@ -81,7 +81,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def prepare_data(data: str, edge_url: str) -> Path | None:
     """On an empty data directory: load the demo and write an operator token file."""
-    from control.auth import create_token
+    from control.api.auth import create_token
     from control.demo import is_empty, load_demo
     from control.wiring import build_control
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from control.advanced import Limits, compile_advanced, nest_values
+from control.publish.advanced import Limits, compile_advanced, nest_values
 from edge.fastrender import compile_template
 from edge.template_errors import TemplateError
 

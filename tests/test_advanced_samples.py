@@ -1,7 +1,7 @@
 """Each advanced sample (templates/<vendor>/advanced/*.j2) renders the Default template's bytes.
 
 For every catalogue model and every file of its vendor, the Default template (through the
-compiler's plan) and its Jinja2 sample (through control.advanced) get the same values and
+compiler's plan) and its Jinja2 sample (through control.publish.advanced) get the same values and
 must give identical bytes, for devices with 0, 1 and 6 lines. The values are chosen to need
 escaping (XML specials, control characters, a newline in a password, non-ASCII names), so
 the samples are shown to rely on the engine's escaping exactly as the Default set does.
@@ -14,18 +14,18 @@ from typing import Any
 
 import pytest
 
-from control import compiler as compiler_module
-from control.advanced import AdvancedTemplate, compile_advanced
-from control.catalog import MAX_LINES, MODELS, Model, VendorFile
-from control.compiler import Compiler
-from control.samples import (
+from control.publish import compiler as compiler_module
+from control.publish.advanced import AdvancedTemplate, compile_advanced
+from control.domain.catalog import MAX_LINES, MODELS, Model, VendorFile
+from control.publish.compiler import Compiler
+from control.publish.samples import (
     SAMPLE_SUFFIX,
     SAMPLES_DIR,
     TEMPLATES_DIR,
     advanced_sample_path,
     default_template_path,
 )
-from control.variables import DeviceData, LineData, TenantData, common_values, device_values
+from control.domain.variables import DeviceData, LineData, TenantData, common_values, device_values
 
 TRICKY = "& < > \" ' $$ ${x} {{ x }} {% x %}"
 

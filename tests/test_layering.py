@@ -12,7 +12,7 @@ EDGE = Path(__file__).resolve().parent.parent / "edge"
 
 def test_no_edge_module_imports_control() -> None:
     offenders = []
-    for path in sorted(EDGE.glob("*.py")) + sorted(EDGE.glob("*.pyx")):
+    for path in sorted(EDGE.rglob("*.py")) + sorted(EDGE.rglob("*.pyx")):
         if path.suffix == ".pyx":
             text = path.read_text()
             if "from control" in text or "import control" in text:
@@ -32,7 +32,7 @@ def test_no_edge_module_imports_control() -> None:
 
 def test_running_edge_loads_no_control_module() -> None:
     code = (
-        "import sys, edge.server, edge.app, edge.routing, edge.store, edge.macaddr, edge.fastrender;"
+        "import sys, edge.http.server, edge.http.app, edge.http.routing, provedge.formats.store, provedge.formats.macaddr, edge.fastrender;"
         "print(sorted(m for m in sys.modules if m == 'control' or m.startswith('control.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,6 +1,6 @@
 import pytest
 
-from edge.macaddr import InvalidMac, colon_form, is_mac, normalize_mac
+from provedge.formats.macaddr import InvalidMac, colon_form, is_mac, normalize_mac
 
 
 @pytest.mark.parametrize(

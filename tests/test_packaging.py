@@ -33,7 +33,7 @@ def test_wheel_has_both_extensions_templates_and_schema(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     for module in ("_sipparse", "_fastrender"):
         assert any(n.startswith(f"edge/{module}.") and n.endswith(".so") for n in names), module
-    assert "control/schema.sql" in names
+    assert "control/storage/schema.sql" in names
     shipped = {n for n in names if n.startswith("templates/")}
     in_tree = {n for n in files if n.startswith("templates/")}
     assert shipped == in_tree

@@ -6,8 +6,8 @@ from pathlib import Path
 import lmdb
 import pytest
 
-from control.publisher import LmdbPublisher, Publication
-from edge import store
+from control.publish.publisher import LmdbPublisher, Publication
+from provedge.formats import store
 
 
 @pytest.fixture

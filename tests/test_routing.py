@@ -2,7 +2,7 @@
 
 import pytest
 
-from edge.routing import classify
+from edge.http.routing import classify
 
 
 @pytest.mark.parametrize(

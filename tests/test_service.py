@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from control.compiler import DEFAULT_TEMPLATES, Compiler
-from control.publishing import templates_fingerprint
-from control.schemas import AccountIn, DeviceIn, ExtensionIn, TenantIn, TenantPatch
+from control.publish.compiler import DEFAULT_TEMPLATES, Compiler
+from control.publish.pending import templates_fingerprint
+from control.api.schemas import AccountIn, DeviceIn, ExtensionIn, TenantIn, TenantPatch
 from control.service import Control
 from control.wiring import build_control
-from edge import store
+from provedge.formats import store
 
 EDGE = "http://edge.example:8081"
 

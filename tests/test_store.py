@@ -1,6 +1,6 @@
 import pytest
 
-from edge import store
+from provedge.formats import store
 
 
 def test_blob_round_trip_keeps_headers_and_body() -> None:

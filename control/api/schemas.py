@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from control.catalog import MODELS
-from edge.macaddr import InvalidMac, normalize_mac
+from control.domain.catalog import MODELS
+from provedge.formats.macaddr import InvalidMac, normalize_mac
 
 HOST = r"^[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$"
 USERNAME = r"^[A-Za-z0-9][A-Za-z0-9._+\-]{0,63}$"

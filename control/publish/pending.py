@@ -13,10 +13,10 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from control import loading
-from control.compiler import Compiler
-from control.db import Database
-from control.publisher import Publication, Publisher
+from control.storage import loading
+from control.publish.compiler import Compiler
+from control.storage.db import Database
+from control.publish.publisher import Publication, Publisher
 
 PUBLISH_BATCH = 500
 

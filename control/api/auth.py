@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from control.db import Database
+from control.storage.db import Database
 
 ROLES = ("operator", "tenant_admin", "end_user")
 

@@ -1,11 +1,11 @@
-"""Reads what the compiler needs from SQLite rows into the domain values of control.variables."""
+"""Reads what the compiler needs from SQLite rows into the domain values of control.domain.variables."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from control.catalog import MODELS
-from control.variables import DeviceData, LineData, TenantData
+from control.domain.catalog import MODELS
+from control.domain.variables import DeviceData, LineData, TenantData
 
 
 def provisioning_url(edge_url: str, url_key: str) -> str:

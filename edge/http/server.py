@@ -14,8 +14,8 @@ from granian import Granian
 from granian.constants import Interfaces, Loops, RuntimeModes
 from granian.log import LogLevels
 
-from edge import store
-from edge.app import EdgeApp
+from provedge.formats import store
+from edge.http.app import EdgeApp
 
 DATA_ENV = "PROVEDGE_DATA"
 SIP_ENV = "PROVEDGE_SIP"  # host:port of the SIP listeners; empty = no SIP
@@ -36,7 +36,7 @@ def serve(
     os.environ[SIP_ENV] = f"{host}:{sip_port}" if sip_port else ""
     store.open_env(data_dir).close()  # create the environment before workers race to
     Granian(
-        "edge.server:app_factory",
+        "edge.http.server:app_factory",
         factory=True,
         address=host,
         port=port,

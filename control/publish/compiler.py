@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from control.catalog import MODELS, Model, VendorFile, common_files, device_files
-from control.variables import DeviceData, TenantData, common_values, device_values, known_names
-from edge import fastrender, store
+from control.domain.catalog import MODELS, Model, VendorFile, common_files, device_files
+from control.domain.variables import DeviceData, TenantData, common_values, device_values, known_names
+from edge import fastrender
+from provedge.formats import store
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 class Compiler:

@@ -16,7 +16,7 @@ from typing import Protocol
 import lmdb
 import orjson
 
-from edge import store
+from provedge.formats import store
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from control.catalog import MAX_LINES, Model, Vendor
-from edge.macaddr import colon_form
+from control.domain.catalog import MAX_LINES, Model, Vendor
+from provedge.formats.macaddr import colon_form
 
 
 @dataclass(frozen=True, slots=True)

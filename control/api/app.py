@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from control import schemas
-from control.auth import Principal, authenticate
-from control.catalog import MAX_LINES, MODELS
-from control.errors import ServiceError
-from control.openapi import document
+from control.api import schemas
+from control.api.auth import Principal, authenticate
+from control.domain.catalog import MAX_LINES, MODELS
+from control.domain.errors import ServiceError
+from control.api.openapi import document
 from control.service import Control
 
 Handler = Callable[[Request, Principal, Control], Awaitable[Any]]

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from control import schemas
-from control.catalog import MAX_LINES
+from control.api import schemas
+from control.domain.catalog import MAX_LINES
 from provedge import __version__
 
 _REF = "#/components/schemas/{model}"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from control.catalog import VendorFile
+from control.domain.catalog import VendorFile
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 SAMPLES_DIR = "advanced"
 SAMPLE_SUFFIX = ".j2"
 

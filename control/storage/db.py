@@ -28,7 +28,7 @@ class Database:
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.execute("PRAGMA busy_timeout = 5000")
-        schema = resources.files("control").joinpath("schema.sql").read_text()
+        schema = resources.files("control.storage").joinpath("schema.sql").read_text()
         # executescript commits on its own, so it runs outside transaction(); the
         # schema is idempotent (IF NOT EXISTS).
         self._conn.executescript(schema)

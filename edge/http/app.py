@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from edge import store
-from edge.routing import classify
-from edge.sip import SipEndpoint
+from provedge.formats import store
+from edge.http.routing import classify
+from edge.sip.transport import SipEndpoint
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

@@ -1,0 +1,1 @@
+"""SQLite, the source of truth: schema (rules as constraints), connections, row readers."""
