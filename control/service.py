@@ -12,15 +12,21 @@ import secrets
 import sqlite3
 from typing import Any
 
-from control.storage import loading
-from control.domain.catalog import MODELS, device_files
-from control.publish.compiler import Compiler
-from control.storage.db import Database
-from control.domain.errors import ServiceError, conflict, invalid, not_found
-from control.publish.publisher import Publication, Publisher
-from control.publish.pending import Publishing
 from control.api.schemas import AccountIn, DeviceIn, DevicePatch, ExtensionIn, TenantIn, TenantPatch
+from control.domain.catalog import MODELS, device_files
+from control.domain.errors import ServiceError, conflict, invalid, not_found
+from control.jobs import store as jobs
+from control.jobs.kinds import RECOMPILE, Recompile
+from control.jobs.runner import JobRunner
+from control.publish.compiler import Compiler
+from control.publish.pending import Publishing
+from control.publish.publisher import Publisher
+from control.storage import loading
+from control.storage.db import Database
 from provedge.formats.macaddr import InvalidMac, normalize_mac
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
 
 
 def new_password(length: int = 20) -> str:
@@ -50,8 +56,10 @@ class Control:
         self.compiler = compiler
         self.edge_url = edge_url
         self.publishing = Publishing(db, publisher, compiler, edge_url)
+        self.jobs = JobRunner(db, {RECOMPILE: Recompile(self.publishing)})
 
     def close(self) -> None:
+        self.jobs.stop()
         self.db.close()
         self.publisher.close()
 
@@ -66,11 +74,14 @@ class Control:
                 (*body.model_dump().values(), secrets.token_urlsafe(18)),
             )
             tenant_id = int(cur.lastrowid or 0)
-        self.publish_pending()
+        self.publishing.step(macs=[])  # the tenant's common files: a few dozen small blobs
         return self.get_tenant(tenant_id)
 
     def update_tenant(self, ref: int | str, patch: TenantPatch) -> dict[str, Any]:
+        """Publishes the tenant's common files now; its devices are recompiled by a job
+        (``job`` in the answer, None when there was nothing to recompile)."""
         changes = patch.model_dump(exclude_none=True)
+        job_id = None
         with self.db.transaction() as conn:
             tenant = self._tenant_row(conn, ref, "tenant")
             if changes:
@@ -79,11 +90,16 @@ class Control:
                     f"UPDATE tenants SET {columns}, rev = rev + 1 WHERE id = :id",
                     {**changes, "id": tenant["id"]},
                 )
-                conn.execute(
+                bumped = conn.execute(
                     "UPDATE devices SET rev = rev + 1 WHERE tenant_id = ?", (tenant["id"],)
-                )
-        self.publish_pending()
-        return self.get_tenant(tenant["id"])
+                ).rowcount
+                if bumped:
+                    job_id = jobs.enqueue(conn, RECOMPILE, tenant["id"])
+        self.publishing.step(macs=[])
+        self.jobs.wake()
+        view = self.get_tenant(tenant["id"])
+        view["job"] = None if job_id is None else self.get_job(job_id)
+        return view
 
     def list_tenants(self, scope: int | None = None) -> list[dict[str, Any]]:
         rows = self.db.query(
@@ -92,7 +108,7 @@ class Control:
         return [self._tenant_view(row) for row in rows]
 
     def get_tenant(self, ref: int | str, scope: int | None = None) -> dict[str, Any]:
-        with self.db.transaction() as conn:
+        with self.db.read() as conn:
             row = self._tenant_row(conn, ref, "tenant", scope)
         return self._tenant_view(row)
 
@@ -130,18 +146,27 @@ class Control:
                     body.hotdesk_pin,
                 ),
             )
-        self.publish_pending()
+        self.publishing.step(macs=[body.mac])
         return {**self.get_device(body.mac), "admin_password": admin_password}
 
     def get_device(self, mac: str, scope: int | None = None) -> dict[str, Any]:
-        with self.db.transaction() as conn:
+        with self.db.read() as conn:
             row = self._device_row(conn, mac, scope)
-            return self._device_view(conn, row)
+            return self._device_views(conn, [row])[0]
 
     def list_devices(
-        self, tenant: int | str | None = None, scope: int | None = None
-    ) -> list[dict[str, Any]]:
-        with self.db.transaction() as conn:
+        self,
+        tenant: int | str | None = None,
+        scope: int | None = None,
+        limit: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> dict[str, Any]:
+        """One page in MAC order: ``{"items": [...], "next": cursor or None}``. Keyset
+        paging (``after`` = the last MAC of the previous page) costs the same on the
+        millionth device as on the first, and two queries per page whatever its size."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise invalid("limit", f"between 1 and {MAX_PAGE}")
+        with self.db.read() as conn:
             tenant_id = (
                 None if tenant is None else self._tenant_row(conn, tenant, "tenant", scope)["id"]
             )
@@ -149,10 +174,11 @@ class Control:
                 tenant_id = scope
             rows = conn.execute(
                 "SELECT d.*, t.url_key FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                " WHERE ? IS NULL OR d.tenant_id = ? ORDER BY d.mac",
-                (tenant_id, tenant_id),
+                " WHERE (? IS NULL OR d.tenant_id = ?) AND d.mac > ? ORDER BY d.mac LIMIT ?",
+                (tenant_id, tenant_id, after or "", limit + 1),
             ).fetchall()
-            return [self._device_view(conn, row) for row in rows]
+            items = self._device_views(conn, rows[:limit])
+        return {"items": items, "next": items[-1]["mac"] if len(rows) > limit else None}
 
     def update_device(
         self, mac: str, patch: DevicePatch, scope: int | None = None
@@ -166,7 +192,7 @@ class Control:
                     f"UPDATE devices SET {columns}, rev = rev + 1 WHERE mac = :mac",
                     {**changes, "mac": row["mac"]},
                 )
-        self.publish_pending()
+        self.publishing.step(macs=[row["mac"]])
         view = self.get_device(row["mac"])
         if "admin_password" in changes:
             view["admin_password"] = changes["admin_password"]
@@ -175,10 +201,11 @@ class Control:
     def delete_device(self, mac: str, scope: int | None = None) -> None:
         with self.db.transaction() as conn:
             row = self._device_row(conn, mac, scope)
+            # The delete trigger queues the withdrawal in this transaction (schema.sql).
             conn.execute("DELETE FROM devices WHERE mac = ?", (row["mac"],))
-        # Withdrawn after the commit; if the process dies in between, reconcile() at the
-        # next start removes blobs whose owner is gone.
-        self.publisher.publish([Publication(f"device/{row['mac']}", {})])
+        # Applied by the next step, which waits for a batch being written now: a batch
+        # compiled before the delete cannot land after the withdrawal.
+        self.publishing.step(macs=[])
 
     def set_lines(self, mac: str, numbers: list[str], scope: int | None = None) -> dict[str, Any]:
         with self.db.transaction() as conn:
@@ -202,7 +229,7 @@ class Control:
                 [(row["mac"], pos, ext_id) for pos, ext_id in enumerate(extension_ids, 1)],
             )
             conn.execute("UPDATE devices SET rev = rev + 1 WHERE mac = ?", (row["mac"],))
-        self.publish_pending()
+        self.publishing.step(macs=[row["mac"]])
         return self.get_device(row["mac"])
 
     def _device_row(self, conn: sqlite3.Connection, mac: str, scope: int | None) -> sqlite3.Row:
@@ -218,12 +245,24 @@ class Control:
             raise not_found("mac", "device")
         return row
 
-    def _device_view(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
-        lines = conn.execute(
-            "SELECT dl.position, e.number FROM device_lines dl JOIN extensions e"
-            " ON e.id = dl.extension_id WHERE dl.mac = ? ORDER BY dl.position",
-            (row["mac"],),
-        ).fetchall()
+    def _device_views(
+        self, conn: sqlite3.Connection, rows: list[sqlite3.Row]
+    ) -> list[dict[str, Any]]:
+        """Views of a page of devices with their lines read in one query."""
+        lines: dict[str, list[dict[str, Any]]] = {row["mac"]: [] for row in rows}
+        if rows:
+            for line in conn.execute(
+                "SELECT dl.mac, dl.position, e.number FROM device_lines dl JOIN extensions e"
+                f" ON e.id = dl.extension_id WHERE dl.mac IN ({', '.join('?' * len(rows))})"
+                " ORDER BY dl.mac, dl.position",
+                [row["mac"] for row in rows],
+            ):
+                lines[line["mac"]].append(
+                    {"position": line["position"], "extension": line["number"]}
+                )
+        return [self._device_view(row, lines[row["mac"]]) for row in rows]
+
+    def _device_view(self, row: sqlite3.Row, lines: list[dict[str, Any]]) -> dict[str, Any]:
         model = MODELS[row["model"]]
         return {
             "mac": row["mac"],
@@ -232,9 +271,7 @@ class Control:
             "name": row["name"],
             "background_url": row["background_url"],
             "hotdesk_pin": row["hotdesk_pin"],
-            "lines": [
-                {"position": line["position"], "extension": line["number"]} for line in lines
-            ],
+            "lines": lines,
             "provisioning_url": loading.provisioning_url(self.edge_url, row["url_key"]),
             "files": [name for name, _ in device_files(model, row["mac"])],
             "published": row["published_rev"] >= row["rev"],
@@ -270,7 +307,7 @@ class Control:
         }
 
     def list_accounts(self, tenant: int | str, scope: int | None = None) -> list[dict[str, Any]]:
-        with self.db.transaction() as conn:
+        with self.db.read() as conn:
             tenant_id = self._tenant_row(conn, tenant, "tenant", scope)["id"]
             rows = conn.execute(
                 "SELECT id, tenant_id, username, display_name, expires, enabled FROM accounts"
@@ -332,7 +369,7 @@ class Control:
         }
 
     def list_extensions(self, tenant: int | str, scope: int | None = None) -> list[dict[str, Any]]:
-        with self.db.transaction() as conn:
+        with self.db.read() as conn:
             tenant_id = self._tenant_row(conn, tenant, "tenant", scope)["id"]
             rows = conn.execute(
                 "SELECT e.id, e.number, e.display_name, group_concat(a.username, ',') AS accounts"
@@ -352,12 +389,39 @@ class Control:
             for r in rows
         ]
 
+    # ---- jobs ----------------------------------------------------------------------------
+    def get_job(self, job_id: int, scope: int | None = None) -> dict[str, Any]:
+        row = jobs.get(self.db, job_id)
+        if row is None or (scope is not None and row["tenant_id"] != scope):
+            raise not_found("id", "job")
+        return jobs.view(row)
+
+    def list_jobs(self, state: str | None = None, scope: int | None = None) -> list[dict[str, Any]]:
+        if state is not None and state not in jobs.STATES:
+            raise invalid("state", f"one of {', '.join(jobs.STATES)}")
+        return [jobs.view(row) for row in jobs.listing(self.db, state, scope)]
+
+    def cancel_job(self, job_id: int, scope: int | None = None) -> dict[str, Any]:
+        self.get_job(job_id, scope)
+        jobs.request_cancel(self.db, job_id)
+        return self.get_job(job_id, scope)
+
     # ---- publishing ----------------------------------------------------------------------
     def publish_pending(self) -> int:
+        """Everything ahead of LMDB, in this thread (tests and tools; requests step)."""
         return self.publishing.publish_pending()
 
-    def reconcile(self, fingerprint: str) -> int:
-        return self.publishing.reconcile(fingerprint)
+    def reconcile(self, fingerprint: str) -> int | None:
+        """At start-up: withdrawals and common files now, devices by a recompile job
+        (its id, None when nothing is pending)."""
+        self.publishing.reconcile(fingerprint)
+        self.publishing.step(macs=[])
+        if not self.publishing.pending_devices():
+            return None
+        with self.db.transaction() as conn:
+            job_id = jobs.enqueue(conn, RECOMPILE, None)
+        self.jobs.wake()
+        return job_id
 
 
 __all__ = ["Control", "ServiceError", "find_tenant"]

@@ -5,19 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 from control.publish.compiler import Compiler
-from control.storage.db import Database
-from control.publish.publisher import LmdbPublisher
 from control.publish.pending import templates_fingerprint
+from control.publish.publisher import LmdbPublisher
 from control.service import Control
+from control.storage.db import Database
 from provedge.formats import store
 
 
 def build_control(
-    data_dir: str | Path, edge_url: str, templates_dir: Path | None = None
+    data_dir: str | Path,
+    edge_url: str,
+    templates_dir: Path | None = None,
+    run_jobs: bool = False,
 ) -> Control:
+    """``run_jobs``: start the job runner thread (the control plane server does); tools
+    and tests that build a Control run queued jobs with ``ctl.jobs.run_until_idle()``."""
     compiler = Compiler(templates_dir) if templates_dir else Compiler()
     compiler.check_all()
     ctl = Control(Database(data_dir), LmdbPublisher(store.open_env(data_dir)), compiler, edge_url)
-    # Redo whatever a killed publish left behind, and follow template or URL changes.
+    # Redo whatever a killed publish left behind, and follow template or URL changes: the
+    # small part now, the devices as a job (resumed, like any job left running).
     ctl.reconcile(templates_fingerprint(compiler, edge_url))
+    if run_jobs:
+        ctl.jobs.start()
     return ctl

@@ -36,7 +36,7 @@ def cmd_control(args: argparse.Namespace) -> int:
     from control.api.app import create_app
     from control.wiring import build_control
 
-    ctl = build_control(args.data, _edge_url(args, args.edge_port))
+    ctl = build_control(args.data, _edge_url(args, args.edge_port), run_jobs=True)
     uvicorn.run(
         create_app(ctl),
         host=args.host,
@@ -123,7 +123,7 @@ def _print_banner(args: argparse.Namespace, edge_url: str) -> None:
         print(
             f'operator token       : in {token_path} (curl -H "Authorization: Bearer $(cat {token_path})" ...)'
         )
-    demo = ctl.list_devices("demo") if any(t["name"] == "demo" for t in ctl.list_tenants()) else []
+    demo = ctl.list_devices("demo")["items"] if any(t["name"] == "demo" for t in ctl.list_tenants()) else []
     yealink = next((d for d in demo if d["model"] == DEMO_PHONES[0][0]), None)
     if yealink:
         print(

@@ -105,3 +105,17 @@ def provedge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provedge]:
     server = start_provedge(tmp_path_factory.mktemp("data"))
     yield server
     stop_provedge(server)
+
+
+def wait_job(api: httpx.Client, job: dict[str, object] | None, timeout: float = READY_TIMEOUT) -> None:
+    """Poll a job the API started (``job`` of an answer) until it is done, with a deadline."""
+    if job is None:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = api.get(f"/api/v1/jobs/{job['id']}").json()["state"]
+        if state == "done":
+            return
+        assert state in ("queued", "running"), f"job {job['id']} ended {state}"
+        time.sleep(0.05)
+    raise TimeoutError(f"job {job['id']} not done after {timeout}s")

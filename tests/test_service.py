@@ -50,6 +50,7 @@ def test_a_publish_killed_after_the_commit_is_redone_at_start(tmp_path: Path) ->
     assert not any(b"changed" in blob for blob in before.values())
 
     restarted = build_control(tmp_path, EDGE)
+    restarted.jobs.run_until_idle()  # the start-up recompile is a job
     restarted.close()
     after = _blobs(tmp_path)
     assert sum(b"changed" in blob for blob in after.values()) == 1
@@ -82,7 +83,8 @@ def test_only_touched_devices_are_recompiled(tmp_path: Path) -> None:
     assert compiled == [macs[2]]
     compiled.clear()
     other = ctl.create_tenant(TenantIn(name="other", realm="o.example", sip_server="pbx.o.example"))
-    ctl.update_tenant(other["id"], TenantPatch(sip_port=5070))
+    assert ctl.update_tenant(other["id"], TenantPatch(sip_port=5070))["job"] is None
+    ctl.jobs.run_until_idle()
     assert compiled == []  # a tenant with no devices: nothing of tenant t recompiled
     ctl.close()
 
@@ -92,7 +94,9 @@ def test_edge_url_change_republishes_provisioning_urls(tmp_path: Path) -> None:
     ctl = build_control(tmp_path, EDGE)
     _fleet(ctl)
     ctl.close()
-    build_control(tmp_path, "https://prov.example.net").close()
+    moved = build_control(tmp_path, "https://prov.example.net")
+    moved.jobs.run_until_idle()
+    moved.close()
     common = [blob for key, blob in _blobs(tmp_path).items() if key.endswith(b"y000000000066.cfg")]
     assert common and b"https://prov.example.net/p/" in common[0]
 

@@ -41,7 +41,7 @@ def test_edge_serves_while_control_is_down(tmp_path: Path) -> None:
         wait_ready(f"{edge_url}/healthz", edge, deadline)
         devices = httpx.get(
             f"http://127.0.0.1:{control_port}/api/v1/devices", headers=headers
-        ).json()
+        ).json()["items"]
         urls = [d["provisioning_url"] + name for d in devices for name in d["files"]]
         assert urls and all(url.startswith(edge_url) for url in urls)
         before = [httpx.get(url).content for url in urls]

@@ -27,7 +27,7 @@ def test_two_workers_share_one_port(tmp_path: Path) -> None:
             server.control + "/api/v1/devices",
             params={"tenant": "demo"},
             headers={"Authorization": f"Bearer {server.token}"},
-        ).json()
+        ).json()["items"]
         url = demo[0]["provisioning_url"] + demo[0]["files"][0]
         assert {httpx.get(url, headers={"Connection": "close"}).status_code for _ in range(20)} == {
             200

@@ -23,7 +23,7 @@ from control.api.auth import Principal, authenticate
 from control.domain.catalog import MAX_LINES, MODELS
 from control.domain.errors import ServiceError
 from control.api.openapi import document
-from control.service import Control
+from control.service import DEFAULT_PAGE, Control
 
 Handler = Callable[[Request, Principal, Control], Awaitable[Any]]
 _LINES = TypeAdapter(list[schemas.LineIn])
@@ -129,10 +129,56 @@ async def tenant_patch(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.update_tenant, _path_tenant(request), body)
 
 
+def _query(request: Request, allowed: set[str]) -> dict[str, str]:
+    """The query parameters, each at most once; an unknown one is an error, not ignored."""
+    params = request.query_params
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ServiceError(422, {name: "unknown query parameter" for name in unknown})
+    repeated = sorted(name for name in params if len(params.getlist(name)) > 1)
+    if repeated:
+        raise ServiceError(422, {name: "given more than once" for name in repeated})
+    return dict(params)
+
+
+def _int_param(query: dict[str, str], name: str, default: int) -> int:
+    text = query.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise ServiceError(422, {name: "a positive whole number"})
+    return int(text)
+
+
 async def devices_list(request: Request, who: Principal, ctl: Control) -> Any:
     _admin(who)
-    ref = _tenant_ref(request.query_params.get("tenant"))
-    return await run_in_threadpool(ctl.list_devices, ref, who.scope)
+    query = _query(request, {"tenant", "limit", "after"})
+    ref = _tenant_ref(query.get("tenant"))
+    limit = _int_param(query, "limit", DEFAULT_PAGE)
+    return await run_in_threadpool(ctl.list_devices, ref, who.scope, limit, query.get("after"))
+
+
+def _job_id(request: Request) -> int:
+    text: str = request.path_params["id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise ServiceError(404, {"id": "no such job"})
+    return int(text)
+
+
+async def jobs_list(request: Request, who: Principal, ctl: Control) -> Any:
+    _admin(who)
+    query = _query(request, {"state"})
+    return await run_in_threadpool(ctl.list_jobs, query.get("state"), who.scope)
+
+
+async def job_get(request: Request, who: Principal, ctl: Control) -> Any:
+    _admin(who)
+    return await run_in_threadpool(ctl.get_job, _job_id(request), who.scope)
+
+
+async def job_cancel(request: Request, who: Principal, ctl: Control) -> Any:
+    _admin(who)
+    return await run_in_threadpool(ctl.cancel_job, _job_id(request), who.scope)
 
 
 async def devices_create(request: Request, who: Principal, ctl: Control) -> Any:
@@ -245,6 +291,9 @@ ROUTES: list[tuple[str, Handler, list[str]]] = [
     ("/api/v1/accounts", accounts_create, ["POST"]),
     ("/api/v1/extensions", extensions_list, ["GET"]),
     ("/api/v1/extensions", extensions_create, ["POST"]),
+    ("/api/v1/jobs", jobs_list, ["GET"]),
+    ("/api/v1/jobs/{id}", job_get, ["GET"]),
+    ("/api/v1/jobs/{id}/cancel", job_cancel, ["POST"]),
 ]
 
 

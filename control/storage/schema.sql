@@ -82,3 +82,41 @@ CREATE TABLE IF NOT EXISTS settings (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- Files to withdraw from LMDB. The triggers make every delete (of a device, of a tenant
+-- and everything its cascade removes) queue the withdrawal in the same transaction, so no
+-- code path can forget it; the publisher takes them in order under its lock (pending.py).
+CREATE TABLE IF NOT EXISTS withdrawals (
+    id    INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS devices_withdraw AFTER DELETE ON devices BEGIN
+    INSERT INTO withdrawals (owner) VALUES ('device/' || old.mac);
+END;
+CREATE TRIGGER IF NOT EXISTS tenants_withdraw AFTER DELETE ON tenants BEGIN
+    INSERT INTO withdrawals (owner) VALUES ('tenant/' || old.id);
+END;
+
+-- Long work (mass recompile, later bulk import and reboot waves), run by control/jobs.
+-- `state` running at start-up means the process died mid-job: the runner resumes it.
+CREATE TABLE IF NOT EXISTS jobs (
+    id               INTEGER PRIMARY KEY,
+    kind             TEXT NOT NULL,
+    tenant_id        INTEGER REFERENCES tenants(id) ON DELETE CASCADE,  -- NULL: all tenants
+    params           TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(params)),
+    state            TEXT NOT NULL DEFAULT 'queued'
+                     CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    done             INTEGER NOT NULL DEFAULT 0 CHECK (done >= 0),
+    total            INTEGER NOT NULL DEFAULT 0 CHECK (total >= 0),
+    error_count      INTEGER NOT NULL DEFAULT 0,
+    errors           TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(errors)),  -- first 100
+    cancel_requested INTEGER NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),
+    created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    started_at       TEXT,
+    finished_at      TEXT,
+    -- rate and ETA are measured over the current run (since start or resume), so a
+    -- resumed job does not count the time the process was down
+    run_started      REAL,
+    run_done         INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, id);

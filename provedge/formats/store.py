@@ -18,6 +18,8 @@ from pathlib import Path
 
 import lmdb
 
+from provedge.private import FILE_MODE, private_dir, tighten_files
+
 BLOBS_DB = b"blobs"  # {tenant_key}/{file name, lowercased} -> blob
 INDEX_DB = b"index"  # device/{mac} or tenant/{id} -> keys it published (orjson list)
 MAP_SIZE = 1 << 34  # 16 GiB of address space; LMDB grows the file only as data arrives
@@ -28,12 +30,21 @@ _HEADER = struct.Struct("<3sHH")
 
 
 def open_env(data_dir: str | Path, readonly: bool = False) -> lmdb.Environment:
-    path = Path(data_dir) / "lmdb"
-    path.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
+    path = private_dir(Path(data_dir) / "lmdb")
     # readahead off: blobs are read at random, and readahead wastes page cache on big envs.
-    return lmdb.open(
-        str(path), map_size=MAP_SIZE, max_dbs=MAX_DBS, readahead=False, readonly=readonly
+    # mode: data.mdb and lock.mdb hold every password, owner-only (provedge/private.py).
+    env = lmdb.open(
+        str(path),
+        map_size=MAP_SIZE,
+        max_dbs=MAX_DBS,
+        readahead=False,
+        readonly=readonly,
+        mode=FILE_MODE,
     )
+    if not readonly:
+        tighten_files(path)  # files an older version made with 0644
+    return env
 
 
 def blob_key(tenant_key: str, file_name: str) -> bytes:
