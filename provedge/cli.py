@@ -226,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", help="tenant id or name (required unless --role operator)")
     create.add_argument("--label", default="", help="a note on what the token is for")
     create.set_defaults(func=cmd_token_create)
+
+    from provedge.jobs_cli import add_commands  # imports nothing heavy at module level
+
+    add_commands(sub, _data_arg)
     return parser
 
 
