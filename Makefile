@@ -61,7 +61,7 @@ fuzz: install
 
 # ruff (lint + format check) and mypy --strict over the Python code.
 lint: install
-	$(BIN)/pip install --quiet ruff==0.17.6 mypy
+	$(BIN)/pip install --quiet ruff==0.17.6 mypy types-tqdm
 	$(BIN)/ruff check control edge provedge
 	$(BIN)/mypy control edge provedge
 

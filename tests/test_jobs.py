@@ -9,27 +9,14 @@ import pytest
 from control.api.schemas import TenantPatch
 from control.jobs import store
 from control.publish import pending
-from control.service import Control
 from control.wiring import build_control
-from tests.test_service import EDGE, _blobs, _fleet
-
-
-def _spy(ctl: Control) -> list[str]:
-    compiled: list[str] = []
-    original = ctl.compiler.device_files
-
-    def spy(url_key, tenant_data, device):  # type: ignore[no-untyped-def]
-        compiled.append(device.mac)
-        return original(url_key, tenant_data, device)
-
-    ctl.compiler.device_files = spy  # type: ignore[method-assign]
-    return compiled
+from tests.test_service import EDGE, _blobs, _fleet, spy_compiles
 
 
 def test_a_tenant_change_compiles_nothing_inline_and_queues_a_job(tmp_path: Path) -> None:
     ctl = build_control(tmp_path, EDGE)
     tenant, macs = _fleet(ctl)
-    compiled = _spy(ctl)
+    compiled = spy_compiles(ctl)
     job = ctl.update_tenant(tenant["id"], TenantPatch(sip_server="pbx2.t.example"))["job"]
     assert compiled == [] and job["state"] == "queued" and job["kind"] == "recompile"
     ctl.jobs.run_until_idle()

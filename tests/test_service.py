@@ -40,6 +40,19 @@ def _fleet(ctl: Control) -> tuple[dict[str, object], list[str]]:
     return tenant, macs
 
 
+def spy_compiles(ctl: Control) -> list[str]:
+    """The MACs the compiler compiles from now on, in order."""
+    compiled: list[str] = []
+    original = ctl.compiler.device_files
+
+    def spy(url_key, tenant_data, device):  # type: ignore[no-untyped-def]
+        compiled.append(device.mac)
+        return original(url_key, tenant_data, device)
+
+    ctl.compiler.device_files = spy  # type: ignore[method-assign]
+    return compiled
+
+
 def test_a_publish_killed_after_the_commit_is_redone_at_start(tmp_path: Path) -> None:
     ctl = build_control(tmp_path, EDGE)
     _, macs = _fleet(ctl)
@@ -71,14 +84,7 @@ def test_blobs_of_a_device_deleted_while_down_are_withdrawn_at_start(tmp_path: P
 def test_only_touched_devices_are_recompiled(tmp_path: Path) -> None:
     ctl = build_control(tmp_path, EDGE)
     _, macs = _fleet(ctl)
-    compiled: list[str] = []
-    original = ctl.compiler.device_files
-
-    def spy(url_key, tenant_data, device):  # type: ignore[no-untyped-def]
-        compiled.append(device.mac)
-        return original(url_key, tenant_data, device)
-
-    ctl.compiler.device_files = spy  # type: ignore[method-assign]
+    compiled = spy_compiles(ctl)
     ctl.set_lines(macs[2], [])
     assert compiled == [macs[2]]
     compiled.clear()
