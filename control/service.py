@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from control.storage import loading
+from control.storage.edgestate import EdgeStateReader, fetch_view
 from control.domain.catalog import MODELS, device_files
 from control.publish.compiler import Compiler
 from control.storage.db import Database
@@ -20,6 +21,7 @@ from control.domain.errors import ServiceError, conflict, invalid, not_found
 from control.publish.publisher import Publication, Publisher
 from control.publish.pending import Publishing
 from control.api.schemas import AccountIn, DeviceIn, DevicePatch, ExtensionIn, TenantIn, TenantPatch
+from provedge.formats.edgestate import NO_FETCH, Fetch
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
 
@@ -43,9 +45,15 @@ def find_tenant(
 
 class Control:
     def __init__(
-        self, db: Database, publisher: Publisher, compiler: Compiler, edge_url: str
+        self,
+        db: Database,
+        publisher: Publisher,
+        compiler: Compiler,
+        edge_url: str,
+        edge_state: EdgeStateReader | None = None,
     ) -> None:
         self.db = db
+        self.edge_state = edge_state or EdgeStateReader(None)
         self.publisher = publisher
         self.compiler = compiler
         self.edge_url = edge_url
@@ -54,6 +62,7 @@ class Control:
     def close(self) -> None:
         self.db.close()
         self.publisher.close()
+        self.edge_state.close()
 
     # ---- tenants -------------------------------------------------------------------------
     def create_tenant(self, body: TenantIn) -> dict[str, Any]:
@@ -152,7 +161,11 @@ class Control:
                 " WHERE ? IS NULL OR d.tenant_id = ? ORDER BY d.mac",
                 (tenant_id, tenant_id),
             ).fetchall()
-            return [self._device_view(conn, row) for row in rows]
+            # The fetch counters of the whole list in one read of the edge state.
+            fetches = self.edge_state.fetches(row["mac"] for row in rows)
+            return [
+                self._device_view(conn, row, fetches.get(row["mac"], NO_FETCH)) for row in rows
+            ]
 
     def update_device(
         self, mac: str, patch: DevicePatch, scope: int | None = None
@@ -218,7 +231,9 @@ class Control:
             raise not_found("mac", "device")
         return row
 
-    def _device_view(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+    def _device_view(
+        self, conn: sqlite3.Connection, row: sqlite3.Row, fetch: Fetch | None = None
+    ) -> dict[str, Any]:
         lines = conn.execute(
             "SELECT dl.position, e.number FROM device_lines dl JOIN extensions e"
             " ON e.id = dl.extension_id WHERE dl.mac = ? ORDER BY dl.position",
@@ -239,6 +254,7 @@ class Control:
             "files": [name for name, _ in device_files(model, row["mac"])],
             "published": row["published_rev"] >= row["rev"],
             "created_at": row["created_at"],
+            **fetch_view(self.edge_state.fetch(row["mac"]) if fetch is None else fetch),
         }
 
     # ---- accounts and extensions -----------------------------------------------------------

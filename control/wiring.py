@@ -6,6 +6,7 @@ from pathlib import Path
 
 from control.publish.compiler import Compiler
 from control.storage.db import Database
+from control.storage.edgestate import EdgeStateReader
 from control.publish.publisher import LmdbPublisher
 from control.publish.pending import templates_fingerprint
 from control.service import Control
@@ -17,7 +18,8 @@ def build_control(
 ) -> Control:
     compiler = Compiler(templates_dir) if templates_dir else Compiler()
     compiler.check_all()
-    ctl = Control(Database(data_dir), LmdbPublisher(store.open_env(data_dir)), compiler, edge_url)
+    publisher = LmdbPublisher(store.open_env(data_dir))
+    ctl = Control(Database(data_dir), publisher, compiler, edge_url, EdgeStateReader(data_dir))
     # Redo whatever a killed publish left behind, and follow template or URL changes.
     ctl.reconcile(templates_fingerprint(compiler, edge_url))
     return ctl
