@@ -115,10 +115,7 @@ class EdgeApp:
             files = txn.stat(self._blobs)["entries"]
         body: dict[str, Any] = {"status": "ok", "files": files, "pid": os.getpid()}
         if self._recorder is not None:
-            recorder = self._recorder
-            body["edge_state"] = {
-                "pending": recorder.pending, "sent": recorder.sent, "dropped": recorder.dropped
-            }
+            body["edge_state"] = self._recorder.stats()
         return JSONResponse(body)
 
 

@@ -50,6 +50,7 @@ class Recorder:
         self.socket_path = str(socket_path)
         self.interval = interval
         self.max_pending = max_pending
+        self.noted = 0  # fetches this worker noted (counted at each flush)
         self.dropped = 0  # fetches given up: pending was full, or a datagram was refused
         self.sent = 0  # fetch records the writer accepted
         self._events: list[tuple[str, float, Any, Any]] = []
@@ -64,7 +65,16 @@ class Recorder:
 
     @property
     def pending(self) -> int:
+        """MACs waiting for the writer, plus fetches not folded yet."""
         return len(self._pending) + len(self._events)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "noted": self.noted + len(self._events),
+            "pending": self.pending,
+            "sent": self.sent,
+            "dropped": self.dropped,
+        }
 
     def start(self) -> None:
         """Arm the timer on the running loop (the worker's lifespan startup)."""
@@ -77,6 +87,9 @@ class Recorder:
             self._timer = None
         self._sock.settimeout(1.0)
         self.flush()
+        self.close()
+
+    def close(self) -> None:
         self._sock.close()
 
     def _tick(self) -> None:
@@ -86,6 +99,7 @@ class Recorder:
     def flush(self) -> None:
         """Fold the noted fetches into pending, then send pending until the writer balks."""
         events, self._events = self._events, []
+        self.noted += len(events)
         pending = self._pending
         for mac, at, client, headers in events:
             key = mac.encode()

@@ -18,6 +18,7 @@ import argparse
 import fcntl
 import logging
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -61,6 +62,7 @@ class Writer:
         self.socket_path = Path(socket_path or edgestate.socket_path(data_dir))
         self.interval = interval
         self._stop = False
+        self._pending: dict[bytes, Fetch] = {}
 
     def run(self) -> None:
         env = edgestate.open_env(self.data_dir)
@@ -68,27 +70,52 @@ class Writer:
             for name in edgestate.DATABASES:
                 env.open_db(name, txn=txn)
         # A second writer on this data dir (an orphan of a killed edge) waits here.
-        lock = os.open(edgestate.env_path(self.data_dir) / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        lock = os.open(self._path(LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(lock, fcntl.LOCK_EX)
         sock = self._bind()
-        pid_path = edgestate.env_path(self.data_dir) / edgestate.PID_NAME
-        pid_fd = os.open(pid_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.write(pid_fd, f"{os.getpid()}\n".encode())
-        os.close(pid_fd)
-        parent = os.getppid()
-        signal.signal(signal.SIGTERM, self._on_term)
-        signal.signal(signal.SIGINT, self._on_term)
+        pid = os.open(self._path(edgestate.PID_NAME), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(pid, f"{os.getpid()}\n".encode())
+        os.close(pid)
+        selector = self._selector(sock)
         try:
-            while not self._stop and os.getppid() == parent:
-                self._commit(env, self._gather(sock, time.monotonic() + self.interval))
-            sock.setblocking(False)
-            self._commit(env, self._gather(sock, 0.0))  # what the workers sent last
+            self._loop(env, sock, selector)
         finally:
-            sock.close()
+            for key in list(selector.get_map().values()):
+                key.fileobj.close()  # type: ignore[union-attr]
+            selector.close()
             self.socket_path.unlink(missing_ok=True)
-            pid_path.unlink(missing_ok=True)
+            self._path(edgestate.PID_NAME).unlink(missing_ok=True)
             env.close()
             os.close(lock)
+
+    def _path(self, name: str) -> Path:
+        return edgestate.env_path(self.data_dir) / name
+
+    def _selector(self, sock: socket.socket) -> selectors.BaseSelector:
+        """Wait on the socket and on a pipe a SIGTERM writes to (so a stop is prompt)."""
+        wake_read, wake_write = socket.socketpair()
+        selector = selectors.DefaultSelector()
+        for item in (sock, wake_read, wake_write):
+            item.setblocking(False)
+            selector.register(item, selectors.EVENT_READ)  # the write end: to be closed too
+        signal.set_wakeup_fd(wake_write.fileno())
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_term)
+        return selector
+
+    def _loop(
+        self, env: lmdb.Environment, sock: socket.socket, selector: selectors.BaseSelector
+    ) -> None:
+        """One write transaction per interval until stopped or orphaned, then a last one."""
+        parent = os.getppid()
+        while not self._stop and os.getppid() == parent:
+            deadline = time.monotonic() + self.interval
+            while not self._stop and (left := deadline - time.monotonic()) > 0:
+                selector.select(left)
+                self._gather(sock)
+            self._commit(env)
+        self._gather(sock)  # what the workers sent last
+        self._commit(env)
 
     def _bind(self) -> socket.socket:
         self.socket_path.unlink(missing_ok=True)  # left by a writer that was killed
@@ -101,29 +128,21 @@ class Writer:
     def _on_term(self, signum: int, frame: object) -> None:
         self._stop = True
 
-    def _gather(self, sock: socket.socket, deadline: float) -> dict[bytes, Fetch]:
-        """Fold datagrams until ``deadline`` (monotonic), or until none is waiting if 0."""
-        pending: dict[bytes, Fetch] = {}
+    def _gather(self, sock: socket.socket) -> None:
+        """Fold every datagram waiting on the socket into pending."""
         while True:
-            if deadline:
-                left = deadline - time.monotonic()
-                if left <= 0 or self._stop:
-                    return pending
-                sock.settimeout(left)
             try:
                 datagram = sock.recv(batch.MAX_DATAGRAM + 1)
-            except (TimeoutError, BlockingIOError):
-                return pending
-            except InterruptedError:
-                continue
+            except (BlockingIOError, InterruptedError):
+                return
             try:
                 for mac, fetch in batch.decode(datagram):
-                    batch.fold(pending, mac, fetch)
+                    batch.fold(self._pending, mac, fetch)
             except ValueError:
                 log.warning("edge-state writer: dropped a malformed datagram")
 
-    @staticmethod
-    def _commit(env: lmdb.Environment, pending: dict[bytes, Fetch]) -> None:
+    def _commit(self, env: lmdb.Environment) -> None:
+        pending, self._pending = self._pending, {}
         if not pending:
             return
         try:
