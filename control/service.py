@@ -163,9 +163,7 @@ class Control:
             ).fetchall()
             # The fetch counters of the whole list in one read of the edge state.
             fetches = self.edge_state.fetches(row["mac"] for row in rows)
-            return [
-                self._device_view(conn, row, fetches.get(row["mac"], NO_FETCH)) for row in rows
-            ]
+            return [self._device_view(conn, row, fetches.get(row["mac"], NO_FETCH)) for row in rows]
 
     def update_device(
         self, mac: str, patch: DevicePatch, scope: int | None = None

@@ -67,9 +67,7 @@ def test_times_are_iso_utc() -> None:
 
 
 def test_batch_round_trips_and_splits_into_datagrams() -> None:
-    items = [
-        (f"001565{i:06x}".encode(), Fetch(i + 1, i, IP4, b"u" * 200)) for i in range(1000)
-    ]
+    items = [(f"001565{i:06x}".encode(), Fetch(i + 1, i, IP4, b"u" * 200)) for i in range(1000)]
     datagrams = list(batch.encode(items))
     assert len(datagrams) > 1
     assert all(len(datagram) <= batch.MAX_DATAGRAM for datagram, _ in datagrams)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from control.storage.edgestate import EdgeStateReader
 from tests.conftest import Provedge, start_provedge, stop_provedge
 from tests.test_edgestate_writer import poll, writer_pid
 
@@ -130,3 +131,16 @@ def test_killing_the_writer_does_not_stop_config_delivery(two_workers: Provedge)
     # What the dying writer had queued may be lost; everything after it is counted.
     view = device_when(two_workers, 1 + 5)
     assert 6 <= view["provision_count"] <= 16
+
+
+def test_fetches_just_before_a_stop_are_kept(tmp_path: Path) -> None:
+    server = start_provedge(tmp_path, "--workers", "2")
+    try:
+        url = phone(server, "stopped")
+        for _ in range(10):
+            fetch(url)
+    finally:
+        stop_provedge(server)  # workers send their last batch, then the writer commits it
+    assert server.proc.returncode == 0
+    assert EdgeStateReader(tmp_path).fetch(MAC).count == 10
+    assert writer_pid(tmp_path) is None  # the writer is gone too, not orphaned

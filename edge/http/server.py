@@ -42,13 +42,13 @@ def serve(
     store.open_env(data_dir).close()  # create the environment before workers race to
     writer = WriterProcess(data_dir).start()  # before the workers, stopped after them
     try:
-        _granian(host, port, workers).serve()
+        _serve(host, port, workers)
     finally:
         writer.stop()
 
 
-def _granian(host: str, port: int, workers: int) -> Granian:
-    return Granian(
+def _serve(host: str, port: int, workers: int) -> None:
+    Granian(
         "edge.http.server:app_factory",
         factory=True,
         address=host,
@@ -61,4 +61,4 @@ def _granian(host: str, port: int, workers: int) -> Granian:
         runtime_threads=1,
         log_level=LogLevels.warning,
         log_access=False,
-    )
+    ).serve()

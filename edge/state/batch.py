@@ -25,7 +25,8 @@ def fold(into: dict[bytes, Fetch], mac: bytes, fetch: Fetch) -> None:
 
 def encode(items: Iterable[tuple[bytes, Fetch]]) -> Iterator[tuple[bytes, list[bytes]]]:
     """Datagrams of at most MAX_DATAGRAM bytes, each with the MACs it carries."""
-    parts, macs, size = [MAGIC], [], len(MAGIC)
+    parts, size = [MAGIC], len(MAGIC)
+    macs: list[bytes] = []
     for mac, fetch in items:
         record = mac + encode_fetch(fetch)
         if size + len(record) > MAX_DATAGRAM and macs:

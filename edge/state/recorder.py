@@ -100,14 +100,25 @@ class Recorder:
         """Fold the noted fetches into pending, then send pending until the writer balks."""
         events, self._events = self._events, []
         self.noted += len(events)
+        # Per MAC first: the address and User-Agent are only read for its latest fetch.
+        latest: dict[str, list[Any]] = {}
+        for event in events:
+            entry = latest.get(event[0])
+            if entry is None:
+                latest[event[0]] = [1, event]
+            else:
+                entry[0] += 1
+                if event[1] >= entry[1][1]:
+                    entry[1] = event
         pending = self._pending
-        for mac, at, client, headers in events:
+        for mac, (count, (_, at, client, headers)) in latest.items():
             key = mac.encode()
             if key not in pending and len(pending) >= self.max_pending:
-                self.dropped += 1
+                self.dropped += count
                 continue
             host = client[0] if client else None
-            batch.fold(pending, key, Fetch(1, int(at * 1e6), pack_ip(host), _user_agent(headers)))
+            fetch = Fetch(count, int(at * 1e6), pack_ip(host), _user_agent(headers))
+            batch.fold(pending, key, fetch)
         if pending:
             self._send()
 

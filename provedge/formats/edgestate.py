@@ -23,9 +23,9 @@ from __future__ import annotations
 import os
 import socket
 import struct
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
 
 import lmdb
 
@@ -44,9 +44,11 @@ MAX_USER_AGENT = 255
 VERSION = 1
 _RECORD = struct.Struct("<BQQ16sB")
 _NO_IP = bytes(16)
+_V4_PREFIX = bytes(10) + b"\xff\xff"  # IPv4-mapped IPv6 (RFC 4291)
 
 
-class Fetch(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Fetch:
     """What is known about one MAC's fetches: how many, and the latest one's details."""
 
     count: int
@@ -61,7 +63,7 @@ NO_FETCH = Fetch(0, 0, _NO_IP, b"")
 def merge(old: Fetch, new: Fetch) -> Fetch:
     """Counts add up; the last-* fields come from whichever fetch is later (ties: ``new``)."""
     latest = new if new.at_us >= old.at_us else old
-    return latest._replace(count=old.count + new.count)
+    return replace(latest, count=old.count + new.count)
 
 
 def encode_fetch(fetch: Fetch) -> bytes:
@@ -91,19 +93,18 @@ def pack_ip(host: str | None) -> bytes:
     """16 bytes for an IPv4 or IPv6 address text; zeros for anything else (unix socket)."""
     if host:
         try:
-            return socket.inet_pton(socket.AF_INET6, host)
+            if ":" in host:
+                return socket.inet_pton(socket.AF_INET6, host)
+            return _V4_PREFIX + socket.inet_pton(socket.AF_INET, host)
         except OSError:
-            try:
-                return b"\0" * 10 + b"\xff\xff" + socket.inet_aton(host)
-            except OSError:
-                pass
+            pass
     return _NO_IP
 
 
 def unpack_ip(packed: bytes) -> str | None:
     if packed == _NO_IP:
         return None
-    if packed[:12] == b"\0" * 10 + b"\xff\xff":
+    if packed[:12] == _V4_PREFIX:
         return socket.inet_ntoa(packed[12:])
     return socket.inet_ntop(socket.AF_INET6, packed)
 
@@ -112,7 +113,7 @@ def iso_utc(at_us: int) -> str | None:
     """ISO 8601 in UTC with milliseconds (``2026-12-01T09:30:00.123Z``); None for never."""
     if not at_us:
         return None
-    moment = datetime.fromtimestamp(at_us / 1e6, timezone.utc)
+    moment = datetime.fromtimestamp(at_us / 1e6, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
