@@ -23,6 +23,8 @@ from control.publish.pending import Publishing
 from control.publish.publisher import Publisher
 from control.storage import loading
 from control.storage.db import Database
+from control.storage.edgestate import EdgeStateReader, fetch_view
+from provedge.formats.edgestate import NO_FETCH, Fetch
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
 DEFAULT_PAGE = 100
@@ -49,9 +51,15 @@ def find_tenant(
 
 class Control:
     def __init__(
-        self, db: Database, publisher: Publisher, compiler: Compiler, edge_url: str
+        self,
+        db: Database,
+        publisher: Publisher,
+        compiler: Compiler,
+        edge_url: str,
+        edge_state: EdgeStateReader | None = None,
     ) -> None:
         self.db = db
+        self.edge_state = edge_state or EdgeStateReader(None)
         self.publisher = publisher
         self.compiler = compiler
         self.edge_url = edge_url
@@ -62,6 +70,7 @@ class Control:
         self.jobs.stop()
         self.db.close()
         self.publisher.close()
+        self.edge_state.close()
 
     # ---- tenants -------------------------------------------------------------------------
     def create_tenant(self, body: TenantIn) -> dict[str, Any]:
@@ -260,9 +269,16 @@ class Control:
                 lines[line["mac"]].append(
                     {"position": line["position"], "extension": line["number"]}
                 )
-        return [self._device_view(row, lines[row["mac"]]) for row in rows]
+        # The fetch counters of the whole page in one read of the edge state.
+        fetches = self.edge_state.fetches(row["mac"] for row in rows)
+        return [
+            self._device_view(row, lines[row["mac"]], fetches.get(row["mac"], NO_FETCH))
+            for row in rows
+        ]
 
-    def _device_view(self, row: sqlite3.Row, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    def _device_view(
+        self, row: sqlite3.Row, lines: list[dict[str, Any]], fetch: Fetch
+    ) -> dict[str, Any]:
         model = MODELS[row["model"]]
         return {
             "mac": row["mac"],
@@ -276,6 +292,7 @@ class Control:
             "files": [name for name, _ in device_files(model, row["mac"])],
             "published": row["published_rev"] >= row["rev"],
             "created_at": row["created_at"],
+            **fetch_view(fetch),
         }
 
     # ---- accounts and extensions -----------------------------------------------------------

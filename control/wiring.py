@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from control.publish.compiler import Compiler
+from control.storage.edgestate import EdgeStateReader
 from control.publish.pending import templates_fingerprint
 from control.publish.publisher import LmdbPublisher
 from control.service import Control
@@ -22,7 +23,8 @@ def build_control(
     and tests that build a Control run queued jobs with ``ctl.jobs.run_until_idle()``."""
     compiler = Compiler(templates_dir) if templates_dir else Compiler()
     compiler.check_all()
-    ctl = Control(Database(data_dir), LmdbPublisher(store.open_env(data_dir)), compiler, edge_url)
+    publisher = LmdbPublisher(store.open_env(data_dir))
+    ctl = Control(Database(data_dir), publisher, compiler, edge_url, EdgeStateReader(data_dir))
     # Redo whatever a killed publish left behind, and follow template or URL changes: the
     # small part now, the devices as a job (resumed, like any job left running).
     ctl.reconcile(templates_fingerprint(compiler, edge_url))

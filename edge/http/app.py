@@ -4,6 +4,9 @@
 transaction, headers that were computed at publish time, no routing framework on the way.
 Every miss (unknown tenant key, unknown MAC, unknown file, odd name) gets the same 404, so
 an answer never tells a scanner whether a MAC exists.
+
+A ``GET`` answered 200 or 304 for a per-MAC file is noted for the device's fetch counters
+(edge/state/recorder.py: an append to a list; the batching happens off the request path).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from starlette.routing import Route
 from provedge.formats import store
 from edge.http.routing import classify
 from edge.sip.transport import SipEndpoint
+from edge.state.recorder import Recorder
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -38,25 +42,31 @@ _NOT_ALLOWED_HEADERS = [(b"allow", b"GET, HEAD"), (b"content-length", b"0")]
 
 
 class EdgeApp:
-    def __init__(self, env: lmdb.Environment, sip: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        env: lmdb.Environment,
+        sip: tuple[str, int] | None = None,
+        recorder: Recorder | None = None,
+    ) -> None:
         self._env = env
         self._blobs = env.open_db(store.BLOBS_DB)
         self._sip = sip
+        self._recorder = recorder
         self._fallback = Starlette(
             routes=[Route("/healthz", self.healthz)], lifespan=self._lifespan
         )
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        """The SIP listeners live as long as the HTTP server, on the same event loop."""
-        if self._sip is None:
+        """The SIP listeners and the recorder's timer live as long as the HTTP server."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._recorder is not None:
+                self._recorder.start()
+                stack.callback(self._recorder.stop)  # the last batch goes at shutdown
+            if self._sip is not None:
+                endpoint = await SipEndpoint.start(*self._sip)
+                stack.push_async_callback(endpoint.stop)
             yield
-            return
-        endpoint = await SipEndpoint.start(*self._sip)
-        try:
-            yield
-        finally:
-            await endpoint.stop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PREFIX):
@@ -70,10 +80,14 @@ class EdgeApp:
             # Polycom PUTs its logs; refuse quietly without reading the body.
             await _respond(send, 405, _NOT_ALLOWED_HEADERS, b"")
             return
-        blob = self.lookup(scope["path"])
-        if blob is None:
+        found = self.lookup(scope["path"])
+        if found is None:
+            # Misses are not fetches; the scan-ban issue counts them per source address.
             await _respond(send, 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND)
             return
+        mac, blob = found
+        if mac is not None and method == "GET" and self._recorder is not None:
+            self._recorder.fetch(mac, scope.get("client"), scope["headers"])
         if _matches(_header(scope, b"if-none-match"), blob.etag):
             await _respond(send, 304, [(b"etag", blob.etag)], b"")
             return
@@ -85,19 +99,24 @@ class EdgeApp:
         ]
         await _respond(send, 200, headers, b"" if method == "HEAD" else blob.body)
 
-    def lookup(self, path: str) -> store.Blob | None:
+    def lookup(self, path: str) -> tuple[str | None, store.Blob] | None:
+        """The blob a path names, with the MAC its file name carries (None: a common file)."""
         tenant_key, sep, file_name = path[len(PREFIX) :].partition("/")
-        if not sep or not tenant_key or classify(file_name) is None:
+        ref = classify(file_name) if sep and tenant_key else None
+        if ref is None:
             return None
         with self._env.begin(db=self._blobs, buffers=True) as txn:
             raw = txn.get(store.blob_key(tenant_key, file_name))
             # Decoded inside the transaction: the buffer is only valid until it ends.
-            return None if raw is None else store.decode_blob(raw)
+            return None if raw is None else (ref.mac, store.decode_blob(raw))
 
     async def healthz(self, request: Request) -> JSONResponse:
         with self._env.begin(db=self._blobs) as txn:
             files = txn.stat(self._blobs)["entries"]
-        return JSONResponse({"status": "ok", "files": files, "pid": os.getpid()})
+        body: dict[str, Any] = {"status": "ok", "files": files, "pid": os.getpid()}
+        if self._recorder is not None:
+            body["edge_state"] = self._recorder.stats()
+        return JSONResponse(body)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -1,0 +1,77 @@
+"""The control plane's read-only view of the edge state (fetch counters per MAC).
+
+The edge writes ``DATA/edge-state`` (provedge.formats.edgestate); the control plane only
+opens it read-only, and copes with it not existing yet (an edge that never ran): every
+device then reads as never fetched, and the environment is opened once it appears.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import lmdb
+
+from provedge.formats import edgestate
+from provedge.formats.edgestate import NO_FETCH, Fetch
+
+
+class EdgeStateReader:
+    def __init__(self, data_dir: str | Path | None) -> None:
+        self.data_dir = data_dir
+        self._env: lmdb.Environment | None = None
+        self._fetches: Any = None
+        self._lock = threading.Lock()
+
+    def fetches(self, macs: Iterable[str]) -> dict[str, Fetch]:
+        """The fetch records of ``macs`` (12 lowercase hex), in one read transaction."""
+        keys = [mac.encode() for mac in macs]
+        if not keys or not self._open():
+            return {}
+        assert self._env is not None
+        with self._env.begin(db=self._fetches, buffers=True) as txn:
+            cursor = txn.cursor()
+            return {
+                bytes(key).decode(): edgestate.decode_fetch(raw)
+                for key, raw in cursor.getmulti(keys)
+            }
+
+    def fetch(self, mac: str) -> Fetch:
+        return self.fetches([mac]).get(mac, NO_FETCH)
+
+    def _open(self) -> bool:
+        if self._env is not None:
+            return True
+        if self.data_dir is None:
+            return False
+        with self._lock:
+            if self._env is None:
+                try:
+                    env = edgestate.open_env(self.data_dir, readonly=True)
+                except (FileNotFoundError, lmdb.Error):
+                    return False
+                try:
+                    self._fetches = env.open_db(edgestate.FETCHES_DB, create=False)
+                except lmdb.Error:  # the writer has not created its databases yet
+                    env.close()
+                    return False
+                self._env = env
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._env is not None:
+                self._env.close()
+                self._env = None
+
+
+def fetch_view(fetch: Fetch) -> dict[str, Any]:
+    """The fields a device view shows about its fetches."""
+    return {
+        "provision_count": fetch.count,
+        "last_fetch_at": edgestate.iso_utc(fetch.at_us),
+        "last_fetch_ip": edgestate.unpack_ip(fetch.ip),
+        "last_user_agent": fetch.user_agent.decode("utf-8", "replace") or None,
+    }
