@@ -58,14 +58,15 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     from control.api.auth import create_token
-    from control.storage.db import Database
     from control.domain.errors import ServiceError
+    from control.domain.refs import parse_ref
     from control.service import find_tenant
+    from control.storage.db import Database
 
     db = Database(args.data)
     tenant_id = None
     if args.tenant is not None:
-        ref = int(args.tenant) if args.tenant.isdigit() else args.tenant
+        ref = parse_ref(args.tenant)  # a string is always an id or a name
         try:
             with db.transaction() as conn:
                 tenant_id = int(find_tenant(conn, ref)["id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -16,6 +17,17 @@ import httpx
 import pytest
 
 READY_TIMEOUT = 30.0
+_SERIAL = itertools.count(1)
+
+
+def unique_name(prefix: str) -> str:
+    """A name no other test of this run uses (tests build their own tenants)."""
+    return f"{prefix}-{os.getpid()}-{next(_SERIAL)}"
+
+
+def unique_mac(oui: str = "0015fa") -> str:
+    """A MAC no other test of this run uses, with hex letters in it (``0015fa`` + 6 digits)."""
+    return f"{oui}{os.getpid() % 0xFF:02x}{next(_SERIAL):04x}"
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

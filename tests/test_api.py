@@ -1,15 +1,23 @@
-"""The control API's contract against a real `provedge run` process."""
+"""The control API's contract against a real `provedge run` process.
+
+The server is shared by the module for speed; every test builds the tenants, devices and
+accounts it needs, under names no other test uses, so the tests pass in any order.
+"""
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import httpx
+import orjson
 import pytest
 
-from tests.conftest import Provedge
+from tests.conftest import Provedge, unique_mac, unique_name
 
 
 @pytest.fixture(scope="module")
@@ -18,12 +26,19 @@ def api(provedge: Provedge) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="module")
+def new_tenant(api: httpx.Client, **fields: object) -> dict[str, object]:
+    body = {"name": unique_name("api"), "realm": "o.example.com", "sip_server": "pbx.o.example.com"}
+    response = api.post("/api/v1/tenants", json={**body, **fields})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+@pytest.fixture
 def tenant(api: httpx.Client) -> dict[str, object]:
     response = api.post(
         "/api/v1/tenants",
         json={
-            "name": "api-t",
+            "name": unique_name("api-t"),
             "realm": "t.example.com",
             "sip_server": "pbx.t.example.com",
             "sip_transport": "tls",
@@ -100,27 +115,22 @@ def test_body_must_be_json(api: httpx.Client) -> None:
 def test_mac_any_notation_stored_normalised_and_unique(
     api: httpx.Client, tenant: dict[str, object]
 ) -> None:
+    mac = unique_mac()
+    dashed = "-".join(mac[i : i + 2] for i in range(0, 12, 2)).upper()  # 00-15-FA-..
     created = api.post(
         "/api/v1/devices",
-        json={
-            "tenant": tenant["id"],
-            "mac": "00-15-65-AB-CD-01",
-            "model": "YEALINK-T46S",
-            "name": "a",
-        },
+        json={"tenant": tenant["id"], "mac": dashed, "model": "YEALINK-T46S", "name": "a"},
     )
     assert created.status_code == 201
     body = created.json()
-    assert body["mac"] == "001565abcd01" and body["model"] == "yealink-t46s"
+    assert body["mac"] == mac and body["model"] == "yealink-t46s"
     assert len(body["admin_password"]) >= 12
-    assert api.get("/api/v1/devices/0015.65ab.cd01").json()["mac"] == "001565abcd01"
-    other = api.post(
-        "/api/v1/tenants",
-        json={"name": "api-other", "realm": "o.example.com", "sip_server": "pbx.o.example.com"},
-    ).json()
+    cisco = f"{mac[:4]}.{mac[4:8]}.{mac[8:]}".upper()
+    assert api.get(f"/api/v1/devices/{cisco}").json()["mac"] == mac
+    other = new_tenant(api)
     duplicate = api.post(
         "/api/v1/devices",
-        json={"tenant": other["id"], "mac": "001565ABCD01", "model": "yealink-t46s"},
+        json={"tenant": other["id"], "mac": mac.upper(), "model": "yealink-t46s"},
     )
     assert duplicate.status_code == 409 and "mac" in duplicate.json()["errors"]
 
@@ -144,11 +154,13 @@ def test_account_generates_username_and_strong_password(
 
 
 def test_failed_extension_writes_nothing(api: httpx.Client, tenant: dict[str, object]) -> None:
+    made = api.post("/api/v1/accounts", json={"tenant": tenant["id"], "username": "alice"})
+    assert made.status_code == 201
     bad = api.post(
         "/api/v1/extensions",
         json={"tenant": tenant["id"], "number": "3001", "accounts": ["alice", "nobody"]},
     )
-    assert bad.status_code == 422 and "accounts[1]" in bad.json()["errors"]
+    assert bad.status_code == 422 and set(bad.json()["errors"]) == {"accounts[1]"}
     numbers = [
         e["number"] for e in api.get("/api/v1/extensions", params={"tenant": tenant["id"]}).json()
     ]
@@ -164,20 +176,21 @@ def test_at_most_six_lines_per_mac(api: httpx.Client, tenant: dict[str, object])
             json={"tenant": tenant["id"], "number": f"40{n}", "accounts": [user]},
         )
         assert created.status_code == 201
-    api.post(
-        "/api/v1/devices",
-        json={"tenant": tenant["id"], "mac": "001565abcd06", "model": "yealink-t54w"},
+    mac = unique_mac()
+    made = api.post(
+        "/api/v1/devices", json={"tenant": tenant["id"], "mac": mac, "model": "yealink-t54w"}
     )
+    assert made.status_code == 201
     seven = [{"extension": f"40{n}"} for n in range(7)]
-    assert api.put("/api/v1/devices/001565abcd06/lines", json=seven).status_code == 422
-    six = api.put("/api/v1/devices/001565abcd06/lines", json=seven[:6])
+    assert api.put(f"/api/v1/devices/{mac}/lines", json=seven).status_code == 422
+    six = api.put(f"/api/v1/devices/{mac}/lines", json=seven[:6])
     assert six.status_code == 200 and [l["position"] for l in six.json()] == [1, 2, 3, 4, 5, 6]
     unknown = api.put(
-        "/api/v1/devices/001565abcd06/lines", json=[{"extension": "401"}, {"extension": "999"}]
+        f"/api/v1/devices/{mac}/lines", json=[{"extension": "401"}, {"extension": "999"}]
     )
     assert unknown.status_code == 422 and "lines[1].extension" in unknown.json()["errors"]
     assert (
-        len(api.get("/api/v1/devices/001565abcd06/lines").json()) == 6
+        len(api.get(f"/api/v1/devices/{mac}/lines").json()) == 6
     )  # unchanged by the failure
 
 
@@ -193,32 +206,31 @@ def test_unknown_objects_are_404(api: httpx.Client) -> None:
     )
 
 
+def create_token(provedge: Provedge, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "provedge.cli", "token", "create", "--data", str(provedge.data),
+         *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
 def test_tenant_admin_sees_only_its_tenant(
     provedge: Provedge, api: httpx.Client, tenant: dict[str, object]
 ) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "provedge.cli",
-            "token",
-            "create",
-            "--data",
-            str(provedge.data),
-            "--role",
-            "tenant_admin",
-            "--tenant",
-            "api-t",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    mine, theirs = unique_mac(), unique_mac()
+    for owner, mac in ((tenant, mine), (new_tenant(api), theirs)):
+        made = api.post(
+            "/api/v1/devices", json={"tenant": owner["id"], "mac": mac, "model": "yealink-t46s"}
+        )
+        assert made.status_code == 201
+    out = create_token(provedge, "--role", "tenant_admin", "--tenant", str(tenant["name"]))
+    assert out.returncode == 0, out.stderr
     headers = {"Authorization": "Bearer " + out.stdout.strip().splitlines()[-1]}
     with httpx.Client(base_url=provedge.control, headers=headers) as admin:
-        assert [t["name"] for t in admin.get("/api/v1/tenants").json()] == ["api-t"]
-        assert admin.get("/api/v1/devices/001565000001").status_code == 404  # demo tenant's phone
-        assert admin.get("/api/v1/devices/001565abcd01").status_code == 200
+        assert [t["name"] for t in admin.get("/api/v1/tenants").json()] == [tenant["name"]]
+        assert admin.get(f"/api/v1/devices/{theirs}").status_code == 404
+        assert admin.get(f"/api/v1/devices/{mine}").status_code == 200
+        assert [d["mac"] for d in admin.get("/api/v1/devices").json()["items"]] == [mine]
         assert (
             admin.post(
                 "/api/v1/tenants", json={"name": "x", "realm": "x.x", "sip_server": "x.x"}
@@ -240,3 +252,159 @@ def test_openapi_document(provedge: Provedge) -> None:
         "/api/v1/models",
     } <= set(doc["paths"])
     assert "mac" in doc["components"]["schemas"]["DeviceIn"]["properties"]
+
+
+# ---- strict references ----------------------------------------------------------------------
+NOT_IDS = [
+    "%C2%B2",  # superscript two: str.isdigit() is true, int() refuses it
+    "%D9%A1",  # Arabic-Indic one: int() reads it as 1
+    "1" * 25,  # beyond 64 bits
+    "9" * 5000,  # beyond int()'s default digit limit
+    "9223372036854775808",  # 2^63
+    "0",
+]
+
+
+@pytest.mark.parametrize("ref", NOT_IDS, ids=["sup2", "arabic1", "25digits", "5000digits", "2^63", "0"])
+def test_a_reference_that_is_not_an_id_is_a_name(api: httpx.Client, ref: str) -> None:
+    assert api.get("/api/v1/tenants/1").status_code == 200  # the demo tenant is id 1
+    for response in (
+        api.get(f"/api/v1/tenants/{ref}"),
+        api.get(f"/api/v1/devices?tenant={ref}"),
+        api.get(f"/api/v1/accounts?tenant={ref}"),
+    ):
+        assert response.status_code == 404, response.text
+        assert response.json() == {"errors": {"tenant": "no such tenant"}}
+
+
+@pytest.mark.parametrize(
+    "ref, status",
+    [
+        (9223372036854775808, 422),  # 2^63: no such id can exist
+        (10**30, 422),
+        (0, 422),
+        (-1, 422),
+        (True, 422),  # a boolean is not tenant 1
+        (False, 422),
+        (1.0, 422),
+        (None, 422),
+        (9223372036854775807, 404),  # the largest id: well-formed, unknown
+        ("\u0661", 404),  # a name, not 1
+        ("9" * 5000, 404),
+    ],
+)
+def test_tenant_in_a_body_is_strict(api: httpx.Client, ref: object, status: int) -> None:
+    response = api.post("/api/v1/accounts", json={"tenant": ref})
+    assert response.status_code == status, response.text
+    assert set(response.json()["errors"]) == {"tenant"}
+
+
+@pytest.mark.parametrize("ref", ["\u0661", "\u00b2", "1" * 25, "9" * 5000])
+def test_cli_tenant_reference_is_strict(provedge: Provedge, ref: str) -> None:
+    out = create_token(provedge, "--role", "tenant_admin", "--tenant", ref)
+    assert out.returncode == 2 and "no tenant" in out.stderr, out.stderr  # never tenant 1
+
+
+# ---- control characters in names ------------------------------------------------------------
+CONTROLS = ["\x00", "\r", "\n", "\t", "\x1b", "\x7f", "\x85", "\u202e", "\u2066", "\u2069"]
+
+
+@pytest.mark.parametrize("char", CONTROLS, ids=[f"U+{ord(c):04X}" for c in CONTROLS])
+def test_names_refuse_control_characters(
+    api: httpx.Client, tenant: dict[str, object], char: str
+) -> None:
+    bad = f"a{char}b"
+    t, mac = tenant["id"], unique_mac()
+    cases = [
+        ("post", "/api/v1/tenants", {"name": bad, "realm": "x.example", "sip_server": "x.example"},
+         "name"),
+        ("patch", f"/api/v1/tenants/{t}", {"language": bad}, "language"),
+        ("patch", f"/api/v1/tenants/{t}", {"timezone": bad}, "timezone"),
+        ("post", "/api/v1/devices", {"tenant": t, "mac": mac, "model": "yealink-t46s",
+         "name": bad}, "name"),
+        ("post", "/api/v1/accounts", {"tenant": t, "display_name": bad}, "display_name"),
+        ("post", "/api/v1/accounts", {"tenant": t, "password": f"secret{bad}pw"}, "password"),
+        ("post", "/api/v1/extensions", {"tenant": t, "number": "1", "accounts": ["a"],
+         "display_name": bad}, "display_name"),
+    ]  # fmt: skip
+    for method, path, body, field in cases:
+        response = api.request(method, path, json=body)
+        assert response.status_code == 422, (path, body, response.text)
+        assert set(response.json()["errors"]) == {field}, response.text
+        assert "control character" in response.json()["errors"][field]
+    assert api.get(f"/api/v1/devices/{mac}").status_code == 404  # nothing was written
+
+
+# ---- body limits ----------------------------------------------------------------------------
+LIMIT = 1 << 20  # create_app's default max_body_bytes
+
+
+def _raw_request(provedge: Provedge, head: str, body: bytes) -> tuple[int, dict[str, object]]:
+    """Send a request by hand and read the answer: no client that fixes up what we send."""
+    url = httpx.URL(provedge.control)
+    with socket.create_connection((url.host, url.port), timeout=30) as sock:
+        sock.sendall(
+            head.encode() + f"Host: {url.host}\r\nAuthorization: Bearer {provedge.token}\r\n"
+            "Content-Type: application/json\r\n\r\n".encode() + body
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, json.loads(answer.partition(b"\r\n\r\n")[2])
+
+
+def test_body_over_the_limit_is_413_before_it_is_sent(provedge: Provedge) -> None:
+    # Only the headers go out: the Content-Length alone gets the answer.
+    status, body = _raw_request(
+        provedge, f"POST /api/v1/tenants HTTP/1.1\r\nContent-Length: {100 * LIMIT}\r\n", b""
+    )
+    assert status == 413 and set(body["errors"]) == {"body"}
+
+
+def test_chunked_body_over_the_limit_is_413_while_it_arrives(provedge: Provedge) -> None:
+    chunk = b"[" + b" " * (64 * 1024 - 1)
+    chunks = [chunk] + [b" " * len(chunk)] * (LIMIT // len(chunk))  # limit + 64 KiB, unfinished
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
+    status, answer = _raw_request(
+        provedge, "PUT /api/v1/devices/001565000001/lines HTTP/1.1\r\nTransfer-Encoding: chunked\r\n",
+        body,
+    )  # fmt: skip
+    assert status == 413 and set(answer["errors"]) == {"body"}
+
+
+def test_body_at_the_limit_is_read(api: httpx.Client, tenant: dict[str, object]) -> None:
+    padding = LIMIT - len(b'{"tenant": , "display_name": ""}') - len(str(tenant["id"]))
+    body = b'{"tenant": %d, "display_name": "%s"}' % (tenant["id"], b" " * padding)
+    assert len(body) == LIMIT
+    response = api.post("/api/v1/accounts", content=body)
+    assert response.status_code == 201, response.text  # display name stripped to ""
+    response = api.post("/api/v1/accounts", content=body + b" ")
+    assert response.status_code == 413
+
+
+def test_healthz_answers_while_a_large_body_is_validated(provedge: Provedge) -> None:
+    lines = orjson.dumps([{"extension": "1001"}] * 45_000)  # just under 1 MiB
+    assert len(lines) < LIMIT
+    answers: list[int] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        with httpx.Client(base_url=provedge.control, timeout=10) as client:
+            while not done.is_set():
+                answers.append(client.get("/healthz").status_code)
+
+    poller = threading.Thread(target=poll)
+    with provedge.api() as api:
+        poller.start()
+        try:
+            for _ in range(5):
+                big = api.put("/api/v1/devices/001565000001/lines", content=lines)
+                assert big.status_code == 422 and set(big.json()["errors"]) == {"body"}
+        finally:
+            done.set()
+            poller.join(timeout=30)
+    assert not poller.is_alive() and answers and set(answers) == {200}

@@ -3,18 +3,21 @@
 Each phone fetches its boot files with its own User-Agent and follows the pointers its
 vendor follows (Yealink boot includes, Polycom CONFIG_FILES, Cisco Profile_Rule, Snom
 setting-files), then the test reads the SIP credentials out of that vendor's setting names.
+
+The server is shared by the module; a test that changes a tenant or a device builds its
+own (unique names and MACs), so no test sees another's changes, in any order.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Provedge, wait_job
+from tests.conftest import Provedge, unique_mac, unique_name, wait_job
 from tests.vendorcheck import parse_xml, yealink_includes, yealink_settings
 
 Creds = dict[str, str]
@@ -170,52 +173,52 @@ PHONES: list[tuple[str, str, str, Callable[[Fetch, str], Creds]]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fleet(provedge: Provedge) -> Iterator[dict[str, Any]]:
-    with provedge.api() as api:
-        tenant = api.post(
-            "/api/v1/tenants",
-            json={
-                "name": "e2e",
-                "realm": "e2e.example.net",
-                "sip_server": SIP_SERVER,
-                "sip_port": 5070,
-            },
+Phone = tuple[str, str, str, Callable[[Fetch, str], Creds]]
+
+
+def build_fleet(api: httpx.Client, phones: list[Phone]) -> dict[str, Any]:
+    """A new tenant with one phone per entry, each on its own line and SIP account."""
+    tenant = api.post(
+        "/api/v1/tenants",
+        json={
+            "name": unique_name("e2e"),
+            "realm": "e2e.example.net",
+            "sip_server": SIP_SERVER,
+            "sip_port": 5070,
+        },
+    ).json()
+    built = {}
+    for index, (model, mac, ua, boot) in enumerate(phones, 1):
+        number = f"20{index}"
+        account = api.post(
+            "/api/v1/accounts", json={"tenant": tenant["id"], "username": f"acc{number}"}
         ).json()
-        phones = {}
-        for index, (model, mac, ua, boot) in enumerate(PHONES, 1):
-            number = f"20{index}"
-            account = api.post(
-                "/api/v1/accounts", json={"tenant": tenant["id"], "username": f"acc{number}"}
-            ).json()
-            assert (
-                api.post(
-                    "/api/v1/extensions",
-                    json={
-                        "tenant": tenant["id"],
-                        "number": number,
-                        "display_name": f"Phone {index}",
-                        "accounts": [account["username"]],
-                    },
-                ).status_code
-                == 201
-            )
-            device = api.post(
-                "/api/v1/devices",
-                json={"tenant": tenant["id"], "mac": mac, "model": model, "name": f"Phone {index}"},
-            )
-            assert device.status_code == 201, device.text
-            assert (
-                api.put(f"/api/v1/devices/{mac}/lines", json=[{"extension": number}]).status_code
-                == 200
-            )
-            phones[model] = {
-                "mac": device.json()["mac"],
-                "ua": ua,
-                "boot": boot,
-                "account": account,
-            }
-        yield {"tenant": tenant, "phones": phones}
+        extension = api.post(
+            "/api/v1/extensions",
+            json={
+                "tenant": tenant["id"],
+                "number": number,
+                "display_name": f"Phone {index}",
+                "accounts": [account["username"]],
+            },
+        )
+        assert extension.status_code == 201, extension.text
+        device = api.post(
+            "/api/v1/devices",
+            json={"tenant": tenant["id"], "mac": mac, "model": model, "name": f"Phone {index}"},
+        )
+        assert device.status_code == 201, device.text
+        lines = api.put(f"/api/v1/devices/{mac}/lines", json=[{"extension": number}])
+        assert lines.status_code == 200
+        built[model] = {"mac": device.json()["mac"], "ua": ua, "boot": boot, "account": account}
+    return {"tenant": tenant, "phones": built}
+
+
+@pytest.fixture(scope="module")
+def fleet(provedge: Provedge) -> dict[str, Any]:
+    """Every phone of PHONES in one tenant; tests only read it (changes get their own)."""
+    with provedge.api() as api:
+        return build_fleet(api, PHONES)
 
 
 def fetcher(provedge: Provedge, tenant: dict[str, Any], ua: str) -> Fetch:
@@ -253,12 +256,33 @@ def test_repeated_fetch_with_etag_gets_304(provedge: Provedge, fleet: dict[str, 
     assert again.headers["etag"] == etag
 
 
-def test_mac_case_does_not_matter(provedge: Provedge, fleet: dict[str, Any]) -> None:
-    base = fleet["tenant"]["provisioning_url"]
-    lower = httpx.get(base + "000413123406.xml")
-    upper = httpx.get(base + "000413123406.XML".replace("000413123406", "000413123406".upper()))
-    assert lower.status_code == upper.status_code == 200
-    assert lower.content == upper.content
+@pytest.mark.parametrize(
+    "notation",
+    [
+        lambda m: ":".join(m[i : i + 2] for i in range(0, 12, 2)).upper(),  # 00:15:FA:..
+        lambda m: f"{m[:4]}.{m[4:8]}.{m[8:]}",  # Cisco dots, lower case
+        lambda m: "-".join(m[i : i + 2] for i in range(0, 12, 2)).swapcase(),  # dashes
+    ],
+    ids=["colons-upper", "dots-lower", "dashes"],
+)
+def test_mac_case_does_not_matter(provedge: Provedge, notation: Callable[[str], str]) -> None:
+    mac = unique_mac()  # 0015fa...: hex letters, so case has something to change
+    with provedge.api() as api:
+        tenant = api.post(
+            "/api/v1/tenants",
+            json={"name": unique_name("case"), "realm": "c.example", "sip_server": "c.example"},
+        ).json()
+        created = api.post(
+            "/api/v1/devices",
+            json={"tenant": tenant["id"], "mac": notation(mac), "model": "yealink-t46s"},
+        )
+        assert created.status_code == 201 and created.json()["mac"] == mac
+    mixed = "".join(c.upper() if i % 2 else c for i, c in enumerate(mac))
+    names = [f"{mac}.cfg", f"{mac.upper()}.cfg", f"{mac.upper()}.CFG", f"{mixed}.Cfg"]
+    answers = [httpx.get(tenant["provisioning_url"] + name) for name in names]
+    assert [a.status_code for a in answers] == [200] * len(names)
+    assert len({a.content for a in answers}) == 1
+    assert any(c in "abcdef" for c in mac) and mac.upper() != mac
 
 
 def test_every_miss_is_the_same_404(provedge: Provedge, fleet: dict[str, Any]) -> None:
@@ -289,13 +313,16 @@ def test_head_and_put(provedge: Provedge, fleet: dict[str, Any]) -> None:
     assert httpx.put(url.replace("-user.cfg", "-app.log"), content=b"log").status_code == 405
 
 
-def test_config_change_shows_on_next_fetch(provedge: Provedge, fleet: dict[str, Any]) -> None:
-    phone = fleet["phones"]["yealink-t46s"]
-    fetch = fetcher(provedge, fleet["tenant"], phone["ua"])
+def test_config_change_shows_on_next_fetch(provedge: Provedge) -> None:
+    # Its own tenant: the change must not reach the phones other tests boot.
+    with provedge.api() as api:
+        own = build_fleet(api, [(m, unique_mac(), ua, boot) for m, _, ua, boot in PHONES[::4]])
+    phone = own["phones"]["yealink-t46s"]
+    fetch = fetcher(provedge, own["tenant"], phone["ua"])
     before = fetch(f"{phone['mac']}.cfg")
     with provedge.api() as api:
         changed = api.patch(
-            f"/api/v1/tenants/{fleet['tenant']['id']}", json={"sip_server": "sip2.e2e.example.net"}
+            f"/api/v1/tenants/{own['tenant']['id']}", json={"sip_server": "sip2.e2e.example.net"}
         )
         assert changed.status_code == 200
         wait_job(api, changed.json()["job"])  # the tenant's phones are recompiled by a job
@@ -311,9 +338,9 @@ def test_config_change_shows_on_next_fetch(provedge: Provedge, fleet: dict[str, 
         rb"^## provedge device configuration: Renamed desk", after.content, re.MULTILINE
     )
     # every phone of the tenant changed, not only the one we looked at
-    grandstream = fleet["phones"]["grandstream-gxp2135"]
+    grandstream = own["phones"]["grandstream-gxp2135"]
     creds = boot_grandstream(
-        fetcher(provedge, fleet["tenant"], grandstream["ua"]), grandstream["mac"]
+        fetcher(provedge, own["tenant"], grandstream["ua"]), grandstream["mac"]
     )
     assert creds["server"] == "sip2.e2e.example.net"
 
@@ -321,16 +348,17 @@ def test_config_change_shows_on_next_fetch(provedge: Provedge, fleet: dict[str, 
 def test_deleted_device_is_gone_from_the_edge(provedge: Provedge, fleet: dict[str, Any]) -> None:
     with provedge.api() as api:
         tenant = fleet["tenant"]["id"]
+        mac = unique_mac()
         created = api.post(
-            "/api/v1/devices",
-            json={"tenant": tenant, "mac": "001565777777", "model": "yealink-t46g"},
+            "/api/v1/devices", json={"tenant": tenant, "mac": mac, "model": "yealink-t46g"}
         )
         assert created.status_code == 201
-        url = fleet["tenant"]["provisioning_url"] + "001565777777.cfg"
+        url = fleet["tenant"]["provisioning_url"] + f"{mac}.cfg"
         assert httpx.get(url).status_code == 200
-        assert api.delete("/api/v1/devices/00:15:65:77:77:77").status_code == 204
+        colons = ":".join(mac[i : i + 2] for i in range(0, 12, 2))
+        assert api.delete(f"/api/v1/devices/{colons}").status_code == 204
         assert httpx.get(url).status_code == 404
-        assert api.get("/api/v1/devices/001565777777").status_code == 404
+        assert api.get(f"/api/v1/devices/{mac}").status_code == 404
 
 
 def test_demo_phone_config_is_served(provedge: Provedge) -> None:
@@ -350,16 +378,16 @@ def test_demo_phone_config_is_served(provedge: Provedge) -> None:
 
 
 def test_model_change_swaps_the_files_served(provedge: Provedge, fleet: dict[str, Any]) -> None:
-    base = fleet["tenant"]["provisioning_url"]
+    base, mac = fleet["tenant"]["provisioning_url"], unique_mac()
     with provedge.api() as api:
         created = api.post(
             "/api/v1/devices",
-            json={"tenant": fleet["tenant"]["id"], "mac": "0004f2565656", "model": "yealink-t46s"},
+            json={"tenant": fleet["tenant"]["id"], "mac": mac, "model": "yealink-t46s"},
         )
         assert created.status_code == 201
-        assert httpx.get(base + "0004f2565656.boot").status_code == 200
-        changed = api.patch("/api/v1/devices/0004f2565656", json={"model": "polycom-vvx400"})
-        assert changed.json()["files"] == ["0004f2565656.cfg", "0004f2565656-user.cfg"]
-    assert httpx.get(base + "0004f2565656.boot").status_code == 404
-    parse_xml(httpx.get(base + "0004f2565656.cfg").content, "APPLICATION")
-    parse_xml(httpx.get(base + "0004f2565656-user.cfg").content, "polycomConfig")
+        assert httpx.get(base + f"{mac}.boot").status_code == 200
+        changed = api.patch(f"/api/v1/devices/{mac}", json={"model": "polycom-vvx400"})
+        assert changed.json()["files"] == [f"{mac}.cfg", f"{mac}-user.cfg"]
+    assert httpx.get(base + f"{mac}.boot").status_code == 404
+    parse_xml(httpx.get(base + f"{mac}.cfg").content, "APPLICATION")
+    parse_xml(httpx.get(base + f"{mac}-user.cfg").content, "polycomConfig")

@@ -1,32 +1,38 @@
 """The control API: a Starlette app of thin endpoints over control.service.Control.
 
-Every endpoint authenticates (bearer token) and authorises (role, tenant scope); bodies
-are JSON read with orjson and validated by pydantic; every error is JSON of the form
+Every route is one :class:`~control.api.route.Op` in ``ROUTES`` below (the entry's format is
+described in ``control/api/route.py``); the Starlette routes and the OpenAPI document are
+both built from that table. Every endpoint authenticates (bearer token) and authorises
+(role, tenant scope) before it reads anything; query parameters and JSON bodies (orjson,
+bounded by ``max_body_bytes``) are validated by pydantic; every error is JSON of the form
 ``{"errors": {"<field>": "<what is wrong>"}}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from control.api import schemas
 from control.api.auth import Principal, authenticate
-from control.domain.catalog import MAX_LINES, MODELS
-from control.domain.errors import ServiceError
+from control.api.bodies import MAX_BODY_BYTES, parse_body, parse_query
 from control.api.openapi import document
-from control.service import DEFAULT_PAGE, Control
+from control.api.route import Op, Role
+from control.domain.catalog import MODELS
+from control.domain.errors import ServiceError
+from control.domain.refs import parse_ref
+from control.service import Control
 
-Handler = Callable[[Request, Principal, Control], Awaitable[Any]]
-_LINES = TypeAdapter(list[schemas.LineIn])
+# Public routes run with this principal: scoped to tenant 0, which no tenant has.
+PUBLIC = Principal("public", 0)
 
 
 class JSON(Response):
@@ -36,44 +42,12 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    name = ""
-    for part in loc:
-        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
-    return name or "body"
-
-
-def _validation_errors(exc: ValidationError) -> dict[str, str]:
-    # pydantic prefixes our own validators' messages with "Value error, ": noise to a client.
-    return {_field(err["loc"]): err["msg"].removeprefix("Value error, ") for err in exc.errors()}
-
-
-async def _parse(request: Request, model: type[BaseModel] | TypeAdapter[Any]) -> Any:
-    try:
-        data = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise ServiceError(400, {"body": "not valid JSON"}) from None
-    try:
-        if isinstance(model, TypeAdapter):
-            return model.validate_python(data)
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ServiceError(422, _validation_errors(exc)) from None
-
-
-def _tenant_ref(text: str | None) -> int | str | None:
-    if text is None:
-        return None
-    return int(text) if text.isdigit() else text
-
-
 def _path_tenant(request: Request) -> int | str:
-    text: str = request.path_params["tenant"]
-    return int(text) if text.isdigit() else text
+    return parse_ref(request.path_params["tenant"])
 
 
-def _require_tenant_query(request: Request, principal: Principal) -> int | str:
-    ref = _tenant_ref(request.query_params.get("tenant"))
+def _tenant_or_scope(request: Request, principal: Principal) -> int | str:
+    ref: int | str | None = request.state.query.tenant
     if ref is None:
         if principal.scope is None:
             raise ServiceError(422, {"tenant": "query parameter required"})
@@ -81,13 +55,10 @@ def _require_tenant_query(request: Request, principal: Principal) -> int | str:
     return ref
 
 
-def _operator_only(principal: Principal) -> None:
-    if principal.role != "operator":
+def _authorize(role: Role, principal: Principal) -> None:
+    if role == "operator" and principal.role != "operator":
         raise ServiceError(403, {"role": "operators only"})
-
-
-def _admin(principal: Principal) -> None:
-    if principal.role == "end_user":
+    if role == "admin" and principal.role == "end_user":
         raise ServiceError(403, {"role": "operators and tenant admins only"})
 
 
@@ -108,157 +79,166 @@ async def models(request: Request, who: Principal, ctl: Control) -> Any:
 
 
 async def tenants_list(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
     return await run_in_threadpool(ctl.list_tenants, who.scope)
 
 
 async def tenants_create(request: Request, who: Principal, ctl: Control) -> Any:
-    _operator_only(who)
-    body = await _parse(request, schemas.TenantIn)
-    return 201, await run_in_threadpool(ctl.create_tenant, body)
+    return 201, await run_in_threadpool(ctl.create_tenant, request.state.body)
 
 
 async def tenant_get(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
     return await run_in_threadpool(ctl.get_tenant, _path_tenant(request), who.scope)
 
 
 async def tenant_patch(request: Request, who: Principal, ctl: Control) -> Any:
-    _operator_only(who)
-    body = await _parse(request, schemas.TenantPatch)
-    return await run_in_threadpool(ctl.update_tenant, _path_tenant(request), body)
-
-
-def _query(request: Request, allowed: set[str]) -> dict[str, str]:
-    """The query parameters, each at most once; an unknown one is an error, not ignored."""
-    params = request.query_params
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise ServiceError(422, {name: "unknown query parameter" for name in unknown})
-    repeated = sorted(name for name in params if len(params.getlist(name)) > 1)
-    if repeated:
-        raise ServiceError(422, {name: "given more than once" for name in repeated})
-    return dict(params)
-
-
-def _int_param(query: dict[str, str], name: str, default: int) -> int:
-    text = query.get(name)
-    if text is None:
-        return default
-    if not (text.isascii() and text.isdigit() and len(text) <= 9):
-        raise ServiceError(422, {name: "a positive whole number"})
-    return int(text)
+    return await run_in_threadpool(ctl.update_tenant, _path_tenant(request), request.state.body)
 
 
 async def devices_list(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
-    query = _query(request, {"tenant", "limit", "after"})
-    ref = _tenant_ref(query.get("tenant"))
-    limit = _int_param(query, "limit", DEFAULT_PAGE)
-    return await run_in_threadpool(ctl.list_devices, ref, who.scope, limit, query.get("after"))
-
-
-def _job_id(request: Request) -> int:
-    text: str = request.path_params["id"]
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        raise ServiceError(404, {"id": "no such job"})
-    return int(text)
-
-
-async def jobs_list(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
-    query = _query(request, {"state"})
-    return await run_in_threadpool(ctl.list_jobs, query.get("state"), who.scope)
-
-
-async def job_get(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
-    return await run_in_threadpool(ctl.get_job, _job_id(request), who.scope)
-
-
-async def job_cancel(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
-    return await run_in_threadpool(ctl.cancel_job, _job_id(request), who.scope)
+    q = request.state.query
+    return await run_in_threadpool(ctl.list_devices, q.tenant, who.scope, q.limit, q.after)
 
 
 async def devices_create(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
-    body = await _parse(request, schemas.DeviceIn)
-    return 201, await run_in_threadpool(ctl.create_device, body, who.scope)
+    return 201, await run_in_threadpool(ctl.create_device, request.state.body, who.scope)
 
 
 async def device_get(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
     return await run_in_threadpool(ctl.get_device, request.path_params["mac"], who.scope)
 
 
 async def device_patch(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
-    body = await _parse(request, schemas.DevicePatch)
-    return await run_in_threadpool(ctl.update_device, request.path_params["mac"], body, who.scope)
+    mac = request.path_params["mac"]
+    return await run_in_threadpool(ctl.update_device, mac, request.state.body, who.scope)
 
 
 async def device_delete(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
     await run_in_threadpool(ctl.delete_device, request.path_params["mac"], who.scope)
     return 204, None
 
 
 async def lines_get(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
     device = await run_in_threadpool(ctl.get_device, request.path_params["mac"], who.scope)
     return device["lines"]
 
 
 async def lines_put(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
-    lines = await _parse(request, _LINES)
-    if len(lines) > MAX_LINES:
-        raise ServiceError(422, {"lines": f"at most {MAX_LINES} lines per MAC"})
-    numbers = [line.extension for line in lines]
+    numbers = [line.extension for line in request.state.body]
     device = await run_in_threadpool(ctl.set_lines, request.path_params["mac"], numbers, who.scope)
     return device["lines"]
 
 
 async def accounts_list(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
-    return await run_in_threadpool(
-        ctl.list_accounts, _require_tenant_query(request, who), who.scope
-    )
+    tenant = _tenant_or_scope(request, who)
+    return await run_in_threadpool(ctl.list_accounts, tenant, who.scope)
 
 
 async def accounts_create(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
-    body = await _parse(request, schemas.AccountIn)
-    return 201, await run_in_threadpool(ctl.create_account, body, who.scope)
+    return 201, await run_in_threadpool(ctl.create_account, request.state.body, who.scope)
 
 
 async def extensions_list(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
-    return await run_in_threadpool(
-        ctl.list_extensions, _require_tenant_query(request, who), who.scope
-    )
+    tenant = _tenant_or_scope(request, who)
+    return await run_in_threadpool(ctl.list_extensions, tenant, who.scope)
 
 
 async def extensions_create(request: Request, who: Principal, ctl: Control) -> Any:
-    _admin(who)
-    body = await _parse(request, schemas.ExtensionIn)
-    return 201, await run_in_threadpool(ctl.create_extension, body, who.scope)
+    return 201, await run_in_threadpool(ctl.create_extension, request.state.body, who.scope)
 
 
-def _endpoint(handler: Handler, ctl: Control) -> Callable[[Request], Awaitable[Response]]:
+def _job_id(request: Request) -> int:
+    ref = parse_ref(request.path_params["id"])
+    if not isinstance(ref, int):
+        raise ServiceError(404, {"id": "no such job"})
+    return ref
+
+
+async def jobs_list(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.list_jobs, request.state.query.state, who.scope)
+
+
+async def job_get(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.get_job, _job_id(request), who.scope)
+
+
+async def job_cancel(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.cancel_job, _job_id(request), who.scope)
+
+
+async def openapi(request: Request, who: Principal, ctl: Control) -> Any:
+    return request.app.state.openapi
+
+
+async def healthz(request: Request, who: Principal, ctl: Control) -> Any:
+    return {"status": "ok"}
+
+
+S = schemas
+ROUTES: list[Op] = [
+    Op("GET", "/api/v1/models", models, "Supported phone models", list[S.ModelOut], role="any"),
+    Op("GET", "/api/v1/tenants", tenants_list, "List tenants", list[S.TenantOut]),
+    Op("POST", "/api/v1/tenants", tenants_create, "Create a tenant", S.TenantOut, 201,
+       body=S.TenantIn, role="operator", errors=(409,)),
+    Op("GET", "/api/v1/tenants/{tenant}", tenant_get, "One tenant", S.TenantOut, errors=(404,)),
+    Op("PATCH", "/api/v1/tenants/{tenant}", tenant_patch,
+       "Change a tenant (its devices are recompiled by the job in `job`)", S.TenantOut,
+       body=S.TenantPatch,
+       role="operator", errors=(404,)),
+    Op("GET", "/api/v1/devices", devices_list, "One page of devices in MAC order", S.DevicePage,
+       query=S.DevicesQuery, errors=(404,)),
+    Op("POST", "/api/v1/devices", devices_create, "Add a device by MAC", S.DeviceOut, 201,
+       body=S.DeviceIn, errors=(404, 409)),
+    Op("GET", "/api/v1/devices/{mac}", device_get, "One device", S.DeviceOut, errors=(404,)),
+    Op("PATCH", "/api/v1/devices/{mac}", device_patch, "Change a device", S.DeviceOut,
+       body=S.DevicePatch, errors=(404,)),
+    Op("DELETE", "/api/v1/devices/{mac}", device_delete, "Remove a device", None, 204,
+       errors=(404,)),
+    Op("GET", "/api/v1/devices/{mac}/lines", lines_get, "A device's lines", list[S.LineOut],
+       errors=(404,)),
+    Op("PUT", "/api/v1/devices/{mac}/lines", lines_put, "Replace a device's lines (at most 6)",
+       list[S.LineOut], body=S.Lines, errors=(404, 422)),
+    Op("GET", "/api/v1/accounts", accounts_list, "List SIP device accounts of a tenant",
+       list[S.AccountOut], query=S.TenantQuery, errors=(404,)),
+    Op("POST", "/api/v1/accounts", accounts_create, "Create a SIP device account", S.AccountOut,
+       201, body=S.AccountIn, errors=(404, 409)),
+    Op("GET", "/api/v1/extensions", extensions_list, "List extensions of a tenant",
+       list[S.ExtensionOut], query=S.TenantQuery, errors=(404,)),
+    Op("POST", "/api/v1/extensions", extensions_create, "Create an extension", S.ExtensionOut,
+       201, body=S.ExtensionIn, errors=(404, 409, 422)),
+    Op("GET", "/api/v1/jobs", jobs_list, "The latest jobs, newest first", list[S.JobOut],
+       query=S.JobsQuery),
+    Op("GET", "/api/v1/jobs/{id}", job_get, "One job and its progress", S.JobOut, errors=(404,)),
+    Op("POST", "/api/v1/jobs/{id}/cancel", job_cancel,
+       "Cancel a job (a running one stops after its current step)", S.JobOut, errors=(404,)),
+    Op("GET", "/api/v1/openapi.json", openapi, "This document", dict[str, Any], role="public"),
+    Op("GET", "/healthz", healthz, "Liveness", S.Health, role="public"),
+]  # fmt: skip
+
+
+async def _principal(op: Op, ctl: Control, request: Request) -> Principal:
+    if op.role == "public":
+        return PUBLIC
+    header = request.headers.get("authorization")
+    principal = await run_in_threadpool(authenticate, ctl.db, header)
+    if principal is None:
+        raise ServiceError(401, {"authorization": "a valid bearer token is required"})
+    _authorize(op.role, principal)
+    return principal
+
+
+def _endpoint(
+    op: Op, ctl: Control, max_body_bytes: int
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
-            principal = await run_in_threadpool(
-                authenticate, ctl.db, request.headers.get("authorization")
-            )
-            if principal is None:
-                raise ServiceError(401, {"authorization": "a valid bearer token is required"})
-            result = await handler(request, principal, ctl)
+            principal = await _principal(op, ctl, request)
+            request.state.query = parse_query(request, op.query)
+            if op.body is not None:
+                request.state.body = await parse_body(request, op.body, max_body_bytes)
+            result = await op.handler(request, principal, ctl)
         except ServiceError as exc:
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-            return JSON({"errors": exc.errors}, status_code=exc.status, headers=headers)
-        status, content = result if isinstance(result, tuple) else (200, result)
+            return _error(exc.status, exc.errors)
+        status, content = result if isinstance(result, tuple) else (op.status, result)
         if status == 204:
             return Response(status_code=204)
         return JSON(content, status_code=status)
@@ -266,43 +246,24 @@ def _endpoint(handler: Handler, ctl: Control) -> Callable[[Request], Awaitable[R
     return endpoint
 
 
-async def openapi(request: Request) -> Response:
-    return JSON(document())
+def _error(status: int, errors: dict[str, str], headers: Mapping[str, str] | None = None) -> JSON:
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    return JSON({"errors": errors}, status_code=status, headers=headers)
 
 
-async def healthz(request: Request) -> Response:
-    return JSON({"status": "ok"})
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """The router's own 404 and 405, in the house error shape."""
+    assert isinstance(exc, HTTPException)
+    field = "method" if exc.status_code == 405 else "path"
+    return _error(exc.status_code, {field: exc.detail}, exc.headers)
 
 
-ROUTES: list[tuple[str, Handler, list[str]]] = [
-    ("/api/v1/models", models, ["GET"]),
-    ("/api/v1/tenants", tenants_list, ["GET"]),
-    ("/api/v1/tenants", tenants_create, ["POST"]),
-    ("/api/v1/tenants/{tenant}", tenant_get, ["GET"]),
-    ("/api/v1/tenants/{tenant}", tenant_patch, ["PATCH"]),
-    ("/api/v1/devices", devices_list, ["GET"]),
-    ("/api/v1/devices", devices_create, ["POST"]),
-    ("/api/v1/devices/{mac}", device_get, ["GET"]),
-    ("/api/v1/devices/{mac}", device_patch, ["PATCH"]),
-    ("/api/v1/devices/{mac}", device_delete, ["DELETE"]),
-    ("/api/v1/devices/{mac}/lines", lines_get, ["GET"]),
-    ("/api/v1/devices/{mac}/lines", lines_put, ["PUT"]),
-    ("/api/v1/accounts", accounts_list, ["GET"]),
-    ("/api/v1/accounts", accounts_create, ["POST"]),
-    ("/api/v1/extensions", extensions_list, ["GET"]),
-    ("/api/v1/extensions", extensions_create, ["POST"]),
-    ("/api/v1/jobs", jobs_list, ["GET"]),
-    ("/api/v1/jobs/{id}", job_get, ["GET"]),
-    ("/api/v1/jobs/{id}/cancel", job_cancel, ["POST"]),
-]
-
-
-def create_app(ctl: Control) -> Starlette:
+def create_app(ctl: Control, max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
+    """The control API over ``ctl``; request bodies over ``max_body_bytes`` answer 413."""
     routes = [
-        Route(path, _endpoint(handler, ctl), methods=methods) for path, handler, methods in ROUTES
+        Route(op.path, _endpoint(op, ctl, max_body_bytes), methods=[op.method]) for op in ROUTES
     ]
-    routes += [
-        Route("/api/v1/openapi.json", openapi, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-    ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _no_route})
+    app.state.openapi = document(ROUTES)
+    return app

@@ -1,108 +1,112 @@
-"""The OpenAPI 3.1 document of the control API, built from the pydantic request models."""
+"""The OpenAPI 3.1 document of the control API, built from its route table.
+
+Nothing here names a route: paths, operations, parameters, request and response schemas
+and statuses all come from the :class:`~control.api.route.Op` entries (and the pydantic
+models they name), so the document cannot drift from the routes it describes.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from control.api import schemas
-from control.domain.catalog import MAX_LINES
+from control.api.bodies import adapter
+from control.api.route import STATUSES, Op
 from provedge import __version__
 
 _REF = "#/components/schemas/{model}"
+_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
 
-def _body(name: str) -> dict[str, Any]:
-    return {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": _REF.format(model=name)}}},
-    }
+class _Components:
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {}
+
+    def schema(self, kind: Any, mode: Literal["validation", "serialization"]) -> dict[str, Any]:
+        """The JSON Schema of ``kind``; models go into components and are referred to."""
+        found = adapter(kind).json_schema(ref_template=_REF, mode=mode)
+        self.schemas.update(found.pop("$defs", {}))
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            self.schemas[kind.__name__] = found
+            return {"$ref": _REF.format(model=kind.__name__)}
+        return found
 
 
-_ERRORS = {
-    "400": {"description": "body is not JSON"},
-    "401": {"description": "missing or unknown bearer token"},
-    "403": {"description": "the token's role may not do this"},
-    "404": {"description": "no such object (or outside the token's tenant)"},
-    "409": {"description": "conflicts with an existing object; `errors` names the field"},
-    "422": {"description": "invalid fields; `errors` maps each bad field to what is wrong"},
-}
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
 
 
-def _op(
-    summary: str, body: str | None = None, params: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "responses": {"200": {"description": "OK"}, **_ERRORS},
-    }
-    if body:
-        op["requestBody"] = _body(body)
-    if params:
-        op["parameters"] = params
-    return op
-
-
-def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-_TENANT_QUERY = {"name": "tenant", "in": "query", "required": False, "schema": {"type": "string"}}
-
-
-def document() -> dict[str, Any]:
-    models: list[type[BaseModel]] = [
-        schemas.TenantIn,
-        schemas.TenantPatch,
-        schemas.DeviceIn,
-        schemas.DevicePatch,
-        schemas.AccountIn,
-        schemas.ExtensionIn,
-        schemas.LineIn,
+def _parameters(op: Op, parts: _Components) -> list[dict[str, Any]]:
+    params = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": schemas.PATH_PARAMETERS.get(name, {"type": "string"}),
+        }
+        for name in _PARAM.findall(op.path)
     ]
-    components = {model.__name__: model.model_json_schema(ref_template=_REF) for model in models}
-    lines = TypeAdapter(list[schemas.LineIn]).json_schema(ref_template=_REF)
-    components["Lines"] = {**lines, "maxItems": MAX_LINES}
-    mac, tenant = _path_param("mac"), _path_param("tenant")
+    if op.query is not None:
+        query = op.query.model_json_schema(ref_template=_REF)
+        parts.schemas.update(query.pop("$defs", {}))
+        for name, schema in query["properties"].items():
+            schema = {k: v for k, v in schema.items() if k not in ("title", "default")}
+            param = {"name": name, "in": "query", "required": name in query.get("required", [])}
+            if "description" in schema:
+                param["description"] = schema.pop("description")
+            params.append({**param, "schema": schema})
+    return params
+
+
+def _responses(op: Op, parts: _Components) -> dict[str, Any]:
+    error = parts.schema(schemas.Error, "serialization")
+    responses: dict[str, Any] = {}
+    for status in op.statuses():
+        answer: dict[str, Any] = {"description": STATUSES[status]}
+        if status == op.status:
+            if op.response is not None:
+                answer["content"] = _json(parts.schema(op.response, "serialization"))
+        else:
+            answer["content"] = _json(error)
+        responses[str(status)] = answer
+    return responses
+
+
+def operation(op: Op, parts: _Components) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "operationId": op.handler.__name__,
+        "summary": op.summary,
+        "responses": _responses(op, parts),
+    }
+    if params := _parameters(op, parts):
+        entry["parameters"] = params
+    if op.body is not None:
+        entry["requestBody"] = {
+            "required": True,
+            "content": _json(parts.schema(op.body, "validation")),
+        }
+    if op.role == "public":
+        entry["security"] = []
+    return entry
+
+
+def document(routes: Sequence[Op]) -> dict[str, Any]:
+    parts = _Components()
+    paths: dict[str, dict[str, Any]] = {}
+    for op in routes:
+        path = _PARAM.sub(r"{\1}", op.path)
+        paths.setdefault(path, {})[op.method.lower()] = operation(op, parts)
     return {
         "openapi": "3.1.0",
         "info": {"title": "provedge control API", "version": __version__},
         "components": {
-            "schemas": components,
+            "schemas": dict(sorted(parts.schemas.items())),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-        "paths": {
-            "/api/v1/models": {"get": _op("Supported phone models")},
-            "/api/v1/tenants": {
-                "get": _op("List tenants"),
-                "post": _op("Create a tenant", "TenantIn"),
-            },
-            "/api/v1/tenants/{tenant}": {
-                "get": _op("One tenant", params=[tenant]),
-                "patch": _op("Change a tenant (recompiles its devices)", "TenantPatch", [tenant]),
-            },
-            "/api/v1/devices": {
-                "get": _op("List devices", params=[_TENANT_QUERY]),
-                "post": _op("Add a device by MAC", "DeviceIn"),
-            },
-            "/api/v1/devices/{mac}": {
-                "get": _op("One device", params=[mac]),
-                "patch": _op("Change a device", "DevicePatch", [mac]),
-                "delete": _op("Remove a device", params=[mac]),
-            },
-            "/api/v1/devices/{mac}/lines": {
-                "get": _op("A device's lines", params=[mac]),
-                "put": _op("Replace a device's lines (at most 6)", "Lines", [mac]),
-            },
-            "/api/v1/accounts": {
-                "get": _op("List SIP device accounts of a tenant", params=[_TENANT_QUERY]),
-                "post": _op("Create a SIP device account", "AccountIn"),
-            },
-            "/api/v1/extensions": {
-                "get": _op("List extensions of a tenant", params=[_TENANT_QUERY]),
-                "post": _op("Create an extension", "ExtensionIn"),
-            },
-        },
+        "paths": paths,
     }

@@ -1,27 +1,70 @@
-"""Request bodies of the control API, validated by pydantic.
+"""Request bodies, query parameters and responses of the control API, as pydantic models.
 
 pydantic gives us field-by-field errors (each bad field named, all at once) and the JSON
-Schemas the OpenAPI document is built from, so one declaration serves both.
+Schemas the OpenAPI document is built from, so one declaration serves both. Request models
+refuse unknown fields; response models (``*Out``, ``Error``) say exactly what the service
+answers, so the schemathesis run in the tests notices a field the document does not name.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+)
 
-from control.domain.catalog import MODELS
+from control.domain.catalog import MAX_LINES, MODELS
+from control.domain.refs import CONTROL_CLASS, MAX_ID, BadReference, check_text, parse_ref
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
 HOST = r"^[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$"
 USERNAME = r"^[A-Za-z0-9][A-Za-z0-9._+\-]{0,63}$"
 NUMBER = r"^[0-9*#+]{1,32}$"
 PIN = r"^[0-9]{4,8}$"
+# The notations the document shows (normalize_mac checks them, case-insensitively).
+MAC = r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^([0-9A-Fa-f]{4}\.){2}[0-9A-Fa-f]{4}$|^[0-9A-Fa-f]{12}$"
+MODEL_ENUM: dict[str, object] = {"enum": sorted(MODELS)}  # accepted in any case
 
+# Free text that is stored and rendered into phone configs: no control characters (a CR or
+# LF would start a new line in a config file) and no bidi overrides. The pattern documents
+# the rule in the JSON Schema; check_text enforces it with a message naming the character.
+SafeText = Annotated[
+    str,
+    AfterValidator(check_text),
+    Field(json_schema_extra={"pattern": f"^[^{CONTROL_CLASS}]*$"}),
+]
 Host = Annotated[str, Field(pattern=HOST, max_length=253, examples=["pbx.example.com"])]
-TenantRef = Annotated[int | str, Field(description="tenant id or name", examples=[1])]
-Text = Annotated[str, Field(max_length=128)]
-Url = Annotated[str, Field(max_length=2048, pattern=r"^(https?://\S+)?$")]
+Name = Annotated[SafeText, Field(min_length=1, max_length=128)]
+Text = Annotated[SafeText, Field(max_length=128)]
+Url = Annotated[SafeText, Field(max_length=2048, pattern=r"^(https?://\S+)?$")]
+Password = Annotated[SafeText, Field(min_length=8, max_length=128)]
+
+
+def _ref(value: object) -> int | str:
+    try:
+        return parse_ref(value)
+    except BadReference as exc:
+        raise ValueError(str(exc)) from None
+
+
+_REF_SCHEMA = {
+    "description": "tenant id or name",
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        {"type": "string", "minLength": 1, "maxLength": 128},
+    ],
+    "examples": [1],
+}
+# Parsed by control.domain.refs.parse_ref, like the path and query forms and the CLI's.
+TenantRef = Annotated[int | str, PlainValidator(_ref), WithJsonSchema(_REF_SCHEMA)]
+OptionalTenantRef = Annotated[int | str | None, PlainValidator(_ref), WithJsonSchema(_REF_SCHEMA)]
 
 
 class _Strict(BaseModel):
@@ -29,14 +72,14 @@ class _Strict(BaseModel):
 
 
 class TenantIn(_Strict):
-    name: Annotated[str, Field(min_length=1, max_length=128, examples=["acme"])]
+    name: Annotated[Name, Field(examples=["acme"])]
     realm: Host
     sip_server: Host
     sip_port: Annotated[int, Field(ge=1, le=65535)] = 5060
     sip_transport: Literal["udp", "tcp", "tls"] = "udp"
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    timezone: Annotated[SafeText, Field(min_length=1, max_length=64)] = "UTC"
     ntp_server: Host = "pool.ntp.org"
-    language: Annotated[str, Field(min_length=1, max_length=32)] = "English"
+    language: Annotated[SafeText, Field(min_length=1, max_length=32)] = "English"
 
 
 class TenantPatch(_Strict):
@@ -44,9 +87,9 @@ class TenantPatch(_Strict):
     sip_server: Host | None = None
     sip_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     sip_transport: Literal["udp", "tcp", "tls"] | None = None
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    timezone: Annotated[SafeText, Field(min_length=1, max_length=64)] | None = None
     ntp_server: Host | None = None
-    language: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    language: Annotated[SafeText, Field(min_length=1, max_length=32)] | None = None
 
 
 def _mac(value: str) -> str:
@@ -67,8 +110,8 @@ def _model(value: str) -> str:
 
 class DeviceIn(_Strict):
     tenant: TenantRef
-    mac: Annotated[str, Field(examples=["00:15:65:aa:bb:cc"])]
-    model: Annotated[str, Field(examples=["yealink-t46s"])]
+    mac: Annotated[str, Field(examples=["00:15:65:aa:bb:cc"], json_schema_extra={"pattern": MAC})]
+    model: Annotated[str, Field(examples=["yealink-t46s"], json_schema_extra=MODEL_ENUM)]
     name: Text = ""
     background_url: Url = ""
     hotdesk_pin: Annotated[str, Field(pattern=r"^([0-9]{4,8})?$")] = ""
@@ -78,11 +121,11 @@ class DeviceIn(_Strict):
 
 
 class DevicePatch(_Strict):
-    model: str | None = None
+    model: Annotated[str, Field(json_schema_extra=MODEL_ENUM)] | None = None
     name: Text | None = None
     background_url: Url | None = None
     hotdesk_pin: Annotated[str, Field(pattern=r"^([0-9]{4,8})?$")] | None = None
-    admin_password: Annotated[str, Field(min_length=8, max_length=64)] | None = None
+    admin_password: Annotated[Password, Field(max_length=64)] | None = None
 
     @field_validator("model")
     @classmethod
@@ -93,7 +136,7 @@ class DevicePatch(_Strict):
 class AccountIn(_Strict):
     tenant: TenantRef
     username: Annotated[str, Field(pattern=USERNAME)] | None = None
-    password: Annotated[str, Field(min_length=8, max_length=128)] | None = None
+    password: Password | None = None
     display_name: Text = ""
     expires: Annotated[int, Field(ge=30, le=86400)] = 360
 
@@ -116,3 +159,144 @@ class ExtensionIn(_Strict):
 
 class LineIn(_Strict):
     extension: Annotated[str, Field(pattern=NUMBER)]
+
+
+Lines = Annotated[list[LineIn], Field(max_length=MAX_LINES)]
+
+# The schemas of path parameters by name, for the document; a name not here is a string.
+PATH_PARAMETERS: dict[str, dict[str, object]] = {
+    "tenant": {"type": "string", "minLength": 1, "description": "tenant id or name"},
+    "mac": {"type": "string", "description": "MAC address in any common notation"},
+    "id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "job id"},
+}
+
+
+# ---- query parameters ----------------------------------------------------------------------
+class DevicesQuery(_Strict):
+    tenant: OptionalTenantRef = None
+    limit: Annotated[int, Field(ge=1, le=1000, description="devices per page")] = 100
+    after: Annotated[
+        str | None,
+        Field(pattern=r"^[0-9a-f]{12}$", description="`next` of the previous page: its last MAC"),
+    ] = None
+
+
+class JobsQuery(_Strict):
+    state: Literal["queued", "running", "done", "failed", "cancelled"] | None = None
+
+
+class TenantQuery(_Strict):
+    tenant: Annotated[
+        OptionalTenantRef, Field(description="required for operators; a tenant token's own")
+    ] = None
+
+
+# ---- responses -----------------------------------------------------------------------------
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Error(_Out):
+    errors: Annotated[
+        dict[str, str],
+        Field(description="each bad field (or `body`, `authorization`, ...) and what is wrong"),
+    ]
+
+
+class Health(_Out):
+    status: Literal["ok"]
+
+
+class ModelOut(_Out):
+    id: str
+    vendor: str
+    label: str
+    files: list[str]
+
+
+class JobError(_Out):
+    item: Annotated[str, Field(description="what failed (a MAC for a recompile); empty: the job")]
+    error: str
+
+
+class JobOut(_Out):
+    id: int
+    kind: Literal["recompile"]
+    tenant: int | None
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    done: int
+    total: int
+    errors: Annotated[list[JobError], Field(description="the first 100 errors")]
+    error_count: int
+    rate_per_s: Annotated[float | None, Field(description="items/s over the current run")]
+    eta_s: Annotated[float | None, Field(description="seconds left at that rate")]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+class TenantOut(_Out):
+    id: int
+    name: str
+    realm: str
+    sip_server: str
+    sip_port: int
+    sip_transport: Literal["udp", "tcp", "tls"]
+    timezone: str
+    ntp_server: str
+    language: str
+    provisioning_url: str
+    created_at: str
+    job: Annotated[
+        JobOut | None,
+        Field(description="only in the answer to a PATCH: the job recompiling its devices"),
+    ] = None
+
+
+class LineOut(_Out):
+    position: Annotated[int, Field(ge=1, le=6)]
+    extension: str
+
+
+class DeviceOut(_Out):
+    mac: Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
+    tenant: int
+    model: str
+    name: str
+    background_url: str
+    hotdesk_pin: str
+    lines: list[LineOut]
+    provisioning_url: str
+    files: list[str]
+    published: bool
+    created_at: str
+    provision_count: Annotated[int, Field(description="fetches of its per-MAC files")]
+    last_fetch_at: Annotated[str | None, Field(description="ISO 8601 UTC")]
+    last_fetch_ip: str | None
+    last_user_agent: str | None
+    admin_password: Annotated[
+        str, Field(description="only in the answer that set it: create, or a PATCH of it")
+    ] = ""
+
+
+class DevicePage(_Out):
+    items: list[DeviceOut]
+    next: Annotated[str | None, Field(description="pass as `after` for the next page")]
+
+
+class AccountOut(_Out):
+    id: int
+    tenant: int
+    username: str
+    display_name: str
+    expires: int
+    enabled: bool
+    password: Annotated[str, Field(description="only in the answer to create; never listed")] = ""
+
+
+class ExtensionOut(_Out):
+    id: int
+    tenant: int
+    number: str
+    display_name: str
+    accounts: list[str]

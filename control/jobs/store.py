@@ -137,8 +137,10 @@ def finish(db: Database, job_id: int, state: str, error: str | None = None) -> N
                 "UPDATE jobs SET errors = ?, error_count = error_count + 1 WHERE id = ?",
                 (orjson.dumps(kept).decode(), job_id),
             )
+        # A job that ran out of work did all of it: a step that a killed process finished
+        # but could not count is done too, so a done job shows done == total.
         conn.execute(
-            f"UPDATE jobs SET state = ?, finished_at = {_NOW}, total = max(total, done)"
-            " WHERE id = ?",
-            (state, job_id),
+            f"UPDATE jobs SET state = ?, finished_at = {_NOW}, total = max(total, done),"
+            " done = CASE WHEN ? = 'done' THEN max(total, done) ELSE done END WHERE id = ?",
+            (state, state, job_id),
         )

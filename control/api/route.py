@@ -1,0 +1,86 @@
+"""One entry of the control API's route table: what a route does, takes, answers and may fail.
+
+An :class:`Op` is the single place a route is described. ``control.api.app`` builds the
+Starlette routes from the table (authentication, role check, query and body parsing happen
+there, before the handler runs), and ``control.api.openapi`` builds the OpenAPI document
+from the same table, so the two cannot drift. Adding a route is adding one ``Op``:
+
+    Op("GET", "/api/v1/jobs/{id}", job_get, "One job", response=schemas.JobOut, errors=(404,))
+
+Fields:
+
+- ``method``, ``path``: one HTTP method and a Starlette path; each ``{name}`` segment is a
+  path parameter (its schema comes from ``schemas.PATH_PARAMETERS``, a string by default).
+- ``handler``: ``async (request, principal, control) -> result``; ``result`` is the
+  JSON-able answer, or ``(status, answer)``; the parsed body and query are on
+  ``request.state.body`` and ``request.state.query``.
+- ``summary``: one line for the document.
+- ``response``: the type of a successful answer (a pydantic model or e.g. ``list[Model]``);
+  ``None`` when the success status is 204.
+- ``status``: the success status (200, 201, 204).
+- ``body``: the type the JSON body must have, or ``None`` for no body.
+- ``query``: a pydantic model of the query parameters, or ``None`` (then any is a 422).
+- ``role``: ``"public"`` (no token), ``"any"`` (any valid token), ``"admin"`` (operators
+  and tenant admins) or ``"operator"``.
+- ``errors``: the error statuses the handler or the service raise themselves (404 for an
+  unknown object, 409 for a conflict, 422 for a check beyond the body's schema).
+
+The statuses the machinery adds are derived, never listed by hand (:meth:`Op.statuses`):
+401 unless public, 403 when the role is limited, 400/413 with a body, 422 always (an
+unknown or repeated query parameter, a bad field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from starlette.requests import Request
+
+from control.api.auth import Principal
+from control.service import Control
+
+Handler = Callable[[Request, Principal, Control], Awaitable[Any]]
+Role = Literal["public", "any", "admin", "operator"]
+
+# What each status means, for the document; the `errors` of the body say which field.
+STATUSES = {
+    200: "OK",
+    201: "created",
+    204: "done; no content",
+    400: "the body is not JSON",
+    401: "missing or unknown bearer token",
+    403: "the token's role may not do this",
+    404: "no such object (or outside the token's tenant)",
+    409: "conflicts with an existing object; `errors` names the field",
+    413: "the body is larger than the limit",
+    422: "invalid fields or query parameters; `errors` maps each to what is wrong",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    response: Any
+    status: int = 200
+    body: Any = None
+    query: type[BaseModel] | None = None
+    role: Role = "admin"
+    errors: tuple[int, ...] = ()
+
+    def statuses(self) -> list[int]:
+        """Every status this route can answer, the success status first."""
+        found = set(self.errors)
+        if self.role != "public":
+            found.add(401)
+        if self.role in ("admin", "operator"):
+            found.add(403)
+        if self.body is not None:
+            found |= {400, 413}
+        found.add(422)  # every route checks its query: an unknown parameter is refused
+        return [self.status, *sorted(found)]
