@@ -8,6 +8,7 @@ an answer never tells a scanner whether a MAC exists.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -97,7 +98,8 @@ class EdgeApp:
     async def healthz(self, request: Request) -> JSONResponse:
         with self._env.begin(db=self._blobs) as txn:
             files = txn.stat(self._blobs)["entries"]
-        return JSONResponse({"status": "ok", "files": files, "pid": os.getpid()})
+        loop = type(asyncio.get_running_loop()).__module__.split(".")[0]  # uvloop or asyncio
+        return JSONResponse({"status": "ok", "files": files, "pid": os.getpid(), "loop": loop})
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
