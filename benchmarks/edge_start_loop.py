@@ -158,7 +158,9 @@ def diagnose(pid: int, log: Path) -> None:
         time.sleep(0.3)
 
 
-def one_start(n: int, args: argparse.Namespace, data: Path, file_path: str, logs: Path, tally: Tally) -> None:
+def one_start(
+    n: int, args: argparse.Namespace, data: Path, file_path: str, logs: Path, tally: Tally
+) -> None:
     http, sip = free_ports()
     log = logs / f"start-{n:05d}.log"
     command = [

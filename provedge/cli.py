@@ -49,9 +49,9 @@ def cmd_edge(config: Config) -> int:
 
 def cmd_token_create(config: Config, args: argparse.Namespace) -> int:
     from control.api.auth import create_token
-    from control.storage.db import Database
     from control.domain.errors import ServiceError
     from control.service import find_tenant
+    from control.storage.db import Database
 
     db = Database(config.data)
     tenant_id = None

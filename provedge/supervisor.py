@@ -116,26 +116,28 @@ class Supervisor:
         while not self.stopping:
             now = time.monotonic()
             for child in self.children:
-                if child.proc is not None and child.proc.poll() is not None:
-                    if not child.exited(now):
-                        return 1
+                exited = child.proc is not None and child.proc.poll() is not None
+                if exited and not child.exited(now):
+                    return 1
                 if child.restart_at is not None and now >= child.restart_at:
                     child.start()
             time.sleep(POLL)
         return 0
 
     def _stop_all(self) -> None:
-        live = [c.proc for c in self.children if c.proc is not None and c.proc.poll() is None]
-        for proc in live:
-            proc.send_signal(signal.SIGTERM)
+        live = [c for c in self.children if c.running()]
+        for child in live:
+            assert child.proc is not None
+            child.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
-        for proc in live:
+        for child in live:
+            assert child.proc is not None
             try:
-                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                child.proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                _say(f"{proc.args[3]} did not stop within {STOP_TIMEOUT:.0f} s: killing it")
-                proc.kill()
-                proc.wait()
+                _say(f"{child.name} did not stop within {STOP_TIMEOUT:.0f} s: killing it")
+                child.proc.kill()
+                child.proc.wait()
 
 
 def _healthy(url: str) -> bool:

@@ -22,7 +22,9 @@ def children(pid: int) -> dict[int, str]:
             continue
         try:
             if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found[int(entry.name)] = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                )
         except (OSError, ValueError):
             continue
     return found
