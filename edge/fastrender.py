@@ -2,7 +2,8 @@
 
 The public module. It picks the Cython accelerator ``edge._fastrender`` when
 built and the pure-Python twin ``edge._fastrender_py`` otherwise, or always the
-twin when ``PROVEDGE_NO_EXTENSIONS=1``. Both give byte-identical output.
+twin when the ``accel`` setting says ``py`` (docs/configuration.md). Both give
+byte-identical output.
 Syntax, escaping modes and the error model are in docs/templates.md.
 """
 

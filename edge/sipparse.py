@@ -1,7 +1,8 @@
 """SIP message parsing: the public module.
 
 Picks the compiled parser (``edge._sipparse``) or its pure-Python twin
-(``edge._sipparse_py``) once, at import; ``PROVEDGE_NO_EXTENSIONS=1`` forces the twin.
+(``edge._sipparse_py``) once, at import; ``accel=py`` (or ``PROVEDGE_NO_EXTENSIONS=1``)
+forces the twin.
 ``IMPLEMENTATION`` says which one is in use ("c" or "py"). See docs/sipparse.md.
 """
 

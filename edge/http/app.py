@@ -11,6 +11,7 @@ A ``GET`` answered 200 or 304 for a per-MAC file is noted for the device's fetch
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -22,10 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from provedge.formats import store
 from edge.http.routing import classify
 from edge.sip.transport import SipEndpoint
 from edge.state.recorder import Recorder
+from provedge.formats import store
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -113,7 +114,8 @@ class EdgeApp:
     async def healthz(self, request: Request) -> JSONResponse:
         with self._env.begin(db=self._blobs) as txn:
             files = txn.stat(self._blobs)["entries"]
-        body: dict[str, Any] = {"status": "ok", "files": files, "pid": os.getpid()}
+        loop = type(asyncio.get_running_loop()).__module__.split(".")[0]  # uvloop or asyncio
+        body: dict[str, Any] = {"status": "ok", "files": files, "pid": os.getpid(), "loop": loop}
         if self._recorder is not None:
             body["edge_state"] = self._recorder.stats()
         return JSONResponse(body)

@@ -1,10 +1,14 @@
-"""Runs the edge under granian (ASGI, uvloop), N worker processes on one port.
+"""Runs the edge under granian (ASGI), N worker processes on one port.
 
 The server was chosen by measurement (docs/performance.md): with the same edge app,
 granian answers about 1.7x uvicorn's keep-alive requests/s and 2.4x its new-connection
 requests/s on this project's machine. Each worker is a process with its own event loop,
-LMDB handle and SIP listeners; granian binds the HTTP socket once and shares it. The main
+LMDB handle and SIP listeners; each binds the HTTP port with SO_REUSEPORT. The main
 process also runs the host's one edge-state writer (edge/state/writer.py) beside them.
+
+The one Config reaches the workers as one value: ``serve`` puts ``Config.to_env()``
+(``PROVEDGE_CONFIG``) into the environment the workers start with, and ``app_factory``
+turns it back into the same Config (docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -15,50 +19,44 @@ from granian import Granian
 from granian.constants import Interfaces, Loops, RuntimeModes
 from granian.log import LogLevels
 
-from provedge.formats import edgestate, store
 from edge.http.app import EdgeApp
 from edge.state.recorder import Recorder
 from edge.state.writer import WriterProcess
+from provedge.config import Config
+from provedge.formats import edgestate, store
 
-DATA_ENV = "PROVEDGE_DATA"
-SIP_ENV = "PROVEDGE_SIP"  # host:port of the SIP listeners; empty = no SIP
+LOOPS = {"auto": Loops.auto, "uvloop": Loops.uvloop, "asyncio": Loops.asyncio}
 
 
 def app_factory() -> EdgeApp:
     """Called in each worker process: each opens its own LMDB environment handle."""
-    host, _, port = os.environ.get(SIP_ENV, "").rpartition(":")
-    sip = (host, int(port)) if port else None
-    data_dir = os.environ[DATA_ENV]
-    recorder = Recorder(edgestate.socket_path(data_dir))
-    return EdgeApp(store.open_env(data_dir), sip, recorder)
+    config = Config.from_env()
+    recorder = Recorder(edgestate.socket_path(config.data))
+    return EdgeApp(store.open_env(config.data), config.sip_address, recorder)
 
 
-def serve(
-    data_dir: str, host: str, port: int, workers: int = 1, sip_port: int | None = None
-) -> None:
-    # Worker processes are spawned afresh, so the settings travel in the environment.
-    os.environ[DATA_ENV] = os.path.abspath(data_dir)
-    os.environ[SIP_ENV] = f"{host}:{sip_port}" if sip_port else ""
-    store.open_env(data_dir).close()  # create the environment before workers race to
-    writer = WriterProcess(data_dir).start()  # before the workers, stopped after them
+def serve(config: Config) -> None:
+    os.environ.update(config.to_env())  # for the workers, whether forked or spawned
+    store.open_env(config.data).close()  # create the environment before workers race to
+    writer = WriterProcess(config.data).start()  # before the workers, stopped after them
     try:
-        _serve(host, port, workers)
+        _serve(config)
     finally:
         writer.stop()
 
 
-def _serve(host: str, port: int, workers: int) -> None:
+def _serve(config: Config) -> None:
     Granian(
         "edge.http.server:app_factory",
         factory=True,
-        address=host,
-        port=port,
+        address=config.host,
+        port=config.edge_port,
         interface=Interfaces.ASGI,
-        workers=workers,
-        loop=Loops.uvloop,
+        workers=config.workers,
+        loop=LOOPS[config.loop],
         # One Rust I/O thread per worker: the edge scales by processes, one per core.
         runtime_mode=RuntimeModes.st,
         runtime_threads=1,
-        log_level=LogLevels.warning,
+        log_level=LogLevels(config.log_level),
         log_access=False,
     ).serve()
