@@ -63,6 +63,7 @@ fuzz: install
 lint: install
 	$(BIN)/pip install --quiet ruff==0.17.6 mypy types-tqdm
 	$(BIN)/ruff check control edge provedge
+	$(BIN)/ruff format --check control edge provedge
 	$(BIN)/mypy control edge provedge
 
 clean:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from control.publish.compiler import Compiler
-from control.storage.edgestate import EdgeStateReader
 from control.publish.pending import templates_fingerprint
 from control.publish.publisher import LmdbPublisher
 from control.service import Control
 from control.storage.db import Database
+from control.storage.edgestate import EdgeStateReader
 from provedge.formats import store
 
 

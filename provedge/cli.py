@@ -105,7 +105,11 @@ def _print_banner(config: Config) -> None:
         print(
             f'operator token       : in {token_path} (curl -H "Authorization: Bearer $(cat {token_path})" ...)'
         )
-    demo = ctl.list_devices("demo")["items"] if any(t["name"] == "demo" for t in ctl.list_tenants()) else []
+    demo = (
+        ctl.list_devices("demo")["items"]
+        if any(t["name"] == "demo" for t in ctl.list_tenants())
+        else []
+    )
     yealink = next((d for d in demo if d["model"] == DEMO_PHONES[0][0]), None)
     if yealink:
         print(

@@ -62,7 +62,9 @@ def watch(db: Any, job_id: int, timeout: float | None = None) -> int:
             job = _job(db, job_id)
     for error in job["errors"]:
         print(f"error: {error['item']}: {error['error']}", file=sys.stderr)
-    print(f"job {job_id}: {job['state']}, {job['done']}/{job['total']}, {job['error_count']} errors")
+    print(
+        f"job {job_id}: {job['state']}, {job['done']}/{job['total']}, {job['error_count']} errors"
+    )
     return 0 if job["state"] == "done" else 1
 
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from control.domain.catalog import MAX_LINES, MODELS, Model, VendorFile
+from control.domain.variables import DeviceData, LineData, TenantData, common_values, device_values
 from control.publish import compiler as compiler_module
 from control.publish.advanced import AdvancedTemplate, compile_advanced
-from control.domain.catalog import MAX_LINES, MODELS, Model, VendorFile
 from control.publish.compiler import Compiler
 from control.publish.samples import (
     SAMPLE_SUFFIX,
@@ -25,7 +26,6 @@ from control.publish.samples import (
     advanced_sample_path,
     default_template_path,
 )
-from control.domain.variables import DeviceData, LineData, TenantData, common_values, device_values
 
 TRICKY = "& < > \" ' $$ ${x} {{ x }} {% x %}"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from control.domain.catalog import MODELS, Model, common_files, device_files
-from control.publish.compiler import Compiler
 from control.domain.variables import DeviceData, LineData, TenantData, device_values
+from control.publish.compiler import Compiler
 from provedge.formats import store
 from tests.vendorcheck import parse_xml, yealink_includes, yealink_settings
 

@@ -43,7 +43,7 @@ def test_a_job_left_running_by_a_dead_process_resumes(
 ) -> None:
     monkeypatch.setattr(pending, "PUBLISH_BATCH", 1)
     ctl = build_control(tmp_path, EDGE)
-    tenant, macs = _fleet(ctl)
+    tenant, _ = _fleet(ctl)
     job = ctl.update_tenant(tenant["id"], TenantPatch(sip_server="pbx3.t.example"))["job"]
     ctl.publishing.step(tenant_id=tenant["id"])  # one device published, then the process dies
     with ctl.db.transaction() as conn:

@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from control.api.schemas import DeviceIn
 from control.publish.compiler import DEFAULT_TEMPLATES, Compiler
 from control.publish.pending import templates_fingerprint
-from control.api.schemas import DeviceIn
 from control.publish.publisher import Publication
 from control.wiring import build_control
 from tests.test_service import EDGE, _blobs, _fleet

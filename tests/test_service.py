@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from control.api.schemas import AccountIn, DeviceIn, ExtensionIn, TenantIn, TenantPatch
 from control.publish.compiler import DEFAULT_TEMPLATES, Compiler
 from control.publish.pending import templates_fingerprint
-from control.api.schemas import AccountIn, DeviceIn, ExtensionIn, TenantIn, TenantPatch
 from control.service import Control
 from control.wiring import build_control
 from provedge.formats import store

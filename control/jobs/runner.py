@@ -73,7 +73,9 @@ class JobRunner:
             store.finish(self.db, job["id"], "failed", f"{type(exc).__name__}: {exc}")
         return True
 
-    def _run(self, job_id: int, kind: JobKind, tenant_id: int | None, params: dict[str, Any]) -> None:
+    def _run(
+        self, job_id: int, kind: JobKind, tenant_id: int | None, params: dict[str, Any]
+    ) -> None:
         store.start(self.db, job_id, kind.remaining(tenant_id, params))
         while True:
             if self._stop.is_set():

@@ -130,9 +130,7 @@ def finish(db: Database, job_id: int, state: str, error: str | None = None) -> N
     with db.transaction() as conn:
         if error is not None:
             row = conn.execute("SELECT errors FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            kept = (orjson.loads(row["errors"]) + [{"item": "", "error": error}])[
-                :MAX_ERRORS_KEPT
-            ]
+            kept = (orjson.loads(row["errors"]) + [{"item": "", "error": error}])[:MAX_ERRORS_KEPT]
             conn.execute(
                 "UPDATE jobs SET errors = ?, error_count = error_count + 1 WHERE id = ?",
                 (orjson.dumps(kept).decode(), job_id),

@@ -10,7 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from control.domain.catalog import MODELS, Model, VendorFile, common_files, device_files
-from control.domain.variables import DeviceData, TenantData, common_values, device_values, known_names
+from control.domain.variables import (
+    DeviceData,
+    TenantData,
+    common_values,
+    device_values,
+    known_names,
+)
 from edge import fastrender
 from provedge.formats import store
 

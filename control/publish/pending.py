@@ -58,9 +58,7 @@ class Publishing:
         self.edge_url = edge_url
         self._lock = threading.Lock()  # one step at a time: batches never interleave
 
-    def step(
-        self, macs: Sequence[str] | None = None, tenant_id: int | None = None
-    ) -> Step:
+    def step(self, macs: Sequence[str] | None = None, tenant_id: int | None = None) -> Step:
         """Publish withdrawals, pending tenants and one batch of pending devices: those of
         ``macs`` (a request's own change) or the next of ``tenant_id`` (None: any)."""
         with self._lock:
