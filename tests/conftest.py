@@ -36,6 +36,22 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(sock.getsockname()[1])
 
 
+def free_sip_port() -> int:
+    """A port free for UDP and for TCP: the edge binds SIP on both, and a port that is free
+    for one only makes the edge's workers fail at start (and, under `provedge run`, be
+    restarted again and again until the test's deadline)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket() as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
 def wait_ready(url: str, proc: subprocess.Popen[bytes], deadline: float) -> None:
     """Poll a readiness endpoint until it answers 200; no sleeping on faith."""
     while time.monotonic() < deadline:
@@ -79,7 +95,7 @@ def run_command(
 
 
 def start_provedge(data: Path, *extra: str) -> Provedge:
-    control_port, edge_port, sip_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
+    control_port, edge_port, sip_port = free_port(), free_port(), free_sip_port()
     # granian logs to stdout, which goes beside the data directory, so that a server that
     # never gets ready can say why in the test's failure; stderr stays pytest's to capture.
     log_path = data.with_name(f"{data.name}-server.log")
