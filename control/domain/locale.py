@@ -262,7 +262,8 @@ def tz_names(vendor: str) -> tuple[str, ...]:
 
 
 def tz_values(vendor: str, name: str, true: str, false: str) -> dict[str, str]:
-    return {f"tz.{k}": v for k, v in TZ_NOTATIONS[vendor](zone(name), true, false).items()}
+    z = zone(name, datetime.now(UTC).year)  # the year keys the cache: a new year, new rules
+    return {f"tz.{k}": v for k, v in TZ_NOTATIONS[vendor](z, true, false).items()}
 
 
 # ---- languages --------------------------------------------------------------------------
