@@ -33,6 +33,11 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
 
+# A device row with what its view needs of its tenant (the URL key, the language).
+_DEVICE_ROWS = (
+    "SELECT d.*, t.url_key, t.language FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+)
+
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_"
 _PASSWORD_CLASSES = (string.ascii_uppercase, string.ascii_lowercase, string.digits, "-_")
 
@@ -210,8 +215,8 @@ class Control:
             if scope is not None and tenant_id is None:
                 tenant_id = scope
             rows = conn.execute(
-                "SELECT d.*, t.url_key, t.language FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                " WHERE (? IS NULL OR d.tenant_id = ?) AND d.mac > ? ORDER BY d.mac LIMIT ?",
+                _DEVICE_ROWS
+                + " WHERE (? IS NULL OR d.tenant_id = ?) AND d.mac > ? ORDER BY d.mac LIMIT ?",
                 (tenant_id, tenant_id, after or "", limit + 1),
             ).fetchall()
             items = self._device_views(conn, rows[:limit])
@@ -281,7 +286,7 @@ class Control:
         except InvalidMac:
             raise not_found("mac", "device") from None
         row: sqlite3.Row | None = conn.execute(
-            "SELECT d.*, t.url_key, t.language FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.mac = ?",
+            _DEVICE_ROWS + " WHERE d.mac = ?",
             (normal,),
         ).fetchone()
         if row is None or (scope is not None and row["tenant_id"] != scope):
