@@ -270,7 +270,8 @@ def tz_values(vendor: str, name: str, true: str, false: str) -> dict[str, str]:
 LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Dutch", "Portuguese")
 DEFAULT_LANGUAGE = "English"
 
-# language -> (code, second code): the vendor's setting values (docs/models.md).
+# language -> (code, second code): the vendor's setting values (docs/models.md, with
+# sources); a language a vendor's sources do not name is left out, so it falls back.
 _CODES: Mapping[str, Mapping[str, tuple[str, str]]] = MappingProxyType(
     {
         # lang.gui / lang.wui; custom.handset.language (W52P)
@@ -279,8 +280,6 @@ _CODES: Mapping[str, Mapping[str, tuple[str, str]]] = MappingProxyType(
             "French": ("French", "1"),
             "German": ("German", "2"),
             "Spanish": ("Spanish", "6"),
-            "Italian": ("Italian", "3"),
-            "Portuguese": ("Portuguese", "7"),
         },
         # lcl.ml.lang
         "polycom": {
@@ -319,8 +318,7 @@ _CODES: Mapping[str, Mapping[str, tuple[str, str]]] = MappingProxyType(
             "French": ("Francais", "Francais"),
             "Spanish": ("Espanol", "Espanol"),
             "Italian": ("Italiano", "Italiano"),
-            "Dutch": ("Nederlands", "Nederlands"),
-            "Portuguese": ("Portugues", "Portugues"),
+            "Dutch": ("Dutch", "Dutch"),
         },
         # DefaultLanguage
         "fanvil": {
