@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import string
 from typing import Any
 
 from control.api.schemas import AccountIn, DeviceIn, DevicePatch, ExtensionIn, TenantIn, TenantPatch
-from control.domain.catalog import MODELS, device_files
+from control.domain.catalog import MODELS, Model, device_files
 from control.domain.errors import ServiceError, conflict, invalid, not_found
+from control.domain.locale import language_for
 from control.jobs import store as jobs
 from control.jobs.kinds import RECOMPILE, Recompile
 from control.jobs.runner import JobRunner
@@ -31,9 +33,40 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
 
+# A device row with what its view needs of its tenant (the URL key, the language).
+_DEVICE_ROWS = (
+    "SELECT d.*, t.url_key, t.language FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+)
+
+PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_"
+_PASSWORD_CLASSES = (string.ascii_uppercase, string.ascii_lowercase, string.digits, "-_")
+
+
 def new_password(length: int = 20) -> str:
-    # token_urlsafe: letters, digits, - and _ only, which every phone's config syntax takes.
-    return secrets.token_urlsafe(length)[:length]
+    """A random password every vendor takes: letters, digits, ``-`` and ``_`` only, which
+    every phone's config syntax takes, from at least 3 of the 4 classes (upper, lower,
+    digit, symbol), as Cisco MPP requires of an admin password (8-127 characters)."""
+    if not 8 <= length <= 127:
+        raise ValueError("a password is 8 to 127 characters")
+    while True:
+        password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+        if sum(any(c in cls for c in password) for cls in _PASSWORD_CLASSES) >= 3:
+            return password
+
+
+def _check_lines(model: Model, count: int, field: str) -> None:
+    """A device carries at most as many lines as its model has SIP accounts."""
+    if count > model.max_lines:
+        raise invalid(
+            field,
+            f"{model.label} holds {model.max_lines} SIP account(s); this device has {count} lines",
+        )
+
+
+def _language_view(model: Model, language: str) -> dict[str, Any]:
+    """The language the phone is given: the tenant's, or English where its vendor has no code."""
+    given = language_for(model.vendor.id, language)
+    return {"language": given.name, "language_fallback": given.fallback}
 
 
 def find_tenant(
@@ -182,8 +215,8 @@ class Control:
             if scope is not None and tenant_id is None:
                 tenant_id = scope
             rows = conn.execute(
-                "SELECT d.*, t.url_key FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                " WHERE (? IS NULL OR d.tenant_id = ?) AND d.mac > ? ORDER BY d.mac LIMIT ?",
+                _DEVICE_ROWS
+                + " WHERE (? IS NULL OR d.tenant_id = ?) AND d.mac > ? ORDER BY d.mac LIMIT ?",
                 (tenant_id, tenant_id, after or "", limit + 1),
             ).fetchall()
             items = self._device_views(conn, rows[:limit])
@@ -195,6 +228,11 @@ class Control:
         changes = patch.model_dump(exclude_none=True)
         with self.db.transaction() as conn:
             row = self._device_row(conn, mac, scope)
+            if "model" in changes:
+                (count,) = conn.execute(
+                    "SELECT COUNT(*) FROM device_lines WHERE mac = ?", (row["mac"],)
+                ).fetchone()
+                _check_lines(MODELS[changes["model"]], count, "model")
             if changes:
                 columns = ", ".join(f"{name} = :{name}" for name in changes)
                 conn.execute(
@@ -232,6 +270,7 @@ class Control:
                 extension_ids.append(ext["id"])
             if len(set(extension_ids)) != len(extension_ids):
                 raise invalid("lines", "an extension may appear once per device")
+            _check_lines(MODELS[row["model"]], len(extension_ids), "lines")
             conn.execute("DELETE FROM device_lines WHERE mac = ?", (row["mac"],))
             conn.executemany(
                 "INSERT INTO device_lines (mac, position, extension_id) VALUES (?, ?, ?)",
@@ -247,7 +286,7 @@ class Control:
         except InvalidMac:
             raise not_found("mac", "device") from None
         row: sqlite3.Row | None = conn.execute(
-            "SELECT d.*, t.url_key FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.mac = ?",
+            _DEVICE_ROWS + " WHERE d.mac = ?",
             (normal,),
         ).fetchone()
         if row is None or (scope is not None and row["tenant_id"] != scope):
@@ -292,6 +331,7 @@ class Control:
             "files": [name for name, _ in device_files(model, row["mac"])],
             "published": row["published_rev"] >= row["rev"],
             "created_at": row["created_at"],
+            **_language_view(model, row["language"]),
             **fetch_view(fetch),
         }
 

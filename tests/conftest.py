@@ -135,7 +135,9 @@ def provedge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provedge]:
     stop_provedge(server)
 
 
-def wait_job(api: httpx.Client, job: dict[str, object] | None, timeout: float = READY_TIMEOUT) -> None:
+def wait_job(
+    api: httpx.Client, job: dict[str, object] | None, timeout: float = READY_TIMEOUT
+) -> None:
     """Poll a job the API started (``job`` of an answer) until it is done, with a deadline."""
     if job is None:
         return

@@ -37,7 +37,9 @@ def test_flat_values_read_nested() -> None:
 
 
 def test_lines_loop_in_order_with_index() -> None:
-    source = "{% for line in lines %}\naccount.{{ line.index }}.user = {{ line.user }}\n{% endfor %}\n"
+    source = (
+        "{% for line in lines %}\naccount.{{ line.index }}.user = {{ line.user }}\n{% endfor %}\n"
+    )
     expected = "".join(f"account.{n}.user = 10{n}\n" for n in range(1, 7)).encode()
     assert render(source) == expected
 
@@ -54,7 +56,9 @@ def test_lines_follow_numeric_order_and_only_present_lines() -> None:
 
 
 def test_logic_works() -> None:
-    source = "{% if line1.user == '101' %}yes{% else %}no{% endif %} {{ lines|length }} {{ 'ab'|upper }}"
+    source = (
+        "{% if line1.user == '101' %}yes{% else %}no{% endif %} {{ lines|length }} {{ 'ab'|upper }}"
+    )
     assert render(source) == b"yes 6 AB"
 
 
@@ -180,7 +184,10 @@ def test_mutating_lists_and_dicts_is_refused() -> None:
         ("{% for i in range(10**9) %}{% endfor %}", "exceeds"),
         ("{% for i in range(1000000000) %}x{% endfor %}", "exceeds"),
         ("{{ range(100001)|length }}", "exceeds"),
-        ("{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}", "loop iterations"),
+        (
+            "{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}",
+            "loop iterations",
+        ),
         ("{% for c in 'x' * 200000 %}{% endfor %}", "loop iterations"),
     ],
 )
@@ -228,12 +235,16 @@ def test_output_is_bounded() -> None:
 
 def test_render_time_is_bounded() -> None:
     # A zero budget is over at the first check, wherever that falls.
-    refused("{% for i in range(3) %}{{ i }}{% endfor %}", "longer than", limits=Limits(time_limit_s=0))
+    refused(
+        "{% for i in range(3) %}{{ i }}{% endfor %}", "longer than", limits=Limits(time_limit_s=0)
+    )
     refused("{{ 'a'|upper }}", "longer than", limits=Limits(time_limit_s=0))
 
 
 def test_budget_is_per_render() -> None:
-    template = compile_advanced("{% for i in range(60) %}.{% endfor %}", limits=Limits(max_iterations=100))
+    template = compile_advanced(
+        "{% for i in range(60) %}.{% endfor %}", limits=Limits(max_iterations=100)
+    )
     assert template.render({}) == b"." * 60
     assert template.render({}) == b"." * 60
 

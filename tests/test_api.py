@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import Provedge, unique_mac, unique_name
+from tests.conftest import Provedge, unique_mac, unique_name, wait_job
 
 
 @pytest.fixture(scope="module")
@@ -189,9 +189,7 @@ def test_at_most_six_lines_per_mac(api: httpx.Client, tenant: dict[str, object])
         f"/api/v1/devices/{mac}/lines", json=[{"extension": "401"}, {"extension": "999"}]
     )
     assert unknown.status_code == 422 and "lines[1].extension" in unknown.json()["errors"]
-    assert (
-        len(api.get(f"/api/v1/devices/{mac}/lines").json()) == 6
-    )  # unchanged by the failure
+    assert len(api.get(f"/api/v1/devices/{mac}/lines").json()) == 6  # unchanged by the failure
 
 
 def test_unknown_objects_are_404(api: httpx.Client) -> None:
@@ -265,7 +263,9 @@ NOT_IDS = [
 ]
 
 
-@pytest.mark.parametrize("ref", NOT_IDS, ids=["sup2", "arabic1", "25digits", "5000digits", "2^63", "0"])
+@pytest.mark.parametrize(
+    "ref", NOT_IDS, ids=["sup2", "arabic1", "25digits", "5000digits", "2^63", "0"]
+)
 def test_a_reference_that_is_not_an_id_is_a_name(api: httpx.Client, ref: str) -> None:
     assert api.get("/api/v1/tenants/1").status_code == 200  # the demo tenant is id 1
     for response in (
@@ -344,8 +344,10 @@ def _raw_request(provedge: Provedge, head: str, body: bytes) -> tuple[int, dict[
     url = httpx.URL(provedge.control)
     with socket.create_connection((url.host, url.port), timeout=30) as sock:
         sock.sendall(
-            head.encode() + f"Host: {url.host}\r\nAuthorization: Bearer {provedge.token}\r\n"
-            "Content-Type: application/json\r\n\r\n".encode() + body
+            head.encode()
+            + f"Host: {url.host}\r\nAuthorization: Bearer {provedge.token}\r\n"
+            "Content-Type: application/json\r\n\r\n".encode()
+            + body
         )
         answer = b""
         while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
@@ -408,3 +410,44 @@ def test_healthz_answers_while_a_large_body_is_validated(provedge: Provedge) -> 
             done.set()
             poller.join(timeout=30)
     assert not poller.is_alive() and answers and set(answers) == {200}
+
+
+def test_timezone_and_language_are_checked(api: httpx.Client, tenant: dict[str, object]) -> None:
+    base = {"realm": "o.example.com", "sip_server": "pbx.o.example.com"}
+    for field, bad in (("timezone", "Europe/Atlantis"), ("language", "Klingon")):
+        made = api.post("/api/v1/tenants", json={**base, "name": unique_name("tz"), field: bad})
+        assert made.status_code == 422 and set(made.json()["errors"]) == {field}, made.text
+        patched = api.patch(f"/api/v1/tenants/{tenant['id']}", json={field: bad})
+        assert patched.status_code == 422 and set(patched.json()["errors"]) == {field}
+    ok = api.patch(
+        f"/api/v1/tenants/{tenant['id']}", json={"timezone": "Asia/Kathmandu", "language": "Dutch"}
+    )
+    assert ok.status_code == 200 and ok.json()["timezone"] == "Asia/Kathmandu"
+    wait_job(api, ok.json()["job"])
+    mac = unique_mac()
+    device = api.post(
+        "/api/v1/devices", json={"tenant": tenant["id"], "mac": mac, "model": "fanvil-x4u"}
+    ).json()
+    assert (device["language"], device["language_fallback"]) == ("English", True)
+
+
+def test_lines_beyond_a_models_accounts_are_a_422(
+    api: httpx.Client, tenant: dict[str, object]
+) -> None:
+    for n in range(3):
+        api.post("/api/v1/accounts", json={"tenant": tenant["id"], "username": f"lim{n}"})
+        api.post(
+            "/api/v1/extensions",
+            json={"tenant": tenant["id"], "number": f"50{n}", "accounts": [f"lim{n}"]},
+        )
+    mac = unique_mac()
+    api.post(
+        "/api/v1/devices",
+        json={"tenant": tenant["id"], "mac": mac, "model": "grandstream-grp2612w"},
+    )
+    three = [{"extension": f"50{n}"} for n in range(3)]
+    refused = api.put(f"/api/v1/devices/{mac}/lines", json=three)
+    assert refused.status_code == 422
+    assert "2 SIP account" in refused.json()["errors"]["lines"]
+    models = {m["id"]: m for m in api.get("/api/v1/models").json()}
+    assert models["grandstream-grp2612w"]["accounts"] == 2

@@ -14,7 +14,9 @@ from control.api.schemas import Lines
 from control.domain.errors import ServiceError
 
 
-def request(chunks: list[bytes], headers: dict[str, str] | None = None) -> tuple[Request, list[int]]:
+def request(
+    chunks: list[bytes], headers: dict[str, str] | None = None
+) -> tuple[Request, list[int]]:
     """A Request whose body arrives in ``chunks``; the list counts the chunks handed out."""
     pulled: list[int] = []
 

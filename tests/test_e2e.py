@@ -11,6 +11,7 @@ own (unique names and MACs), so no test sees another's changes, in any order.
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import Provedge, unique_mac, unique_name, wait_job
-from tests.vendorcheck import parse_xml, yealink_includes, yealink_settings
+from tests.vendorcheck import flat_settings, parse_xml, yealink_includes, yealink_settings
 
 Creds = dict[str, str]
 Fetch = Callable[[str], httpx.Response]
@@ -65,11 +66,21 @@ def boot_polycom(fetch: Fetch, mac: str) -> Creds:
     }
 
 
+def cisco_resync(fetch: Fetch, mac: str, first: str) -> tuple[dict[str, str], ET.Element]:
+    """A Cisco resync: the factory rule's file, then each profile rule in turn.
+
+    ``Profile_Rule`` names the common file again (so tenant-wide settings keep arriving),
+    ``Profile_Rule_B`` the phone's own file, with ``$MA`` its MAC."""
+    common = flat_settings(_ok(fetch(first)), "flat-profile")
+    rule, rule_b = common["Profile_Rule"], common["Profile_Rule_B"]
+    assert not rule.endswith("$MA.xml") and rule_b.endswith("$MA.xml")
+    again = flat_settings(_ok(fetch(httpx.URL(rule).path.rsplit("/", 1)[1])), "flat-profile")
+    path = httpx.URL(rule_b.replace("$MA", mac)).path.rsplit("/", 1)[1]
+    return again, parse_xml(_ok(fetch(path)), "flat-profile")
+
+
 def _boot_cisco(fetch: Fetch, mac: str, first: str) -> Creds:
-    rule = parse_xml(_ok(fetch(first)), "flat-profile").findtext("Profile_Rule") or ""
-    assert rule.endswith("$MA.xml")
-    path = httpx.URL(rule.replace("$MA", mac)).path.rsplit("/", 1)[1]
-    p = parse_xml(_ok(fetch(path)), "flat-profile")
+    _, p = cisco_resync(fetch, mac, first)
     server, _, port = (p.findtext("Proxy_1_") or "").partition(":")
     return {
         "server": server,
@@ -165,8 +176,10 @@ PHONES: list[tuple[str, str, str, Callable[[Fetch, str], Creds]]] = [
     (
         "snom-d785",
         "00:04:13:12:34:06",
-        ("Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 2010.12-00001-gd311851f1 "
-        "(Feb 25 2019 - 14:19:43) 000413123406 SXM:0 UXM:0 UXMC:0)"),
+        (
+            "Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 2010.12-00001-gd311851f1 "
+            "(Feb 25 2019 - 14:19:43) 000413123406 SXM:0 UXM:0 UXMC:0)"
+        ),
         boot_snom,
     ),
     ("fanvil-x4u", "0C:38:3E:12:34:07", "Fanvil X4U 2.10.2.6887 0c383e123407", boot_fanvil),
@@ -343,6 +356,29 @@ def test_config_change_shows_on_next_fetch(provedge: Provedge) -> None:
         fetcher(provedge, own["tenant"], grandstream["ua"]), grandstream["mac"]
     )
     assert creds["server"] == "sip2.e2e.example.net"
+
+
+def test_tenant_ntp_change_reaches_a_cisco_phone_that_booted(provedge: Provedge) -> None:
+    # Its own tenant: the change must not reach the phones other tests boot.
+    with provedge.api() as api:
+        own = build_fleet(
+            api, [(m, unique_mac(), ua, boot) for m, _, ua, boot in PHONES if m == "cisco-spa508g"]
+        )
+    phone = own["phones"]["cisco-spa508g"]
+    fetch = fetcher(provedge, own["tenant"], phone["ua"])
+    first, _ = cisco_resync(fetch, phone["mac"], "spa508G.cfg")  # the first boot
+    assert first["Primary_NTP_Server"] != "ntp2.e2e.example.net"
+    with provedge.api() as api:
+        changed = api.patch(
+            f"/api/v1/tenants/{own['tenant']['id']}", json={"ntp_server": "ntp2.e2e.example.net"}
+        )
+        assert changed.status_code == 200
+        wait_job(api, changed.json()["job"])
+    # the next resync follows the rules the phone kept from its first boot
+    rule = first["Profile_Rule"]
+    again = flat_settings(_ok(fetch(httpx.URL(rule).path.rsplit("/", 1)[1])), "flat-profile")
+    assert again["Primary_NTP_Server"] == "ntp2.e2e.example.net"
+    assert again["Profile_Rule_B"] == first["Profile_Rule_B"]
 
 
 def test_deleted_device_is_gone_from_the_edge(provedge: Provedge, fleet: dict[str, Any]) -> None:

@@ -31,7 +31,9 @@ def impl(request: pytest.FixtureRequest) -> types.ModuleType:
     return module
 
 
-def render(impl: types.ModuleType, source: str, values: Mapping[str, str], escape: str = "none") -> bytes:
+def render(
+    impl: types.ModuleType, source: str, values: Mapping[str, str], escape: str = "none"
+) -> bytes:
     result: bytes = impl.compile_template(source, escape).render(values)
     return result
 
@@ -163,7 +165,22 @@ def test_line_cannot_inject_a_new_key_line(impl: types.ModuleType) -> None:
 
 
 @pytest.mark.parametrize(
-    "char", ["\x00", "\t", "\n", "\x0b", "\x0c", "\r", "\x1f", "\x7f", "\x80", "\x85", "\x9f", "\u2028", "\u2029"]
+    "char",
+    [
+        "\x00",
+        "\t",
+        "\n",
+        "\x0b",
+        "\x0c",
+        "\r",
+        "\x1f",
+        "\x7f",
+        "\x80",
+        "\x85",
+        "\x9f",
+        "\u2028",
+        "\u2029",
+    ],
 )
 def test_line_turns_each_control_character_into_one_space(
     impl: types.ModuleType, char: str

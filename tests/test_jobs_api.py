@@ -15,13 +15,18 @@ from tests.conftest import Provedge, wait_job
 def _tenant_with_phones(api: httpx.Client, phones: int) -> dict[str, Any]:
     name = "jobs-" + secrets.token_hex(4)
     tenant = api.post(
-        "/api/v1/tenants", json={"name": name, "realm": f"{name}.example", "sip_server": "pbx.example"}
+        "/api/v1/tenants",
+        json={"name": name, "realm": f"{name}.example", "sip_server": "pbx.example"},
     ).json()
     for n in range(phones):
         mac = "0015650" + secrets.token_hex(3)[:5]
-        assert api.post(
-            "/api/v1/devices", json={"tenant": tenant["id"], "mac": mac, "model": "yealink-t46s"}
-        ).status_code == 201
+        assert (
+            api.post(
+                "/api/v1/devices",
+                json={"tenant": tenant["id"], "mac": mac, "model": "yealink-t46s"},
+            ).status_code
+            == 201
+        )
     return tenant  # type: ignore[no-any-return]
 
 
@@ -36,7 +41,9 @@ def test_a_tenant_change_answers_with_its_job(provedge: Provedge) -> None:
         wait_job(api, job)
         done = api.get(f"/api/v1/jobs/{job['id']}").json()
         assert (done["state"], done["done"], done["total"]) == ("done", 3, 3)
-        assert job["id"] in [j["id"] for j in api.get("/api/v1/jobs", params={"state": "done"}).json()]
+        assert job["id"] in [
+            j["id"] for j in api.get("/api/v1/jobs", params={"state": "done"}).json()
+        ]
         # cancelling a finished job changes nothing
         assert api.post(f"/api/v1/jobs/{job['id']}/cancel").json()["state"] == "done"
 

@@ -43,7 +43,10 @@ def test_every_route_is_documented_and_nothing_else(
         if method != "HEAD"  # Starlette adds HEAD to every GET route
     }
     documented = {
-        (method, path) for path, item in doc["paths"].items() for method in item if method in METHODS
+        (method, path)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method in METHODS
     }
     assert served == documented
 

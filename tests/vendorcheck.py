@@ -43,3 +43,51 @@ def yealink_includes(body: bytes) -> list[str]:
     return [
         line[len(prefix) : -1] for line in body.decode().splitlines() if line.startswith(prefix)
     ]
+
+
+# ---- settings by the vendor's own names, for reading values back -----------------------
+def polycom_settings(body: bytes) -> dict[str, str]:
+    """Polycom: every setting is an attribute of <polycomConfig>."""
+    return dict(parse_xml(body, "polycomConfig").attrib)
+
+
+def flat_settings(body: bytes, root: str) -> dict[str, str]:
+    """Cisco <flat-profile>, Grandstream <gs_provision><config>: one element per setting."""
+    element = parse_xml(body, root)
+    container = element.find("config") if root == "gs_provision" else element
+    assert container is not None
+    settings: dict[str, str] = {}
+    for child in container:
+        assert child.tag not in settings, f"{child.tag} set twice"
+        settings[child.tag] = child.text or ""
+    return settings
+
+
+def snom_settings(body: bytes) -> dict[str, str]:
+    """Snom <settings><phone-settings>: ``name`` or ``name[idx]`` for per-identity settings."""
+    settings: dict[str, str] = {}
+    for child in parse_xml(body, "settings").iter():
+        if child.get("perm") is None:
+            continue
+        key = child.tag if child.get("idx") is None else f"{child.tag}[{child.get('idx')}]"
+        assert key not in settings, f"{key} set twice"
+        settings[key] = child.text or ""
+    return settings
+
+
+def fanvil_settings(body: bytes) -> dict[str, str]:
+    """Fanvil <sysConf>: ``section/Name`` paths, ``line[N]/Name`` and ``account[N]/Name``."""
+    settings: dict[str, str] = {}
+
+    def walk(element: ET.Element, path: str) -> None:
+        for child in element:
+            name = child.tag if child.get("index") is None else f"{child.tag}[{child.get('index')}]"
+            key = f"{path}/{name}" if path else name
+            if len(child):
+                walk(child, key)
+            else:
+                assert key not in settings, f"{key} set twice"
+                settings[key] = child.text or ""
+
+    walk(parse_xml(body, "sysConf"), "")
+    return settings

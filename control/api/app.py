@@ -69,6 +69,8 @@ async def models(request: Request, who: Principal, ctl: Control) -> Any:
             "id": m.id,
             "vendor": m.vendor.id,
             "label": m.label,
+            "accounts": m.accounts,
+            "line_keys": m.line_keys,
             "files": [
                 f.pattern.format(**{**m.params, "mac": "{mac}", "MAC": "{MAC}"})
                 for f in m.vendor.files

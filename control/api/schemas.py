@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from control.domain.catalog import MAX_LINES, MODELS
+from control.domain.locale import LANGUAGES, is_zone
 from control.domain.refs import CONTROL_CLASS, MAX_ID, BadReference, check_text, parse_ref
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
@@ -45,6 +46,35 @@ Name = Annotated[SafeText, Field(min_length=1, max_length=128)]
 Text = Annotated[SafeText, Field(max_length=128)]
 Url = Annotated[SafeText, Field(max_length=2048, pattern=r"^(https?://\S+)?$")]
 Password = Annotated[SafeText, Field(min_length=8, max_length=128)]
+
+
+def _timezone(value: str) -> str:
+    if not is_zone(value):
+        raise ValueError("not an IANA timezone name (such as Europe/Berlin or UTC)")
+    return value
+
+
+Timezone = Annotated[
+    SafeText,
+    AfterValidator(_timezone),
+    Field(min_length=1, max_length=64, examples=["Europe/Berlin"]),
+]
+
+
+def _language(value: str) -> str:
+    if value not in LANGUAGES:
+        raise ValueError(f"one of {', '.join(LANGUAGES)}")
+    return value
+
+
+Language = Annotated[
+    SafeText,
+    AfterValidator(_language),
+    Field(
+        description="the phones' UI language; a model without it falls back to English",
+        json_schema_extra={"enum": list(LANGUAGES)},
+    ),
+]
 
 
 def _ref(value: object) -> int | str:
@@ -77,9 +107,9 @@ class TenantIn(_Strict):
     sip_server: Host
     sip_port: Annotated[int, Field(ge=1, le=65535)] = 5060
     sip_transport: Literal["udp", "tcp", "tls"] = "udp"
-    timezone: Annotated[SafeText, Field(min_length=1, max_length=64)] = "UTC"
+    timezone: Timezone = "UTC"
     ntp_server: Host = "pool.ntp.org"
-    language: Annotated[SafeText, Field(min_length=1, max_length=32)] = "English"
+    language: Language = "English"
 
 
 class TenantPatch(_Strict):
@@ -87,9 +117,9 @@ class TenantPatch(_Strict):
     sip_server: Host | None = None
     sip_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     sip_transport: Literal["udp", "tcp", "tls"] | None = None
-    timezone: Annotated[SafeText, Field(min_length=1, max_length=64)] | None = None
+    timezone: Timezone | None = None
     ntp_server: Host | None = None
-    language: Annotated[SafeText, Field(min_length=1, max_length=32)] | None = None
+    language: Language | None = None
 
 
 def _mac(value: str) -> str:
@@ -211,6 +241,10 @@ class ModelOut(_Out):
     id: str
     vendor: str
     label: str
+    accounts: Annotated[
+        int, Field(description="SIP accounts; a device takes at most this many lines")
+    ]
+    line_keys: Annotated[int, Field(description="line / programmable keys on the phone")]
     files: list[str]
 
 
@@ -270,6 +304,11 @@ class DeviceOut(_Out):
     files: list[str]
     published: bool
     created_at: str
+    language: Annotated[str, Field(description="the UI language the phone is given")]
+    language_fallback: Annotated[
+        bool,
+        Field(description="true: the tenant's language is not one this model has; English"),
+    ]
     provision_count: Annotated[int, Field(description="fetches of its per-MAC files")]
     last_fetch_at: Annotated[str | None, Field(description="ISO 8601 UTC")]
     last_fetch_ip: str | None

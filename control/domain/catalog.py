@@ -15,6 +15,8 @@ from typing import Literal
 
 Scope = Literal["device", "common"]
 
+MAX_LINES = 6  # the ceiling over every model
+
 TEXT = "text/plain; charset=utf-8"
 XML = "application/xml; charset=utf-8"
 
@@ -46,7 +48,14 @@ class Model:
     id: str  # "vendor-model", lowercase
     vendor: Vendor
     label: str
+    accounts: int  # SIP accounts (registrations) the phone holds; datasheets, docs/models.md
+    line_keys: int  # physical line / programmable keys (0: a DECT handset has none)
     params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def max_lines(self) -> int:
+        """Lines a device of this model may carry: its accounts, never above MAX_LINES."""
+        return min(self.accounts, MAX_LINES)
 
     def file_params(self, mac: str = "") -> dict[str, str]:
         return {**self.params, "mac": mac, "MAC": mac.upper()}
@@ -148,43 +157,54 @@ FANVIL = Vendor(
     ),
     "1",
     "0",
-    MappingProxyType({"udp": "0", "tcp": "1", "tls": "2"}),
+    MappingProxyType({"udp": "0", "tcp": "1", "tls": "3"}),  # Fanvil: 3 is TLS
 )
 
 
-def _model(model_id: str, vendor: Vendor, label: str, **params: str) -> Model:
-    return Model(model_id, vendor, label, MappingProxyType(params))
+def _model(
+    model_id: str, vendor: Vendor, label: str, accounts: int, line_keys: int, **params: str
+) -> Model:
+    return Model(model_id, vendor, label, accounts, line_keys, MappingProxyType(params))
 
 
 MODELS: Mapping[str, Model] = MappingProxyType(
     {
         model.id: model
         for model in (
-            _model("yealink-t46g", YEALINK, "Yealink SIP-T46G", hwid="28"),
-            _model("yealink-t46s", YEALINK, "Yealink SIP-T46S", hwid="66"),
-            _model("yealink-t54w", YEALINK, "Yealink SIP-T54W", hwid="96"),
-            _model("yealink-w52p", YEALINK, "Yealink W52P (DECT)", hwid="25"),
-            _model("polycom-vvx400", POLYCOM, "Polycom VVX 400"),
-            _model("polycom-vvx410", POLYCOM, "Polycom VVX 410"),
-            _model("polycom-spip550", POLYCOM, "Polycom SoundPoint IP 550"),
-            _model("cisco-spa508g", CISCO_SPA, "Cisco SPA508G", psn="508G"),
-            _model("cisco-spa525g", CISCO_SPA, "Cisco SPA525G", psn="525G"),
-            _model("cisco-cp8841", CISCO_MPP, "Cisco IP Phone 8841 (3PCC/MPP)", psn="8841-3PCC"),
-            _model("cisco-cp8865", CISCO_MPP, "Cisco IP Phone 8865 (3PCC/MPP)", psn="8865-3PCC"),
-            _model("grandstream-gxp2135", GRANDSTREAM, "Grandstream GXP2135", gs_model="gxp2135"),
+            _model("yealink-t46g", YEALINK, "Yealink SIP-T46G", 6, 10, hwid="28"),
+            _model("yealink-t46s", YEALINK, "Yealink SIP-T46S", 16, 10, hwid="66"),
+            _model("yealink-t54w", YEALINK, "Yealink SIP-T54W", 16, 10, hwid="96"),
+            _model("yealink-w52p", YEALINK, "Yealink W52P (DECT)", 5, 0, hwid="25"),
+            _model("polycom-vvx400", POLYCOM, "Polycom VVX 400", 12, 12),
+            _model("polycom-vvx410", POLYCOM, "Polycom VVX 410", 12, 12),
+            _model("polycom-spip550", POLYCOM, "Polycom SoundPoint IP 550", 4, 4),
+            _model("cisco-spa508g", CISCO_SPA, "Cisco SPA508G", 8, 8, psn="508G"),
+            _model("cisco-spa525g", CISCO_SPA, "Cisco SPA525G", 5, 5, psn="525G"),
             _model(
-                "grandstream-grp2612w", GRANDSTREAM, "Grandstream GRP2612W", gs_model="grp2612w"
+                "cisco-cp8841", CISCO_MPP, "Cisco IP Phone 8841 (3PCC/MPP)", 5, 5, psn="8841-3PCC"
             ),
-            _model("snom-d785", SNOM, "Snom D785", snom_model="D785"),
-            _model("snom-d345", SNOM, "Snom D345", snom_model="D345"),
-            _model("snom-720", SNOM, "Snom 720", snom_model="720"),
-            _model("fanvil-x4u", FANVIL, "Fanvil X4U", fanvil_common="f0X4Uhw1.100.cfg"),
-            _model("fanvil-x6u", FANVIL, "Fanvil X6U", fanvil_common="f0X6Uhw1.100.cfg"),
+            _model(
+                "cisco-cp8865", CISCO_MPP, "Cisco IP Phone 8865 (3PCC/MPP)", 5, 5, psn="8865-3PCC"
+            ),
+            _model(
+                "grandstream-gxp2135", GRANDSTREAM, "Grandstream GXP2135", 4, 8, gs_model="gxp2135"
+            ),
+            _model(
+                "grandstream-grp2612w",
+                GRANDSTREAM,
+                "Grandstream GRP2612W",
+                2,
+                2,
+                gs_model="grp2612w",
+            ),
+            _model("snom-d785", SNOM, "Snom D785", 12, 24, snom_model="D785"),
+            _model("snom-d345", SNOM, "Snom D345", 12, 48, snom_model="D345"),
+            _model("snom-720", SNOM, "Snom 720", 12, 18, snom_model="720"),
+            _model("fanvil-x4u", FANVIL, "Fanvil X4U", 12, 12, fanvil_common="f0X4Uhw1.100.cfg"),
+            _model("fanvil-x6u", FANVIL, "Fanvil X6U", 20, 24, fanvil_common="f0X6Uhw1.100.cfg"),
         )
     }
 )
-
-MAX_LINES = 6
 
 
 def device_files(model: Model, mac: str) -> list[tuple[str, VendorFile]]:

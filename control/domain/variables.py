@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from control.domain.catalog import MAX_LINES, Model, Vendor
+from control.domain import locale
+from control.domain.catalog import MAX_LINES, Model, Vendor, common_files
 from provedge.formats.macaddr import colon_form
 
 
@@ -61,7 +62,7 @@ TENANT_FIELDS = (
     "language",
     "provisioning_url",
 )
-MODEL_FIELDS = ("id", "label")
+MODEL_FIELDS = ("id", "label", "common_file")
 DEVICE_FIELDS = (
     "mac",
     "mac_upper",
@@ -90,10 +91,12 @@ _DEVICE_ONLY = frozenset(
 
 
 def known_names(model: Model, scope: str) -> frozenset[str]:
-    """Names a template may use: common files see tenant and model, device files see all."""
+    """Names a template may use: common files see tenant, model and the tenant's timezone
+    and language in the vendor's notation (``tz.*``, ``lang.*``); device files see all."""
     common = frozenset(
         [f"tenant.{f}" for f in TENANT_FIELDS]
         + [f"model.{f}" for f in (*MODEL_FIELDS, *model.params)]
+        + [*locale.tz_names(model.vendor.id), *locale.LANG_NAMES]
     )
     return common | _DEVICE_ONLY if scope == "device" else common
 
@@ -113,8 +116,12 @@ def common_values(tenant: TenantData, model: Model) -> dict[str, str]:
         "tenant.provisioning_url": tenant.provisioning_url,
         "model.id": model.id,
         "model.label": model.label,
+        # the name the phone fetched its common file by (Cisco's Profile_Rule re-fetches it)
+        "model.common_file": common_files(model)[0][0],
     }
     values.update({f"model.{key}": value for key, value in model.params.items()})
+    values.update(locale.tz_values(vendor.id, tenant.timezone, vendor.true, vendor.false))
+    values.update(locale.lang_values(vendor.id, tenant.language))
     return values
 
 
