@@ -14,7 +14,7 @@ $(BIN)/python:
 # Editable install: builds both Cython extensions in place next to their .pyx, then the
 # SIP parser again, profile-guided.
 $(STAMP): $(BIN)/python pyproject.toml setup.py benchmarks/pgo_workload.py \
-		$(wildcard edge/*.pyx edge/*.pxd)
+		$(wildcard edge/*.pyx edge/*.pxd edge/*.pxi)
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(MAKE) --no-print-directory pgo
 	touch $(STAMP)
