@@ -50,7 +50,7 @@ test: install
 PYENV_ROOT ?= $(HOME)/.pyenv
 OTHER_PYTHONS ?= 3.12.1 3.13.0
 ACCEL_TESTS := tests/test_sipparse.py tests/test_sipparse_property.py \
-	tests/test_sipparse_layout.py tests/test_fastrender.py
+	tests/test_sipparse_layout.py tests/test_sipparse_gc.py tests/test_fastrender.py
 test-pythons:
 	@set -e; for version in $(OTHER_PYTHONS); do \
 		venv=.venv-$${version%.*}; \
