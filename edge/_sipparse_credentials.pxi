@@ -53,4 +53,3 @@ cdef Auth _parse_auth(cbuf p, Py_ssize_t s, Py_ssize_t e):
         return auth
     finally:
         _spans_free(&sp)
-

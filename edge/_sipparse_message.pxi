@@ -515,8 +515,6 @@ cdef Py_ssize_t _version_end(cbuf p, Py_ssize_t i, Py_ssize_t e) noexcept:
     return k if k > j else -1
 
 
-
-
 cdef Py_ssize_t _line_end(cbuf p, Py_ssize_t pos, Py_ssize_t end, str reason) except -1:
     cdef Py_ssize_t nl = _find(p, 10, pos, end), cr
     if nl < 0:
@@ -682,11 +680,11 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
     cap = N_INLINE_SLOTS
     msg._hdr = &msg._slots[0]
     while True:
-        # Most lines take the C loop; it stops at the first one it does not take (folding,
-        # an error, the end of the headers), which the code below handles.
+        # Most lines take the fast loop (_scan_simple); it stops at the first one it does not
+        # take (folding, an error, the end of the headers), which the code below handles.
         msg._nhdr = _scan_simple(p, &pos, end, msg._hdr, msg._nhdr,
                                  cap if cap < max_headers else <int>max_headers, max_hlen)
-        # The new slots, from the C loop and from the line handled below on the last turn:
+        # The new slots, from the fast loop and from the line handled below on the last turn:
         # their header ids, and Content-Length (in line order, as the errors must be).
         for k in range(done, msg._nhdr):
             h = &msg._hdr[k]
@@ -741,7 +739,7 @@ cdef Message _scan(bytes data, Py_ssize_t end, bint stream, Py_ssize_t max_size,
             memcpy(PyBytes_AS_STRING(more), msg._hdr, msg._nhdr * sizeof(Slot))
             msg._more = more
             msg._hdr = <Slot*>PyBytes_AS_STRING(more)
-        msg._hdr[msg._nhdr].hid = 0  # set with the C loop's slots, on the next turn
+        msg._hdr[msg._nhdr].hid = 0  # set with the fast loop's slots, on the next turn
         msg._hdr[msg._nhdr].ns = ns
         msg._hdr[msg._nhdr].ne = ne
         msg._hdr[msg._nhdr].vs = vs
@@ -856,4 +854,3 @@ cdef class StreamParser:
     cdef Message _scan(self, bytes raw):
         return _scan(raw, len(raw), True, self.max_size, self.max_headers,
                      self.max_header_length)
-

@@ -8,10 +8,12 @@
 cdef enum:
     PARAMS_INLINE = 16  # parameters noted on the stack; more go to the heap
 
+
 cdef struct ParamSpan:
     PyObject* name  # the shared lower-case name (PNAMES, borrowed), or NULL: made from p[ns:ne]
     int ns, ne, vs, ve  # value p[vs:ve]: the token, or the text between the quotes
     int kind  # PV_*
+
 
 cdef enum:
     PV_TOKEN = 0
@@ -19,6 +21,7 @@ cdef enum:
     PV_TEXT = 2  # quoted, bytes past ASCII, no escapes
     PV_ESCAPED = 3  # quoted with backslash escapes (vs at the opening quote)
     PV_NONE = 4  # a name without a value
+
 
 cdef struct ParamSpans:
     ParamSpan* a
@@ -147,8 +150,6 @@ for _k in range(N_PKEYS):
     NO_PARAMS[_k].e = 0
 
 
-
-
 cdef inline bint _ieq(cbuf p, Py_ssize_t s, const char* lit, Py_ssize_t n) noexcept:
     return sip_ieq(p + s, <const unsigned char*>lit, n)
 
@@ -230,6 +231,7 @@ cdef object _pvalue(cbuf p, PV* v):
         return _quoted(p, v.s, v.e, &after)
     return _ascii(p, v.s, v.e)
 
+
 cdef long long _uint_text(str value, long long limit, str reason, Py_ssize_t offset) except -1:
     cdef long long n = 0
     cdef Py_ssize_t k
@@ -299,5 +301,3 @@ cdef object _qvalue_param(cbuf p, PV* v, Py_ssize_t offset):
     if thousandths > 1000:
         _fail(400, "Invalid q value", offset)
     return thousandths / 1000.0
-
-

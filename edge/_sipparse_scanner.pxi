@@ -9,6 +9,7 @@ cdef extern from *:
     """
     enum: SIP_HASH_SIZE
 
+
 cdef long long CSEQ_MAX = 2147483647
 cdef long long DELTA_MAX = 4294967295
 
@@ -49,6 +50,7 @@ cdef struct HName:
     int hid
     int length
     unsigned char name[32]
+
 
 cdef HName NAMES[SIP_HASH_SIZE]
 
@@ -160,6 +162,7 @@ cdef extern from *:
         int length
         unsigned char name[24]
         PyObject* obj
+
 
 cdef IName PNAMES[SIP_HASH_SIZE]
 cdef IName WORDS[SIP_HASH_SIZE]

@@ -358,4 +358,3 @@ cdef Address _parse_address(bytes buf, cbuf p, Py_ssize_t s, Py_ssize_t e):
     if kv[P_REG_ID].s >= 0:
         addr.reg_id = _uint_param(p, &kv[P_REG_ID], DELTA_MAX, "Invalid reg-id", ps)
     return addr
-

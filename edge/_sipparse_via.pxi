@@ -108,5 +108,3 @@ cdef Via _parse_via(bytes buf, cbuf p, Py_ssize_t s, Py_ssize_t e):
     if kv[P_TTL].s >= 0:
         via.ttl = _uint_param(p, &kv[P_TTL], 255, "Invalid ttl", ps)
     return via
-
-
