@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= var
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install pgo bench fuzz lint clean
+.PHONY: run test test-pythons install pgo bench fuzz lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/python:
 # Editable install: builds both Cython extensions in place next to their .pyx, then the
 # SIP parser again, profile-guided.
 $(STAMP): $(BIN)/python pyproject.toml setup.py benchmarks/pgo_workload.py \
-		$(wildcard edge/*.pyx edge/*.pxd)
+		$(wildcard edge/*.pyx edge/*.pxd edge/*.pxi)
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(MAKE) --no-print-directory pgo
 	touch $(STAMP)
@@ -42,6 +42,25 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+# The compiled modules on the other interpreters the project supports (pyenv's 3.12 and
+# 3.13): a venv per interpreter (.venv-3.12, .venv-3.13) with the package and its test
+# extras installed editable (a plain build, no PGO: it builds the extensions in place, next
+# to the default interpreter's, under that interpreter's ABI tag), then the accelerator
+# tests, which include the ones asserting that the compiled modules loaded.
+PYENV_ROOT ?= $(HOME)/.pyenv
+OTHER_PYTHONS ?= 3.12.1 3.13.0
+ACCEL_TESTS := tests/test_sipparse.py tests/test_sipparse_property.py \
+	tests/test_sipparse_layout.py tests/test_sipparse_gc.py tests/test_fastrender.py
+test-pythons:
+	@set -e; for version in $(OTHER_PYTHONS); do \
+		venv=.venv-$${version%.*}; \
+		echo "test-pythons: Python $$version in $$venv"; \
+		[ -x $$venv/bin/python ] || $(PYENV_ROOT)/versions/$$version/bin/python3 -m venv $$venv; \
+		$$venv/bin/pip install --quiet --upgrade pip setuptools wheel; \
+		$$venv/bin/pip install --quiet -e '.[test]'; \
+		$$venv/bin/python -m pytest $(ACCEL_TESTS); \
+	done
+
 bench: install
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only
 
@@ -67,4 +86,4 @@ lint: install
 	$(BIN)/mypy control edge provedge
 
 clean:
-	rm -rf build $(VENV) edge/*.so edge/_*.c *.egg-info
+	rm -rf build $(VENV) .venv-* edge/*.so edge/_*.c *.egg-info

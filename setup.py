@@ -55,6 +55,8 @@ extensions = [
         extra_compile_args=_compile_args(module),
         extra_link_args=_link_args(module),
         define_macros=[("PROVEDGE_DEBUG", "1")] if DEBUG else [],
+        # edge/_sipparse.pyx is split into a .pxd and topic .pxi files it includes.
+        depends=sorted(glob(path[:-4] + ".pxd") + glob(path[:-4] + "_*.pxi")),
     )
     for path in sorted(glob(os.path.join("edge", "_*.pyx")))
     for module in [path[:-4].replace(os.sep, ".")]

@@ -34,6 +34,10 @@ def test_wheel_has_both_extensions_templates_and_schema(tmp_path: Path) -> None:
     for module in ("_sipparse", "_fastrender"):
         assert any(n.startswith(f"edge/{module}.") and n.endswith(".so") for n in names), module
     assert "control/storage/schema.sql" in names
+    # The SIP parser's sources as split by topic, and its twin's package (docs/sipparse.md).
+    in_tree = {n for n in files if n.startswith("edge/_sipparse")}
+    assert in_tree <= set(names), in_tree - set(names)
+    assert any(n.endswith(".pxi") for n in in_tree) and "edge/_sipparse_py/uri.py" in in_tree
     shipped = {n for n in names if n.startswith("templates/")}
     in_tree = {n for n in files if n.startswith("templates/")}
     assert shipped == in_tree
