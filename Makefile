@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= var
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-pythons install pgo bench fuzz lint clean loadtest
+.PHONY: run test test-pythons install pgo bench fuzz lint clean loadtest storm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,13 @@ PHONES ?= 1000
 SHAPE  ?= storm
 loadtest: install
 	$(BIN)/python -m loadtest.run --phones $(PHONES) --shape $(SHAPE)
+
+# The asyncio storm driver (loadtest/storm.py) instead of locust: PHONES phones boot
+# within WINDOW seconds, a new connection per file; JSON report and PNG plot in
+# loadtest/results/storm-driver-PHONES.{json,png}.
+WINDOW ?= 10
+storm: install
+	$(BIN)/python -m loadtest.run --phones $(PHONES) --driver --window $(WINDOW)
 
 # Coverage-guided fuzzing of the compiled SIP parser under AddressSanitizer: a separate
 # clang build with libFuzzer instrumentation goes to build/fuzz and is loaded in place of

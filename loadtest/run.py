@@ -1,6 +1,7 @@
 """``make loadtest``: a local provedge, a seeded fleet, one headless locust run, all stopped.
 
-Steps, each with a deadline: start ``provedge run`` on free loopback ports with a fresh
+With ``--driver``, the storm driver (loadtest/storm.py) plays the storm instead of
+locust. Steps, each with a deadline: start ``provedge run`` on free loopback ports with a fresh
 data directory (the test suite's own helpers, tests/conftest.py, which wait for both
 ``/healthz``), seed ``--phones`` phones into it (``provedge loadtest seed``), wait for the
 control plane's job runner to publish them (the ``recompile`` job the seed queued), run
@@ -8,20 +9,24 @@ locust headless on loadtest/locustfile.py with ``--csv`` and ``--html`` into the
 folder, stop the server. Exit status: locust's (1 when any request failed).
 
     .venv/bin/python -m loadtest.run --phones 1000 --shape storm
+    .venv/bin/python -m loadtest.run --phones 20000 --driver --window 20
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import start_provedge, stop_provedge
 
+ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 PUBLISH_TIMEOUT = 300.0
@@ -47,9 +52,10 @@ def wait_published(data: Path, timeout: float = PUBLISH_TIMEOUT) -> float:
     raise TimeoutError(f"jobs still running after {timeout:g}s")
 
 
-def run(phones: int, shape: str, out: Path, settings: dict[str, str], timeout: float) -> int:
+@contextlib.contextmanager
+def seeded(phones: int, out: Path, timeout: float) -> Iterator[Path]:
+    """A running provedge with ``phones`` phones published; yields the phone list."""
     out.mkdir(parents=True, exist_ok=True)
-    prefix = out / f"{shape}-{phones}"
     with tempfile.TemporaryDirectory(prefix="provedge-loadtest-") as scratch:
         data = Path(scratch) / "data"
         data.mkdir()
@@ -63,24 +69,48 @@ def run(phones: int, shape: str, out: Path, settings: dict[str, str], timeout: f
                 check=True, timeout=timeout,
             )  # fmt: skip
             print(f"published in {wait_published(data):.2f}s", flush=True)
-            env = {**os.environ, **settings, "LOADTEST_PHONES": str(phone_list),
-                   "LOADTEST_SHAPE": shape}  # fmt: skip
-            locust = subprocess.run(
-                [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-                 "--only-summary", "--csv", str(prefix), "--html", f"{prefix}.html",
-                 "--loglevel", "WARNING"],
-                env=env, timeout=timeout, check=False,
-            )  # fmt: skip
+            yield phone_list
         finally:
             stop_provedge(server)
+
+
+def run(phones: int, shape: str, out: Path, settings: dict[str, str], timeout: float) -> int:
+    """One headless locust run of ``shape``; locust's exit status."""
+    prefix = out / f"{shape}-{phones}"
+    with seeded(phones, out, timeout) as phone_list:
+        env = {**os.environ, **settings, "LOADTEST_PHONES": str(phone_list),
+               "LOADTEST_SHAPE": shape, "PYTHONPATH": str(ROOT)}  # fmt: skip
+        locust = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+             "--only-summary", "--csv", str(prefix), "--html", f"{prefix}.html",
+             "--loglevel", "WARNING"],
+            env=env, timeout=timeout, check=False,
+        )  # fmt: skip
     print(f"reports: {prefix}_stats.csv, {prefix}.html")
     return locust.returncode
+
+
+def storm(phones: int, out: Path, window: float, timeout: float, extra: list[str]) -> int:
+    """One run of the storm driver (loadtest/storm.py); its exit status."""
+    from loadtest import storm as driver
+
+    prefix = out / f"storm-driver-{phones}"
+    with seeded(phones, out, timeout) as phone_list:
+        argv = ["--phones-csv", str(phone_list), "--window", str(window),
+                "--timeout", str(timeout), "--out", str(prefix), *extra]  # fmt: skip
+        status = driver.main(argv)
+    print(f"reports: {prefix}.json, {prefix}.png")
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phones", type=int, default=1000)
     parser.add_argument("--shape", choices=("storm", "waves", "steady"), default="storm")
+    parser.add_argument("--driver", action="store_true",
+                        help="the asyncio storm driver (loadtest/storm.py) instead of locust")
+    parser.add_argument("--keep-alive", action="store_true", help="storm driver: one "
+                        "connection per phone (default: a new connection per file)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="reports folder")
     parser.add_argument("--window", help="seconds in which every phone boots")
     parser.add_argument("--duration", help="seconds the locust run lasts")
@@ -90,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     names = {"window": "LOADTEST_WINDOW", "duration": "LOADTEST_DURATION",
              "resync": "LOADTEST_RESYNC"}  # fmt: skip
     given = {env: getattr(args, name) for name, env in names.items() if getattr(args, name)}
+    if args.driver:
+        extra = ["--keep-alive"] if args.keep_alive else []
+        window = float(args.window or 10)
+        return storm(args.phones, args.out, window, args.timeout, extra)
     return run(args.phones, args.shape, args.out, given, args.timeout)
 
 

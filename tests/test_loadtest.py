@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from loadtest.run import main
@@ -23,3 +24,23 @@ def test_locust_run_against_a_real_provedge_has_no_failures(tmp_path: Path) -> N
     }  # fmt: skip
     assert int(total["Request Count"]) > 2 * 20  # 14 phones, 20 distinct steps
     assert (tmp_path / f"{shape}-14.html").stat().st_size > 0
+
+
+def test_storm_driver_boots_every_phone_and_reports(tmp_path: Path) -> None:
+    from loadtest import storm
+    from loadtest.run import seeded
+
+    with seeded(21, tmp_path, timeout=60) as phone_list:
+        out = tmp_path / "storm"
+        argv = ["--phones-csv", str(phone_list), "--window", "1", "--timeout", "30",
+                "--out", str(out)]  # fmt: skip
+        assert storm.main(argv) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert (report["phones_done"], report["errors"]) == (21, {})
+    assert report["requests"] == report["statuses"]["200"] == 60  # 3 × (3+3+3+4+2+3+2)
+    assert list(report["steps_ms"]) == ["file 1", "file 2", "file 3", "file 4"]
+    assert report["steps_ms"]["file 1"]["count"] == 21
+    assert all(
+        0 < step["p50"] <= step["p99"] <= step["max"] for step in report["steps_ms"].values()
+    )
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
