@@ -68,17 +68,19 @@ bench: install
 # phones, waits for their publish job, runs the SHAPE (storm, waves, steady), stops
 # everything; CSV and HTML reports in loadtest/results/ (README, "Load tests"). locust is
 # in the test extra, so `install` brings it (the `loadtest` extra names it alone).
-PHONES ?= 1000
-SHAPE  ?= storm
+PHONES  ?= 1000
+SHAPE   ?= storm
+WORKERS ?= 1
 loadtest: install
-	$(BIN)/python -m loadtest.run --phones $(PHONES) --shape $(SHAPE)
+	$(BIN)/python -m loadtest.run --phones $(PHONES) --shape $(SHAPE) --workers $(WORKERS)
 
 # The asyncio storm driver (loadtest/storm.py) instead of locust: PHONES phones boot
 # within WINDOW seconds, a new connection per file; JSON report and PNG plot in
 # loadtest/results/storm-driver-PHONES.{json,png}.
 WINDOW ?= 10
 storm: install
-	$(BIN)/python -m loadtest.run --phones $(PHONES) --driver --window $(WINDOW)
+	$(BIN)/python -m loadtest.run --phones $(PHONES) --driver --window $(WINDOW) \
+		--workers $(WORKERS)
 
 # Coverage-guided fuzzing of the compiled SIP parser under AddressSanitizer: a separate
 # clang build with libFuzzer instrumentation goes to build/fuzz and is loaded in place of

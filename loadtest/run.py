@@ -53,13 +53,14 @@ def wait_published(data: Path, timeout: float = PUBLISH_TIMEOUT) -> float:
 
 
 @contextlib.contextmanager
-def seeded(phones: int, out: Path, timeout: float) -> Iterator[Path]:
-    """A running provedge with ``phones`` phones published; yields the phone list."""
+def seeded(phones: int, out: Path, timeout: float, workers: int = 1) -> Iterator[Path]:
+    """A running provedge (``workers`` edge processes) with ``phones`` phones published;
+    yields the phone list."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="provedge-loadtest-") as scratch:
         data = Path(scratch) / "data"
         data.mkdir()
-        server = start_provedge(data, "--no-sip")
+        server = start_provedge(data, "--no-sip", "--workers", str(workers))
         try:
             phone_list = out / f"phones-{phones}.csv"
             subprocess.run(
@@ -74,10 +75,12 @@ def seeded(phones: int, out: Path, timeout: float) -> Iterator[Path]:
             stop_provedge(server)
 
 
-def run(phones: int, shape: str, out: Path, settings: dict[str, str], timeout: float) -> int:
+def run(
+    phones: int, shape: str, out: Path, settings: dict[str, str], timeout: float, workers: int
+) -> int:
     """One headless locust run of ``shape``; locust's exit status."""
     prefix = out / f"{shape}-{phones}"
-    with seeded(phones, out, timeout) as phone_list:
+    with seeded(phones, out, timeout, workers) as phone_list:
         env = {**os.environ, **settings, "LOADTEST_PHONES": str(phone_list),
                "LOADTEST_SHAPE": shape, "PYTHONPATH": str(ROOT)}  # fmt: skip
         locust = subprocess.run(
@@ -90,12 +93,14 @@ def run(phones: int, shape: str, out: Path, settings: dict[str, str], timeout: f
     return locust.returncode
 
 
-def storm(phones: int, out: Path, window: float, timeout: float, extra: list[str]) -> int:
+def storm(
+    phones: int, out: Path, window: float, timeout: float, workers: int, extra: list[str]
+) -> int:
     """One run of the storm driver (loadtest/storm.py); its exit status."""
     from loadtest import storm as driver
 
     prefix = out / f"storm-driver-{phones}"
-    with seeded(phones, out, timeout) as phone_list:
+    with seeded(phones, out, timeout, workers) as phone_list:
         argv = ["--phones-csv", str(phone_list), "--window", str(window),
                 "--timeout", str(timeout), "--out", str(prefix), *extra]  # fmt: skip
         status = driver.main(argv)
@@ -116,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", help="seconds the locust run lasts")
     parser.add_argument("--resync", help="seconds between a phone's re-syncs")
     parser.add_argument("--timeout", type=float, default=600.0, help="deadline of each step")
+    parser.add_argument("--workers", type=int, default=1, help="edge worker processes")
     args = parser.parse_args(argv)
     names = {"window": "LOADTEST_WINDOW", "duration": "LOADTEST_DURATION",
              "resync": "LOADTEST_RESYNC"}  # fmt: skip
@@ -123,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.driver:
         extra = ["--keep-alive"] if args.keep_alive else []
         window = float(args.window or 10)
-        return storm(args.phones, args.out, window, args.timeout, extra)
-    return run(args.phones, args.shape, args.out, given, args.timeout)
+        return storm(args.phones, args.out, window, args.timeout, args.workers, extra)
+    return run(args.phones, args.shape, args.out, given, args.timeout, args.workers)
 
 
 if __name__ == "__main__":
