@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= var
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-pythons install pgo bench fuzz lint clean
+.PHONY: run test test-pythons install pgo bench fuzz lint clean loadtest storm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,24 @@ test-pythons:
 bench: install
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only
 
+# A headless locust run against a local provedge on free loopback ports: seeds PHONES
+# phones, waits for their publish job, runs the SHAPE (storm, waves, steady), stops
+# everything; CSV and HTML reports in loadtest/results/ (README, "Load tests"). locust is
+# in the test extra, so `install` brings it (the `loadtest` extra names it alone).
+PHONES  ?= 1000
+SHAPE   ?= storm
+WORKERS ?= 1
+loadtest: install
+	$(BIN)/python -m loadtest.run --phones $(PHONES) --shape $(SHAPE) --workers $(WORKERS)
+
+# The asyncio storm driver (loadtest/storm.py) instead of locust: PHONES phones boot
+# within WINDOW seconds, a new connection per file; JSON report and PNG plot in
+# loadtest/results/storm-driver-PHONES.{json,png}.
+WINDOW ?= 10
+storm: install
+	$(BIN)/python -m loadtest.run --phones $(PHONES) --driver --window $(WINDOW) \
+		--workers $(WORKERS)
+
 # Coverage-guided fuzzing of the compiled SIP parser under AddressSanitizer: a separate
 # clang build with libFuzzer instrumentation goes to build/fuzz and is loaded in place of
 # the normal one; atheris ships the ASan + libFuzzer runtime that is preloaded.
@@ -81,7 +99,7 @@ fuzz: install
 # ruff (lint + format check) and mypy --strict over the Python code.
 lint: install
 	$(BIN)/pip install --quiet ruff==0.17.6 mypy types-tqdm
-	$(BIN)/ruff check control edge provedge
+	$(BIN)/ruff check control edge provedge tests loadtest
 	$(BIN)/ruff format --check control edge provedge
 	$(BIN)/mypy control edge provedge
 

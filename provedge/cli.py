@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     from provedge.jobs_cli import add_commands  # imports nothing heavy at module level
 
     add_commands(sub, lambda parser: add_arguments(parser, "jobs"))
+    from provedge.loadtest_cli import add_commands as add_loadtest
+
+    add_loadtest(sub, lambda parser: add_arguments(parser, "loadtest"))
     return parser
 
 
@@ -177,8 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "token":
         return cmd_token_create(config, args)
-    if command == "jobs":
+    if command in ("jobs", "loadtest"):
         args.data = config.data
+        if command == "loadtest":
+            args.edge_url = config.public_edge_url
         return int(args.func(args))
     return SERVERS[args.command][1](config)
 

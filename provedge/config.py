@@ -113,21 +113,23 @@ def _setting(default: Any, help: str, commands: tuple[str, ...], **more: Any) ->
 class Config:
     """Every setting of the edge and the control plane; the declaration is the source."""
 
-    data: str = _setting("", "data directory (SQLite, LMDB)", (*_SERVERS, "token", "jobs"))
-    host: str = _setting("127.0.0.1", "address the servers listen on", _SERVERS)
+    data: str = _setting(
+        "", "data directory (SQLite, LMDB)", (*_SERVERS, "token", "jobs", "loadtest")
+    )
+    host: str = _setting("127.0.0.1", "address the servers listen on", (*_SERVERS, "loadtest"))
     control_port: int = _setting(
         8080, "TCP port of the control API", _CONTROL, low=1, high=65535,
         flags={"control": "--port"},
     )  # fmt: skip
     edge_port: int = _setting(
         8081, "TCP port of the edge (HTTP); the control plane uses it for the default edge_url",
-        _SERVERS, low=1, high=65535, flags={"edge": "--port"},
+        (*_SERVERS, "loadtest"), low=1, high=65535, flags={"edge": "--port"},
     )  # fmt: skip
     edge_url: str | None = _setting(
         None,
         "public base URL phones reach the edge at, put in provisioning URLs "
         "(default http://HOST:EDGE_PORT); a change republishes every file",
-        _CONTROL, prefixes=("http://", "https://"),
+        (*_CONTROL, "loadtest"), prefixes=("http://", "https://"),
     )  # fmt: skip
     sip: bool = _setting(True, "SIP listeners (UDP and TCP) in the edge", _EDGE)
     sip_port: int = _setting(5060, "SIP port, UDP and TCP (0: SIP off)", _EDGE, low=0, high=65535)

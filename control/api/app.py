@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -24,6 +25,7 @@ from starlette.routing import Route
 from control.api import schemas
 from control.api.auth import Principal, authenticate
 from control.api.bodies import MAX_BODY_BYTES, parse_body, parse_query
+from control.api.metrics import ControlMetrics
 from control.api.openapi import document
 from control.api.route import Op, Role
 from control.domain.catalog import MODELS
@@ -175,6 +177,11 @@ async def healthz(request: Request, who: Principal, ctl: Control) -> Any:
     return {"status": "ok"}
 
 
+async def metrics(request: Request, who: Principal, ctl: Control) -> Any:
+    body = await run_in_threadpool(request.app.state.metrics.render)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
 S = schemas
 ROUTES: list[Op] = [
     Op("GET", "/api/v1/models", models, "Supported phone models", list[S.ModelOut], role="any"),
@@ -214,6 +221,8 @@ ROUTES: list[Op] = [
        "Cancel a job (a running one stops after its current step)", S.JobOut, errors=(404,)),
     Op("GET", "/api/v1/openapi.json", openapi, "This document", dict[str, Any], role="public"),
     Op("GET", "/healthz", healthz, "Liveness", S.Health, role="public"),
+    Op("GET", "/metrics", metrics, "Prometheus metrics (text format)", str, role="operator",
+       media_type="text/plain"),
 ]  # fmt: skip
 
 
@@ -229,9 +238,16 @@ async def _principal(op: Op, ctl: Control, request: Request) -> Principal:
 
 
 def _endpoint(
-    op: Op, ctl: Control, max_body_bytes: int
+    op: Op, ctl: Control, max_body_bytes: int, counted: ControlMetrics
 ) -> Callable[[Request], Awaitable[Response]]:
+    name = op.handler.__name__
+
     async def endpoint(request: Request) -> Response:
+        response = await _answer(request)
+        counted.requests.labels(name, str(response.status_code)).inc()
+        return response
+
+    async def _answer(request: Request) -> Response:
         try:
             principal = await _principal(op, ctl, request)
             request.state.query = parse_query(request, op.query)
@@ -240,6 +256,8 @@ def _endpoint(
             result = await op.handler(request, principal, ctl)
         except ServiceError as exc:
             return _error(exc.status, exc.errors)
+        if isinstance(result, Response):  # a non-JSON answer (op.media_type), made whole
+            return result
         status, content = result if isinstance(result, tuple) else (op.status, result)
         if status == 204:
             return Response(status_code=204)
@@ -263,9 +281,12 @@ async def _no_route(request: Request, exc: Exception) -> Response:
 
 def create_app(ctl: Control, max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
     """The control API over ``ctl``; request bodies over ``max_body_bytes`` answer 413."""
+    counted = ControlMetrics(ctl.db)
     routes = [
-        Route(op.path, _endpoint(op, ctl, max_body_bytes), methods=[op.method]) for op in ROUTES
+        Route(op.path, _endpoint(op, ctl, max_body_bytes, counted), methods=[op.method])
+        for op in ROUTES
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _no_route})
     app.state.openapi = document(ROUTES)
+    app.state.metrics = counted
     return app

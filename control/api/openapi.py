@@ -69,7 +69,8 @@ def _responses(op: Op, parts: _Components) -> dict[str, Any]:
         answer: dict[str, Any] = {"description": STATUSES[status]}
         if status == op.status:
             if op.response is not None:
-                answer["content"] = _json(parts.schema(op.response, "serialization"))
+                schema = parts.schema(op.response, "serialization")
+                answer["content"] = {op.media_type: {"schema": schema}}
         else:
             answer["content"] = _json(error)
         responses[str(status)] = answer

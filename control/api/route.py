@@ -24,6 +24,9 @@ Fields:
   and tenant admins) or ``"operator"``.
 - ``errors``: the error statuses the handler or the service raise themselves (404 for an
   unknown object, 409 for a conflict, 422 for a check beyond the body's schema).
+- ``media_type``: of a successful answer; JSON unless said (``/metrics``: ``text/plain``,
+  ``response=str``, the handler returning a whole Starlette ``Response``). Errors are
+  JSON whatever it is.
 
 The statuses the machinery adds are derived, never listed by hand (:meth:`Op.statuses`):
 401 unless public, 403 when the role is limited, 400/413 with a body, 422 always (an
@@ -72,6 +75,7 @@ class Op:
     query: type[BaseModel] | None = None
     role: Role = "admin"
     errors: tuple[int, ...] = ()
+    media_type: str = "application/json"
 
     def statuses(self) -> list[int]:
         """Every status this route can answer, the success status first."""

@@ -14,15 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 import lmdb
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from edge.http.metrics import Meter, render
 from edge.http.routing import classify
 from edge.sip.transport import SipEndpoint
 from edge.state.recorder import Recorder
@@ -48,13 +51,18 @@ class EdgeApp:
         env: lmdb.Environment,
         sip: tuple[str, int] | None = None,
         recorder: Recorder | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self._env = env
         self._blobs = env.open_db(store.BLOBS_DB)
         self._sip = sip
         self._recorder = recorder
+        self.meter = meter or Meter()
+        if recorder is not None:
+            self.meter.stats = recorder.stats
         self._fallback = Starlette(
-            routes=[Route("/healthz", self.healthz)], lifespan=self._lifespan
+            routes=[Route("/healthz", self.healthz), Route("/metrics", self.metrics)],
+            lifespan=self._lifespan,
         )
 
     @contextlib.asynccontextmanager
@@ -64,6 +72,8 @@ class EdgeApp:
             if self._recorder is not None:
                 self._recorder.start()
                 stack.callback(self._recorder.stop)  # the last batch goes at shutdown
+            self.meter.start()
+            stack.callback(self.meter.stop)  # after the recorder's: its last counts too
             if self._sip is not None:
                 endpoint = await SipEndpoint.start(*self._sip)
                 stack.push_async_callback(endpoint.stop)
@@ -76,22 +86,30 @@ class EdgeApp:
             await self._fallback(scope, receive, send)
 
     async def serve_file(self, scope: Scope, send: Send) -> None:
+        started = time.perf_counter()
+        if_none_match, agent = _headers(scope["headers"])
+        status = await self._serve_file(scope, send, if_none_match)
+        meter = self.meter
+        meter.observe(status, meter.vendor(agent), time.perf_counter() - started)
+
+    async def _serve_file(self, scope: Scope, send: Send, if_none_match: bytes | None) -> int:
+        """Answer one /p/ request; the status it answered."""
         method = scope["method"]
         if method != "GET" and method != "HEAD":
             # Polycom PUTs its logs; refuse quietly without reading the body.
             await _respond(send, 405, _NOT_ALLOWED_HEADERS, b"")
-            return
+            return 405
         found = self.lookup(scope["path"])
         if found is None:
             # Misses are not fetches; the scan-ban issue counts them per source address.
             await _respond(send, 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND)
-            return
+            return 404
         mac, blob = found
         if mac is not None and method == "GET" and self._recorder is not None:
             self._recorder.fetch(mac, scope.get("client"), scope["headers"])
-        if _matches(_header(scope, b"if-none-match"), blob.etag):
+        if _matches(if_none_match, blob.etag):
             await _respond(send, 304, [(b"etag", blob.etag)], b"")
-            return
+            return 304
         headers = [
             (b"content-type", blob.content_type),
             (b"etag", blob.etag),
@@ -99,6 +117,7 @@ class EdgeApp:
             (b"cache-control", b"no-cache"),
         ]
         await _respond(send, 200, headers, b"" if method == "HEAD" else blob.body)
+        return 200
 
     def lookup(self, path: str) -> tuple[str | None, store.Blob] | None:
         """The blob a path names, with the MAC its file name carries (None: a common file)."""
@@ -120,12 +139,20 @@ class EdgeApp:
             body["edge_state"] = self._recorder.stats()
         return JSONResponse(body)
 
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus text format, every worker's counts summed (edge/http/metrics.py)."""
+        return Response(render(self.meter.snapshots()), media_type=CONTENT_TYPE_LATEST)
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
+
+def _headers(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, bytes | None]:
+    """If-None-Match and User-Agent, in one pass over the headers."""
+    if_none_match = agent = None
+    for key, value in headers:
+        if key == b"if-none-match":
+            if_none_match = bytes(value)
+        elif key == b"user-agent":
+            agent = bytes(value)
+    return if_none_match, agent
 
 
 def _matches(if_none_match: bytes | None, etag: bytes) -> bool:

@@ -14,11 +14,13 @@ turns it back into the same Config (docs/configuration.md).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from granian import Granian
 from granian.constants import Interfaces, Loops, RuntimeModes
 from granian.log import LogLevels
 
+from edge.http import metrics
 from edge.http.app import EdgeApp
 from edge.state.recorder import Recorder
 from edge.state.writer import WriterProcess
@@ -32,12 +34,14 @@ def app_factory() -> EdgeApp:
     """Called in each worker process: each opens its own LMDB environment handle."""
     config = Config.from_env()
     recorder = Recorder(edgestate.socket_path(config.data))
-    return EdgeApp(store.open_env(config.data), config.sip_address, recorder)
+    meter = metrics.Meter(Path(config.data) / metrics.METRICS_DIR)
+    return EdgeApp(store.open_env(config.data), config.sip_address, recorder, meter)
 
 
 def serve(config: Config) -> None:
     os.environ.update(config.to_env())  # for the workers, whether forked or spawned
     store.open_env(config.data).close()  # create the environment before workers race to
+    metrics.reset(config.data)  # the workers' counts start at zero with the edge
     writer = WriterProcess(config.data).start()  # before the workers, stopped after them
     try:
         _serve(config)

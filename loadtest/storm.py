@@ -1,0 +1,197 @@
+"""The storm driver: every phone of the list boots within a window, from one asyncio process.
+
+For rates beyond one locust process (issue 19). Phone i starts at ``i * window / N``
+seconds and fetches its boot chain in order, each file on a new connection (as phones do
+at boot; ``--keep-alive``: one connection per phone), with its real User-Agent. Every
+file's latency (connect to last body byte) goes into an HDR histogram of its step (the
+n-th file of a chain) and into a one-second bin of the timeline. Bounded: at most
+``--phones`` phones, at most ``--concurrency`` connections open at once, and a deadline
+(``--timeout``) after which whatever still runs is cancelled and counted as an error of
+kind ``deadline``. Loopback only (the phone list is refused otherwise).
+
+It writes ``<out>.json`` (phones/s, requests/s, errors by kind, p50/p90/p99/p99.9 and max
+per step in ms, the timeline) and ``<out>.png`` (requests/s and p50/p99 latency over time).
+
+    .venv/bin/python -m loadtest.storm --phones-csv phones.csv --window 10 --out storm
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from hdrh.histogram import HdrHistogram
+
+from loadtest import phones
+
+MAX_US = 60_000_000  # the histograms' range: 1 µs to 60 s, 3 significant digits
+PERCENTILES = (50, 90, 99, 99.9)
+
+
+def _histogram() -> HdrHistogram:
+    return HdrHistogram(1, MAX_US, 3)
+
+
+class Storm:
+    def __init__(self, rows: list[dict[str, str]], window: float, concurrency: int,
+                 keep_alive: bool) -> None:  # fmt: skip
+        self.rows = rows
+        self.window = window
+        self.keep_alive = keep_alive
+        self.slots = asyncio.Semaphore(concurrency)
+        self.steps: dict[int, HdrHistogram] = {}
+        self.bins: dict[int, HdrHistogram] = {}
+        self.errors: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.phones_done = 0
+        self.started = 0.0
+
+    async def run(self, timeout: float) -> float:
+        self.started = time.monotonic()
+        tasks = [asyncio.ensure_future(self.phone(i, row)) for i, row in enumerate(self.rows)]
+        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            self.errors["deadline"] += len(pending)
+        await asyncio.gather(*pending, return_exceptions=True)
+        return time.monotonic() - self.started
+
+    async def phone(self, index: int, row: dict[str, str]) -> None:
+        await asyncio.sleep(max(0.0, self.started + index * self.window / len(self.rows)
+                                - time.monotonic()))  # fmt: skip
+        url = urlsplit(row["url"])
+        host, port = url.hostname or "127.0.0.1", url.port or 80
+        head = f"Host: {url.netloc}\r\nUser-Agent: {row['user_agent']}\r\n"
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        async with self.slots:
+            try:
+                for step, name in enumerate(row["files"].split(), start=1):
+                    began = time.monotonic()
+                    if connection is None:
+                        connection = await asyncio.open_connection(host, port)
+                    close = "" if self.keep_alive else "Connection: close\r\n"
+                    request = f"GET {url.path}{name} HTTP/1.1\r\n{head}{close}\r\n"
+                    status = await _exchange(*connection, request.encode())
+                    if not self.keep_alive:
+                        connection[1].close()
+                        connection = None
+                    self._record(step, began)
+                    self.statuses[status] += 1
+                    if status != 200:
+                        self.errors[f"http {status}"] += 1
+                        return
+                self.phones_done += 1
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                self.errors[type(exc).__name__] += 1
+            finally:
+                if connection is not None:
+                    connection[1].close()
+
+    def _record(self, step: int, began: float) -> None:
+        now = time.monotonic()
+        micros = min(max(int((now - began) * 1e6), 1), MAX_US)
+        self.steps.setdefault(step, _histogram()).record_value(micros)
+        self.bins.setdefault(int(now - self.started), _histogram()).record_value(micros)
+
+    def report(self, seconds: float) -> dict[str, Any]:
+        requests = sum(self.statuses.values())
+        return {
+            "phones": len(self.rows),
+            "phones_done": self.phones_done,
+            "window_s": self.window,
+            "duration_s": round(seconds, 3),
+            "phones_per_s": round(self.phones_done / seconds, 1),
+            "requests": requests,
+            "requests_per_s": round(requests / seconds, 1),
+            "keep_alive": self.keep_alive,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "errors": dict(self.errors),
+            "steps_ms": {f"file {step}": _summary(h) for step, h in sorted(self.steps.items())},
+            "timeline": [
+                {"t_s": t, "requests": h.get_total_count(), **_summary(h)}
+                for t, h in sorted(self.bins.items())
+            ],
+        }
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    request: bytes) -> int:  # fmt: skip
+    """Send one request, read its whole answer; its status."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length = next((int(line.split(b":", 1)[1]) for line in lines[1:]
+                   if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+    await reader.readexactly(length)
+    return status
+
+
+def _summary(histogram: HdrHistogram) -> dict[str, float]:
+    found = {f"p{p:g}": histogram.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
+    return {**found, "max": histogram.get_max_value() / 1000, "count": histogram.get_total_count()}
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    line = report["timeline"]
+    seconds = [b["t_s"] for b in line]
+    figure, (rate, latency) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
+    rate.plot(seconds, [b["requests"] for b in line], drawstyle="steps-post")
+    rate.set_ylabel("requests/s")
+    rate.set_title(f"storm: {report['phones']} phones in {report['window_s']:g} s, "
+                   f"{sum(report['errors'].values())} errors")  # fmt: skip
+    for key in ("p50", "p99"):
+        latency.plot(seconds, [b[key] for b in line], label=key)
+    latency.set_ylabel("latency per file (ms)")
+    latency.set_xlabel("seconds since the storm began")
+    latency.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phones-csv", required=True, help="phone list of provedge loadtest seed")
+    parser.add_argument("--phones", type=int, help="only the first N phones")
+    parser.add_argument("--window", type=float, default=10.0, help="seconds for every boot")
+    parser.add_argument("--concurrency", type=int, default=1000, help="connections at once")
+    parser.add_argument("--keep-alive", action="store_true", help="one connection per phone")
+    parser.add_argument("--timeout", type=float, default=120.0, help="deadline of the storm (s)")
+    parser.add_argument("--out", type=Path, required=True, help="report path, without suffix")
+    args = parser.parse_args(argv)
+    rows = phones.load(args.phones_csv)[: args.phones]
+    runner: Callable[[Any], float] = _event_loop()
+    storm = Storm(rows, args.window, args.concurrency, args.keep_alive)
+    report = storm.report(runner(storm.run(args.timeout)))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    plot(report, args.out.with_suffix(".png"))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("timeline", "steps_ms")}))
+    return 1 if report["errors"] else 0
+
+
+def _event_loop() -> Callable[[Any], Any]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency of provedge
+        return asyncio.run
+    return uvloop.run
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""`/metrics` on the edge (summed over `--workers 2`) and on the control plane, after real
+traffic, parsed with prometheus-client's own parser; `promtool check metrics` on both
+when promtool (Debian package `prometheus`) is installed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import Provedge, start_provedge, stop_provedge
+
+YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 00:15:65:00:00:01"
+FETCHES = 12  # per phase: new connections, so both workers get some
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provedge]:
+    server = start_provedge(tmp_path_factory.mktemp("metrics"), "--workers", "2")
+    yield server
+    stop_provedge(server)
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(
+    found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return found.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_edge_metrics_sum_every_worker(server: Provedge) -> None:
+    with server.api() as api:
+        device = api.get("/api/v1/devices", params={"tenant": "demo"}).json()["items"]
+    url = next(d for d in device if d["model"] == "yealink-t46s")["provisioning_url"]
+    url += "001565000001.cfg"
+    close = {"Connection": "close", "User-Agent": YEALINK_UA}
+    etag = ""
+    for _ in range(FETCHES):
+        answer = httpx.get(url, headers=close)
+        assert answer.status_code == 200
+        etag = answer.headers["etag"]
+    for _ in range(FETCHES):
+        assert httpx.get(url, headers={**close, "If-None-Match": etag}).status_code == 304
+    missing = url.replace("001565000001.cfg", "001565999999.cfg")
+    assert httpx.get(missing, headers={"Connection": "close"}).status_code == 404
+
+    deadline = time.monotonic() + 10  # another worker's counts are at most 1 s old
+    while True:
+        text = httpx.get(server.edge + "/metrics", headers={"Connection": "close"}).text
+        found = samples(text)
+        total = "provedge_edge_http_requests_total"
+        got = (value(found, total, status="200", vendor="yealink"),
+               value(found, total, status="304", vendor="yealink"),
+               value(found, total, status="404", vendor="other"))  # fmt: skip
+        if got == (FETCHES, FETCHES, 1) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert got == (FETCHES, FETCHES, 1)
+    assert value(found, "provedge_edge_workers") == 2
+    duration = "provedge_edge_http_request_duration_seconds"
+    assert value(found, duration + "_count") == 2 * FETCHES + 1
+    assert value(found, duration + "_bucket", le="+Inf") == 2 * FETCHES + 1
+    assert 0 < value(found, duration + "_sum") < 2 * FETCHES + 1
+    assert value(found, "provedge_edge_fetches_noted_total") >= 2 * FETCHES
+
+
+def test_control_metrics_are_an_operator_route(server: Provedge) -> None:
+    assert httpx.get(server.control + "/metrics").status_code == 401
+    with server.api() as api:
+        assert api.get("/api/v1/devices", params={"tenant": "demo"}).status_code == 200
+        answer = api.get("/metrics")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    found = samples(answer.text)
+    assert value(found, "provedge_devices") == 7  # the demo: one phone per family
+    assert value(found, "provedge_devices_unpublished") == 0
+    for state in ("queued", "running", "done", "failed", "cancelled"):
+        assert ("provedge_jobs", frozenset({("state", state)})) in found
+    requests = "provedge_control_http_requests_total"
+    assert value(found, requests, operation="devices_list", status="200") >= 1
+    assert value(found, requests, operation="metrics", status="401") >= 1
+
+
+def test_promtool_accepts_both(server: Provedge, tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus); format checked above")
+    with server.api() as api:
+        texts = [api.get("/metrics").text, httpx.get(server.edge + "/metrics").text]
+    for text in texts:
+        checked = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, text=True,
+            timeout=30, check=False,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
