@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= var
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-pythons install pgo bench fuzz lint clean loadtest storm
+.PHONY: run test tools test-pythons install pgo bench fuzz lint clean loadtest storm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,17 @@ install: $(STAMP)
 run: install
 	$(BIN)/provedge run --data $(DATA)
 
-test: install
+test: install tools
 	$(BIN)/python -m pytest
+
+# Programs from the distribution that tests drive: promtool (Debian package prometheus)
+# checks the /metrics output. Installed when missing and apt-get can (root); elsewhere
+# that one check is skipped, saying why. --no-install-recommends: the tool, not a server.
+tools:
+	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends prometheus >/dev/null) \
+		|| echo "tools: promtool not installed; its check will be skipped"; }
 
 # The compiled modules on the other interpreters the project supports (pyenv's 3.12 and
 # 3.13): a venv per interpreter (.venv-3.12, .venv-3.13) with the package and its test
