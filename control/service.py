@@ -13,7 +13,18 @@ import sqlite3
 import string
 from typing import Any
 
-from control.api.schemas import AccountIn, DeviceIn, DevicePatch, ExtensionIn, TenantIn, TenantPatch
+import orjson
+
+from control.api.schemas import (
+    AccountIn,
+    AccountPatch,
+    DeviceIn,
+    DevicePatch,
+    ExtensionIn,
+    TenantIn,
+    TenantPatch,
+    ip_problem,
+)
 from control.domain.catalog import MODELS, Model, device_files
 from control.domain.errors import ServiceError, conflict, invalid, not_found
 from control.domain.locale import language_for
@@ -21,7 +32,7 @@ from control.jobs import store as jobs
 from control.jobs.kinds import RECOMPILE, Recompile
 from control.jobs.runner import JobRunner
 from control.publish.compiler import Compiler
-from control.publish.pending import Publishing
+from control.publish.pending import PUBLISH_BATCH, Publishing
 from control.publish.publisher import Publisher
 from control.storage import loading
 from control.storage.db import Database
@@ -67,6 +78,88 @@ def _language_view(model: Model, language: str) -> dict[str, Any]:
     """The language the phone is given: the tenant's, or English where its vendor has no code."""
     given = language_for(model.vendor.id, language)
     return {"language": given.name, "language_fallback": given.fallback}
+
+
+# What a new account has when its create body leaves a field out.
+ACCOUNT_DEFAULTS: dict[str, Any] = {
+    "display_name": "",
+    "auth_method": "password",
+    "invite_format": "username",
+    "expires": 360,
+    "outbound_flags": [],
+    "caller_id_name": "",
+    "caller_id_number": "",
+    "owner": "",
+    "email": "",
+    "description": "",
+    "secondary_number": "",
+    "enabled": True,
+    "access_rules": [],
+}
+# The account columns a phone's file carries (control/storage/loading.py): a change of one
+# republishes the devices whose lines have the account as their identity.
+RENDERED_ACCOUNT_FIELDS = frozenset({"username", "password", "display_name", "expires", "enabled"})
+_JSON_FIELDS = ("outbound_flags", "access_rules")
+
+
+def _account_params(fields: dict[str, Any]) -> dict[str, Any]:
+    """Field values as SQLite takes them: lists as JSON text."""
+    return {
+        name: orjson.dumps(value).decode() if name in _JSON_FIELDS else value
+        for name, value in fields.items()
+    }
+
+
+def _account_fields(row: sqlite3.Row) -> dict[str, Any]:
+    """The fields of an account row as the API writes them."""
+    fields = {name: row[name] for name in row.keys()}  # noqa: SIM118 - a Row's keys
+    for name in _JSON_FIELDS:
+        fields[name] = orjson.loads(row[name])
+    fields["enabled"] = bool(row["enabled"])
+    return fields
+
+
+def _account_devices(conn: sqlite3.Connection, ids: list[int]) -> dict[int, list[str]]:
+    """The MACs whose lines use each account (at any position of their extension)."""
+    found: dict[int, list[str]] = {account_id: [] for account_id in ids}
+    for start in range(0, len(ids), 500):  # within SQLite's limit of bound parameters
+        chunk = ids[start : start + 500]
+        for r in conn.execute(
+            "SELECT DISTINCT ea.account_id, dl.mac FROM extension_accounts ea"
+            " JOIN device_lines dl ON dl.extension_id = ea.extension_id"
+            f" WHERE ea.account_id IN ({', '.join('?' * len(chunk))}) ORDER BY dl.mac",
+            chunk,
+        ):
+            found[r["account_id"]].append(r["mac"])
+    return found
+
+
+def several_devices_warning(macs: list[str]) -> list[str]:
+    if len(macs) < 2:
+        return []
+    return [f"on {len(macs)} devices ({', '.join(macs)}): incoming calls will conflict"]
+
+
+def _account_view(row: sqlite3.Row, macs: list[str]) -> dict[str, Any]:
+    fields = _account_fields(row)
+    view = {
+        name: fields[name]
+        for name in ("id", "username", "realm", "ip", "created_at", *ACCOUNT_DEFAULTS)
+    }
+    view.update(
+        tenant=row["tenant_id"],
+        devices=macs,
+        warnings=several_devices_warning(macs),
+        published=row["published_rev"] >= row["rev"],
+    )
+    return view
+
+
+def _scoped(row: sqlite3.Row | None, scope: int | None, field: str, what: str) -> sqlite3.Row:
+    """``row`` if it exists within the tenant ``scope`` (None: any); 404 on ``field``."""
+    if row is None or (scope is not None and row["tenant_id"] != scope):
+        raise not_found(field, what)
+    return row
 
 
 def find_tenant(
@@ -285,13 +378,8 @@ class Control:
             normal = normalize_mac(mac)
         except InvalidMac:
             raise not_found("mac", "device") from None
-        row: sqlite3.Row | None = conn.execute(
-            _DEVICE_ROWS + " WHERE d.mac = ?",
-            (normal,),
-        ).fetchone()
-        if row is None or (scope is not None and row["tenant_id"] != scope):
-            raise not_found("mac", "device")
-        return row
+        row = conn.execute(_DEVICE_ROWS + " WHERE d.mac = ?", (normal,)).fetchone()
+        return _scoped(row, scope, "mac", "device")
 
     def _device_views(
         self, conn: sqlite3.Connection, rows: list[sqlite3.Row]
@@ -338,6 +426,7 @@ class Control:
     # ---- accounts and extensions -----------------------------------------------------------
     def create_account(self, body: AccountIn, scope: int | None = None) -> dict[str, Any]:
         password = body.password or new_password()
+        fields = {**ACCOUNT_DEFAULTS, **body.model_dump(exclude_none=True, exclude={"tenant"})}
         with self.db.transaction() as conn:
             tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
             username = body.username or self._free_username(conn, tenant["id"])
@@ -347,41 +436,134 @@ class Control:
             ).fetchone()
             if taken:
                 raise conflict("username", "this username exists in the tenant")
-            cur = conn.execute(
-                "INSERT INTO accounts (tenant_id, username, password, display_name, expires)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (tenant["id"], username, password, body.display_name, body.expires),
+            fields.update(
+                username=username,
+                password=password,
+                realm=body.realm or tenant["realm"],
+                tenant_id=tenant["id"],
+                ip=body.ip,
             )
-        # The password is returned here once; later reads never show it.
-        return {
-            "id": cur.lastrowid,
-            "tenant": tenant["id"],
-            "username": username,
-            "password": password,
-            "display_name": body.display_name,
-            "expires": body.expires,
-            "enabled": True,
-        }
+            columns = ", ".join(fields)
+            cur = conn.execute(
+                f"INSERT INTO accounts ({columns}) VALUES ({', '.join(':' + c for c in fields)})",
+                _account_params(fields),
+            )
+            account_id = int(cur.lastrowid or 0)
+        self.publishing.step(macs=[], accounts=[account_id])
+        # The password is returned here once; later reads show it only when revealed.
+        return {**self.get_account(account_id), "password": password}
+
+    def get_account(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = self._account_row(conn, account_id, scope)
+            return self._account_views(conn, [row])[0]
 
     def list_accounts(self, tenant: int | str, scope: int | None = None) -> list[dict[str, Any]]:
         with self.db.read() as conn:
             tenant_id = self._tenant_row(conn, tenant, "tenant", scope)["id"]
             rows = conn.execute(
-                "SELECT id, tenant_id, username, display_name, expires, enabled FROM accounts"
-                " WHERE tenant_id = ? ORDER BY username",
-                (tenant_id,),
+                "SELECT * FROM accounts WHERE tenant_id = ? ORDER BY username", (tenant_id,)
             ).fetchall()
-        return [
-            {
-                "id": r["id"],
-                "tenant": r["tenant_id"],
-                "username": r["username"],
-                "display_name": r["display_name"],
-                "expires": r["expires"],
-                "enabled": bool(r["enabled"]),
-            }
-            for r in rows
+            return self._account_views(conn, rows)
+
+    def reveal_password(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = self._account_row(conn, account_id, scope)
+        return {k: row[k] for k in ("id", "username", "realm", "password")}
+
+    def update_account(
+        self, account_id: int, patch: AccountPatch, scope: int | None = None
+    ) -> dict[str, Any]:
+        """Writes what differs; republishes its registrar record, and the devices whose
+        files carry it when a field they render changed (a job when they are many)."""
+        given = patch.model_dump(exclude_unset=True)
+        given = {k: v for k, v in given.items() if v is not None or k == "ip"}
+        with self.db.transaction() as conn:
+            row = self._account_row(conn, account_id, scope)
+            if given.get("auth_method") == "password" and "ip" not in given:
+                given["ip"] = None  # leaving IP authentication drops the address
+            current = _account_fields(row)
+            changes = {k: v for k, v in given.items() if current.get(k) != v}
+            problem = ip_problem(
+                changes.get("auth_method", row["auth_method"]), changes.get("ip", row["ip"])
+            )
+            if problem:
+                raise invalid("ip", problem)
+            if (
+                "username" in changes
+                and conn.execute(
+                    "SELECT 1 FROM accounts WHERE tenant_id = ? AND username = ?",
+                    (row["tenant_id"], changes["username"]),
+                ).fetchone()
+            ):
+                raise conflict("username", "this username exists in the tenant")
+            macs: list[str] = []
+            job_id = None
+            if changes:
+                columns = ", ".join(f"{name} = :{name}" for name in changes)
+                conn.execute(
+                    f"UPDATE accounts SET {columns}, rev = rev + 1 WHERE id = :id",
+                    _account_params({**changes, "id": row["id"]}),
+                )
+                if RENDERED_ACCOUNT_FIELDS & changes.keys():
+                    macs, job_id = self._republish_devices(conn, row["id"], row["tenant_id"])
+        self._publish_account_change(account_id, macs, job_id)
+        view = self.get_account(account_id)
+        view["changed"] = sorted(changes)
+        view["job"] = None if job_id is None else self.get_job(job_id)
+        return view
+
+    def delete_account(
+        self, account_id: int, force: bool = False, scope: int | None = None
+    ) -> None:
+        """409 naming the devices while a device line uses it, unless ``force``."""
+        with self.db.transaction() as conn:
+            row = self._account_row(conn, account_id, scope)
+            used = _account_devices(conn, [row["id"]])[row["id"]]
+            if used and not force:
+                raise conflict(
+                    "devices", f"used by the lines of {', '.join(used)}; ?force=true deletes it"
+                )
+            macs, job_id = self._republish_devices(conn, row["id"], row["tenant_id"])
+            # The delete trigger queues the withdrawal of its record (schema.sql).
+            conn.execute("DELETE FROM accounts WHERE id = ?", (row["id"],))
+        self._publish_account_change(account_id, macs, job_id)
+
+    def _republish_devices(
+        self, conn: sqlite3.Connection, account_id: int, tenant_id: int
+    ) -> tuple[list[str], int | None]:
+        """Bumps the devices whose files carry the account: ``(macs, None)`` for a request
+        to step itself, or ``([], job id)`` when they are more than one batch."""
+        macs = [
+            r["mac"]
+            for r in conn.execute(
+                "SELECT DISTINCT dl.mac FROM extension_accounts ea"
+                " JOIN device_lines dl ON dl.extension_id = ea.extension_id"
+                " WHERE ea.account_id = ? AND ea.position = 1",
+                (account_id,),
+            )
         ]
+        conn.executemany("UPDATE devices SET rev = rev + 1 WHERE mac = ?", [(m,) for m in macs])
+        if len(macs) > PUBLISH_BATCH:
+            return [], jobs.enqueue(conn, RECOMPILE, tenant_id)
+        return macs, None
+
+    def _publish_account_change(self, account_id: int, macs: list[str], job_id: int | None) -> None:
+        self.publishing.step(macs=macs, accounts=[account_id])
+        if job_id is not None:
+            self.jobs.wake()
+
+    def _account_row(
+        self, conn: sqlite3.Connection, account_id: int, scope: int | None
+    ) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+        return _scoped(row, scope, "id", "account")
+
+    def _account_views(
+        self, conn: sqlite3.Connection, rows: list[sqlite3.Row]
+    ) -> list[dict[str, Any]]:
+        devices = _account_devices(conn, [row["id"] for row in rows])
+        return [_account_view(row, devices[row["id"]]) for row in rows]
 
     @staticmethod
     def _free_username(conn: sqlite3.Connection, tenant_id: int) -> str:
@@ -469,11 +651,11 @@ class Control:
         return self.publishing.publish_pending()
 
     def reconcile(self, fingerprint: str) -> int | None:
-        """At start-up: withdrawals and common files now, devices by a recompile job
-        (its id, None when nothing is pending)."""
+        """At start-up: withdrawals and common files now, devices and account records by a
+        recompile job (its id, None when nothing is pending)."""
         self.publishing.reconcile(fingerprint)
         self.publishing.step(macs=[])
-        if not self.publishing.pending_devices():
+        if not self.publishing.pending():
             return None
         with self.db.transaction() as conn:
             job_id = jobs.enqueue(conn, RECOMPILE, None)

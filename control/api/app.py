@@ -139,6 +139,29 @@ async def accounts_create(request: Request, who: Principal, ctl: Control) -> Any
     return 201, await run_in_threadpool(ctl.create_account, request.state.body, who.scope)
 
 
+def _account_id(request: Request) -> int:
+    return _numeric_id(request, "account")
+
+
+async def account_get(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.get_account, _account_id(request), who.scope)
+
+
+async def account_patch(request: Request, who: Principal, ctl: Control) -> Any:
+    account_id = _account_id(request)
+    return await run_in_threadpool(ctl.update_account, account_id, request.state.body, who.scope)
+
+
+async def account_delete(request: Request, who: Principal, ctl: Control) -> Any:
+    force = request.state.query.force
+    await run_in_threadpool(ctl.delete_account, _account_id(request), force, who.scope)
+    return 204, None
+
+
+async def account_reveal(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.reveal_password, _account_id(request), who.scope)
+
+
 async def extensions_list(request: Request, who: Principal, ctl: Control) -> Any:
     tenant = _tenant_or_scope(request, who)
     return await run_in_threadpool(ctl.list_extensions, tenant, who.scope)
@@ -148,11 +171,15 @@ async def extensions_create(request: Request, who: Principal, ctl: Control) -> A
     return 201, await run_in_threadpool(ctl.create_extension, request.state.body, who.scope)
 
 
-def _job_id(request: Request) -> int:
+def _numeric_id(request: Request, what: str) -> int:
     ref = parse_ref(request.path_params["id"])
     if not isinstance(ref, int):
-        raise ServiceError(404, {"id": "no such job"})
+        raise ServiceError(404, {"id": f"no such {what}"})
     return ref
+
+
+def _job_id(request: Request) -> int:
+    return _numeric_id(request, "job")
 
 
 async def jobs_list(request: Request, who: Principal, ctl: Control) -> Any:
@@ -203,6 +230,16 @@ ROUTES: list[Op] = [
        list[S.AccountOut], query=S.TenantQuery, errors=(404,)),
     Op("POST", "/api/v1/accounts", accounts_create, "Create a SIP device account", S.AccountOut,
        201, body=S.AccountIn, errors=(404, 409)),
+    Op("GET", "/api/v1/accounts/{id}", account_get, "One SIP device account", S.AccountOut,
+       errors=(404,)),
+    Op("PATCH", "/api/v1/accounts/{id}", account_patch,
+       "Change an account (`changed` names what changed; its devices are republished)",
+       S.AccountOut, body=S.AccountPatch, errors=(404, 409)),
+    Op("DELETE", "/api/v1/accounts/{id}", account_delete,
+       "Remove an account (409 while device lines use it, unless `force`)", None, 204,
+       query=S.AccountDeleteQuery, errors=(404, 409)),
+    Op("POST", "/api/v1/accounts/{id}/reveal-password", account_reveal,
+       "Show an account's SIP password", S.PasswordOut, errors=(404,)),
     Op("GET", "/api/v1/extensions", extensions_list, "List extensions of a tenant",
        list[S.ExtensionOut], query=S.TenantQuery, errors=(404,)),
     Op("POST", "/api/v1/extensions", extensions_create, "Create an extension", S.ExtensionOut,

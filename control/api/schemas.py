@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
@@ -23,6 +24,7 @@ from pydantic import (
 from control.domain.catalog import MAX_LINES, MODELS
 from control.domain.locale import LANGUAGES, is_zone
 from control.domain.refs import CONTROL_CLASS, MAX_ID, BadReference, check_text, parse_ref
+from provedge.formats.accounts import MAX_EXPIRES, MIN_EXPIRES, BadNetwork, parse_network
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
 HOST = r"^[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$"
@@ -163,12 +165,103 @@ class DevicePatch(_Strict):
         return None if value is None else _model(value)
 
 
-class AccountIn(_Strict):
+def _network(value: str) -> str:
+    try:
+        return parse_network(value)
+    except BadNetwork as exc:
+        raise ValueError(str(exc)) from None
+
+
+NETWORK_DOC = "address/netmask (IPv4) or CIDR, IPv4 or IPv6; stored normalised as CIDR"
+CidrNetwork = Annotated[
+    str,
+    AfterValidator(_network),
+    Field(max_length=64, description=NETWORK_DOC, examples=["216.27.242.66/255.255.255.255"]),
+]
+Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9._\-]{1,32}$")]
+OptionalNumber = Annotated[str, Field(pattern=r"^([0-9*#+]{1,32})?$")]
+Email = Annotated[SafeText, Field(max_length=254, pattern=r"^([^@\s]+@[^@\s]+)?$")]
+Description = Annotated[SafeText, Field(max_length=1024)]
+Expires = Annotated[int, Field(ge=MIN_EXPIRES, le=MAX_EXPIRES, description="seconds")]
+AuthMethod = Literal["password", "ip"]
+InviteFormat = Literal["username", "npan", "1npan", "e164", "route"]
+
+
+class AccessRule(_Strict):
+    action: Literal["deny", "permit"]
+    network: CidrNetwork
+
+
+AccessRules = Annotated[
+    list[AccessRule],
+    Field(
+        max_length=64,
+        description="evaluated first to last; the last rule matching the source decides;"
+        " no match permits",
+    ),
+]
+OutboundFlags = Annotated[list[Token], Field(max_length=16, description="carrier route tokens")]
+
+
+class _AccountFields(_Strict):
+    """The fields of an account a client sets, shared by create and PATCH."""
+
+    realm: Host | None = None
+    display_name: Text | None = None
+    invite_format: InviteFormat | None = None
+    expires: Expires | None = None
+    outbound_flags: OutboundFlags | None = None
+    caller_id_name: Text | None = None
+    caller_id_number: OptionalNumber | None = None
+    owner: Text | None = None
+    email: Email | None = None
+    description: Description | None = None
+    secondary_number: OptionalNumber | None = None
+    enabled: bool | None = None
+    access_rules: AccessRules | None = None
+
+
+class AccountIn(_AccountFields):
     tenant: TenantRef
     username: Annotated[str, Field(pattern=USERNAME)] | None = None
     password: Password | None = None
-    display_name: Text = ""
-    expires: Annotated[int, Field(ge=30, le=86400)] = 360
+    auth_method: AuthMethod = "password"
+    ip: Annotated[
+        CidrNetwork | None,
+        Field(validate_default=True, description="required with auth_method ip, refused otherwise"),
+    ] = None
+
+    @field_validator("ip")
+    @classmethod
+    def _ip_with_ip_auth(cls, value: str | None, info: ValidationInfo) -> str | None:
+        problem = ip_problem(info.data.get("auth_method"), value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def ip_problem(auth_method: object, ip: str | None) -> str | None:
+    """What is wrong with ``ip`` for ``auth_method`` (None: nothing, or no method known)."""
+    if auth_method == "ip" and ip is None:
+        return "required when auth_method is ip"
+    if auth_method == "password" and ip is not None:
+        return "only with auth_method ip"
+    return None
+
+
+class AccountPatch(_AccountFields):
+    username: Annotated[str, Field(pattern=USERNAME)] | None = None
+    password: Password | None = None
+    auth_method: AuthMethod | None = None
+    ip: Annotated[
+        CidrNetwork | None, Field(description="null clears it (with auth_method password)")
+    ] = None
+
+
+class AccountDeleteQuery(_Strict):
+    force: Annotated[
+        bool, Field(description="delete even while device lines use it; they lose it")
+    ] = False
 
 
 class ExtensionIn(_Strict):
@@ -197,7 +290,7 @@ Lines = Annotated[list[LineIn], Field(max_length=MAX_LINES)]
 PATH_PARAMETERS: dict[str, dict[str, object]] = {
     "tenant": {"type": "string", "minLength": 1, "description": "tenant id or name"},
     "mac": {"type": "string", "description": "MAC address in any common notation"},
-    "id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "job id"},
+    "id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "job or account id"},
 }
 
 
@@ -323,14 +416,51 @@ class DevicePage(_Out):
     next: Annotated[str | None, Field(description="pass as `after` for the next page")]
 
 
+class AccessRuleOut(_Out):
+    action: Literal["deny", "permit"]
+    network: str
+
+
 class AccountOut(_Out):
     id: int
     tenant: int
     username: str
+    realm: str
     display_name: str
+    auth_method: AuthMethod
+    ip: str | None
+    invite_format: InviteFormat
     expires: int
+    outbound_flags: list[str]
+    caller_id_name: str
+    caller_id_number: str
+    owner: str
+    email: str
+    description: str
+    secondary_number: str
     enabled: bool
+    access_rules: list[AccessRuleOut]
+    devices: Annotated[list[str], Field(description="MACs of the devices whose lines use it")]
+    warnings: Annotated[
+        list[str], Field(description="e.g. on several devices: incoming calls will conflict")
+    ]
+    published: Annotated[bool, Field(description="its registrar record is in LMDB")]
+    created_at: str
     password: Annotated[str, Field(description="only in the answer to create; never listed")] = ""
+    changed: Annotated[
+        list[str], Field(description="only in the answer to a PATCH: the fields it changed")
+    ] = []
+    job: Annotated[
+        JobOut | None,
+        Field(description="only in a PATCH or DELETE answer: the job republishing its devices"),
+    ] = None
+
+
+class PasswordOut(_Out):
+    id: int
+    username: str
+    realm: str
+    password: str
 
 
 class ExtensionOut(_Out):
