@@ -8,9 +8,11 @@ next start publishes again, so nothing depends on the process surviving a reques
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import sqlite3
 import string
+import time
 from typing import Any
 
 import orjson
@@ -41,6 +43,7 @@ from provedge.formats.edgestate import NO_FETCH, Fetch
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
 DEFAULT_PAGE = 100
+ACTIVATION_LIFETIME_S = 7 * 24 * 3600  # how long a wizard's activation link is valid
 MAX_PAGE = 1000
 
 
@@ -134,10 +137,34 @@ def _account_devices(conn: sqlite3.Connection, ids: list[int]) -> dict[int, list
     return found
 
 
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def several_devices_warning(macs: list[str]) -> list[str]:
     if len(macs) < 2:
         return []
     return [f"on {len(macs)} devices ({', '.join(macs)}): incoming calls will conflict"]
+
+
+def _shared_account_warnings(conn: sqlite3.Connection, macs: list[str]) -> dict[str, list[str]]:
+    """For each device of a page, a warning per account its lines share with another
+    device (incoming calls to it will conflict), in two queries."""
+    warnings: dict[str, list[str]] = {mac: [] for mac in macs}
+    if not macs:
+        return warnings
+    used = conn.execute(
+        "SELECT DISTINCT dl.mac, a.id, a.username FROM device_lines dl"
+        " JOIN extension_accounts ea ON ea.extension_id = dl.extension_id"
+        f" JOIN accounts a ON a.id = ea.account_id WHERE dl.mac IN ({', '.join('?' * len(macs))})"
+        " ORDER BY dl.mac, a.username",
+        macs,
+    ).fetchall()
+    devices = _account_devices(conn, sorted({r["id"] for r in used}))
+    for r in used:
+        for warning in several_devices_warning(devices[r["id"]]):
+            warnings[r["mac"]].append(f"account {r['username']} is {warning}")
+    return warnings
 
 
 def _account_view(row: sqlite3.Row, macs: list[str]) -> dict[str, Any]:
@@ -183,8 +210,10 @@ class Control:
         compiler: Compiler,
         edge_url: str,
         edge_state: EdgeStateReader | None = None,
+        activation_lifetime_s: float = ACTIVATION_LIFETIME_S,
     ) -> None:
         self.db = db
+        self.activation_lifetime_s = activation_lifetime_s
         self.edge_state = edge_state or EdgeStateReader(None)
         self.publisher = publisher
         self.compiler = compiler
@@ -398,8 +427,12 @@ class Control:
                 )
         # The fetch counters of the whole page in one read of the edge state.
         fetches = self.edge_state.fetches(row["mac"] for row in rows)
+        warnings = _shared_account_warnings(conn, [row["mac"] for row in rows])
         return [
-            self._device_view(row, lines[row["mac"]], fetches.get(row["mac"], NO_FETCH))
+            {
+                **self._device_view(row, lines[row["mac"]], fetches.get(row["mac"], NO_FETCH)),
+                "warnings": warnings[row["mac"]],
+            }
             for row in rows
         ]
 
@@ -426,7 +459,12 @@ class Control:
     # ---- accounts and extensions -----------------------------------------------------------
     def create_account(self, body: AccountIn, scope: int | None = None) -> dict[str, Any]:
         password = body.password or new_password()
-        fields = {**ACCOUNT_DEFAULTS, **body.model_dump(exclude_none=True, exclude={"tenant"})}
+        fields = {
+            **ACCOUNT_DEFAULTS,
+            **body.model_dump(exclude_none=True, exclude={"tenant", "activation"}),
+        }
+        if body.activation:
+            fields["enabled"] = False  # the wizard: disabled until its link is used
         with self.db.transaction() as conn:
             tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
             username = body.username or self._free_username(conn, tenant["id"])
@@ -449,9 +487,69 @@ class Control:
                 _account_params(fields),
             )
             account_id = int(cur.lastrowid or 0)
+            activation = self._issue_activation(conn, account_id) if body.activation else {}
         self.publishing.step(macs=[], accounts=[account_id])
         # The password is returned here once; later reads show it only when revealed.
-        return {**self.get_account(account_id), "password": password}
+        return {**self.get_account(account_id), "password": password, **activation}
+
+    def issue_activation(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
+        """A new one-time link for the account; its earlier unused links stop working."""
+        with self.db.transaction() as conn:
+            self._account_row(conn, account_id, scope)
+            return self._issue_activation(conn, account_id)
+
+    def _issue_activation(self, conn: sqlite3.Connection, account_id: int) -> dict[str, Any]:
+        token = secrets.token_urlsafe(24)
+        expires_at = time.time() + self.activation_lifetime_s
+        conn.execute(
+            "DELETE FROM activations WHERE account_id = ? AND used_at IS NULL", (account_id,)
+        )
+        conn.execute(
+            "INSERT INTO activations (token_hash, account_id, expires_at) VALUES (?, ?, ?)",
+            (_token_hash(token), account_id, expires_at),
+        )
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))
+        return {"activation_token": token, "activation_expires_at": when}
+
+    def activate(self, token: str) -> dict[str, Any]:
+        """Uses a one-time link: enables the account once and answers what a client needs
+        to configure itself. A used or expired link is a 410 and changes nothing."""
+        with self.db.transaction() as conn:
+            link = conn.execute(
+                "SELECT * FROM activations WHERE token_hash = ?", (_token_hash(token),)
+            ).fetchone()
+            if link is None:
+                raise not_found("token", "activation")
+            if link["used_at"] is not None:
+                raise ServiceError(410, {"token": "this activation link was used"})
+            if link["expires_at"] < time.time():
+                raise ServiceError(410, {"token": "this activation link expired"})
+            conn.execute(
+                "UPDATE activations SET used_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+                " WHERE token_hash = ?",
+                (link["token_hash"],),
+            )
+            account = self._account_row(conn, link["account_id"], None)
+            conn.execute(
+                "UPDATE accounts SET enabled = 1, rev = rev + 1 WHERE id = ?", (account["id"],)
+            )
+            macs, job_id = self._republish_devices(conn, account["id"], account["tenant_id"])
+            tenant = conn.execute(
+                "SELECT * FROM tenants WHERE id = ?", (account["tenant_id"],)
+            ).fetchone()
+            on_device = _account_devices(conn, [account["id"]])[account["id"]]
+        self._publish_account_change(account["id"], macs, job_id)
+        return {
+            "sip_server": tenant["sip_server"],
+            "sip_port": tenant["sip_port"],
+            "sip_transport": tenant["sip_transport"],
+            "realm": account["realm"],
+            "username": account["username"],
+            "password": account["password"],
+            "provisioning_url": (
+                loading.provisioning_url(self.edge_url, tenant["url_key"]) if on_device else None
+            ),
+        }
 
     def get_account(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
         with self.db.read() as conn:

@@ -155,8 +155,7 @@ def test_defaults_realm_from_the_tenant_and_the_record_in_lmdb(ctl: Control) -> 
     password = made["password"]
     assert record["ha1_md5"] == hashlib.md5(f"alice:t.example:{password}".encode()).hexdigest()
     assert (
-        record["ha1_sha256"]
-        == hashlib.sha256(f"alice:t.example:{password}".encode()).hexdigest()
+        record["ha1_sha256"] == hashlib.sha256(f"alice:t.example:{password}".encode()).hexdigest()
     )
     assert record["enabled"] is True and record["tenant"] == tenant
     assert record["expires_min"] == 60 and record["expires_max"] == 360
@@ -226,6 +225,8 @@ def test_several_devices_warn_and_delete_needs_force(ctl: Control) -> None:
     view = ctl.get_account(made["id"])
     assert view["devices"] == ["001565000020", "001565000021"]
     assert "incoming calls will conflict" in view["warnings"][0]
+    device = ctl.get_device("001565000021")
+    assert device["warnings"] == [f"account shared is {view['warnings'][0]}"]
     with pytest.raises(ServiceError) as caught:
         ctl.delete_account(made["id"])
     assert caught.value.status == 409 and "001565000021" in caught.value.errors["devices"]
@@ -298,3 +299,59 @@ def test_an_older_accounts_table_is_migrated_in_place(tmp_path: Path) -> None:
         assert ctl.db.query("PRAGMA foreign_key_check") == []
     finally:
         ctl.close()
+
+
+def test_an_account_on_many_devices_is_republished_by_a_job(
+    ctl: Control, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = _tenant(ctl)
+    made = ctl.create_account(AccountIn(tenant=tenant, username="many"))
+    _device_with(ctl, tenant, "001565000030", "300", "many")
+    for n in (1, 2):
+        ctl.create_device(DeviceIn(tenant=tenant, mac=f"00156500003{n}", model="yealink-t46s"))
+        ctl.set_lines(f"00156500003{n}", ["300"])
+    monkeypatch.setattr("control.service.PUBLISH_BATCH", 2)  # three devices: over a batch
+    compiled = spy_compiles(ctl)
+    done = ctl.update_account(made["id"], AccountPatch(enabled=False))
+    assert done["job"] is not None and done["job"]["kind"] == "recompile"
+    assert compiled == []  # not in the request
+    ctl.jobs.run_until_idle()
+    assert sorted(compiled) == ["001565000030", "001565000031", "001565000032"]
+
+
+def test_the_wizard_link_enables_once_then_is_gone(ctl: Control) -> None:
+    tenant = _tenant(ctl)
+    made = ctl.create_account(AccountIn(tenant=tenant, username="wiz", activation=True))
+    assert made["enabled"] is False and made["activation_token"]
+    mac = _device_with(ctl, tenant, "001565000040", "400", "wiz")
+    compiled = spy_compiles(ctl)
+    answer = ctl.activate(made["activation_token"])
+    assert answer["username"] == "wiz" and answer["password"] == made["password"]
+    assert answer["realm"] == "t.example" and answer["sip_server"] == "pbx.t.example"
+    assert str(answer["provisioning_url"]).startswith(EDGE + "/p/")
+    assert ctl.get_account(made["id"])["enabled"] is True and compiled == [mac]
+    key = f"t.example/wiz/{made['id']}".encode()
+    assert _records(ctl)[key]["enabled"] is True
+    ctl.update_account(made["id"], AccountPatch(enabled=False))
+    with pytest.raises(ServiceError) as caught:
+        ctl.activate(made["activation_token"])
+    assert caught.value.status == 410 and "used" in caught.value.errors["token"]
+    assert ctl.get_account(made["id"])["enabled"] is False  # a 410 changes nothing
+
+
+def test_an_expired_or_replaced_link_changes_nothing(ctl: Control) -> None:
+    tenant = _tenant(ctl)
+    ctl.activation_lifetime_s = -1  # expired as soon as issued
+    made = ctl.create_account(AccountIn(tenant=tenant, username="late", activation=True))
+    with pytest.raises(ServiceError) as caught:
+        ctl.activate(made["activation_token"])
+    assert caught.value.status == 410 and "expired" in caught.value.errors["token"]
+    assert ctl.get_account(made["id"])["enabled"] is False
+    ctl.activation_lifetime_s = 3600
+    first = ctl.issue_activation(made["id"])
+    second = ctl.issue_activation(made["id"])
+    with pytest.raises(ServiceError) as caught:
+        ctl.activate(first["activation_token"])
+    assert caught.value.status == 404  # replaced by the re-issue
+    assert ctl.activate(second["activation_token"])["provisioning_url"] is None
+    assert ctl.get_account(made["id"])["enabled"] is True

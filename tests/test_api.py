@@ -494,3 +494,23 @@ def test_account_detail_edit_reveal_delete(api: httpx.Client, tenant: dict[str, 
     assert api.delete(path, params={"force": "true"}).status_code == 204
     assert api.get(path).status_code == 404
     assert api.get("/api/v1/accounts/x").status_code == 404
+
+
+def test_wizard_activation_link_is_public_and_one_time(
+    provedge: Provedge, api: httpx.Client, tenant: dict[str, object]
+) -> None:
+    made = api.post(
+        "/api/v1/accounts", json={"tenant": tenant["id"], "username": "wizard", "activation": True}
+    ).json()
+    assert made["enabled"] is False and made["activation_expires_at"]
+    url = made["activation_url"]
+    assert url.startswith(provedge.control + "/api/v1/activations/")
+    used = httpx.get(url)  # no bearer token: the token in the link is the credential
+    assert used.status_code == 200, used.text
+    assert used.json()["username"] == "wizard" and used.json()["sip_transport"] == "tls"
+    assert api.get(f"/api/v1/accounts/{made['id']}").json()["enabled"] is True
+    again = httpx.get(url)
+    assert again.status_code == 410 and "token" in again.json()["errors"]
+    reissued = api.post(f"/api/v1/accounts/{made['id']}/activation")
+    assert reissued.status_code == 200 and reissued.json()["activation_url"] != url
+    assert httpx.get(provedge.control + "/api/v1/activations/nope").status_code == 404

@@ -135,8 +135,26 @@ async def accounts_list(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.list_accounts, tenant, who.scope)
 
 
+def _with_activation_url(request: Request, answer: dict[str, Any]) -> dict[str, Any]:
+    """The link is this API's public route, at the address the client reached it by."""
+    token = answer.pop("activation_token", None)
+    if token is not None:
+        answer["activation_url"] = f"{str(request.base_url).rstrip('/')}/api/v1/activations/{token}"
+    return answer
+
+
 async def accounts_create(request: Request, who: Principal, ctl: Control) -> Any:
-    return 201, await run_in_threadpool(ctl.create_account, request.state.body, who.scope)
+    made = await run_in_threadpool(ctl.create_account, request.state.body, who.scope)
+    return 201, _with_activation_url(request, made)
+
+
+async def account_activation(request: Request, who: Principal, ctl: Control) -> Any:
+    issued = await run_in_threadpool(ctl.issue_activation, _account_id(request), who.scope)
+    return _with_activation_url(request, issued)
+
+
+async def activation_use(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.activate, request.path_params["token"])
 
 
 def _account_id(request: Request) -> int:
@@ -240,6 +258,12 @@ ROUTES: list[Op] = [
        query=S.AccountDeleteQuery, errors=(404, 409)),
     Op("POST", "/api/v1/accounts/{id}/reveal-password", account_reveal,
        "Show an account's SIP password", S.PasswordOut, errors=(404,)),
+    Op("POST", "/api/v1/accounts/{id}/activation", account_activation,
+       "Issue a new one-time activation link (earlier unused ones stop working)",
+       S.ActivationIssued, errors=(404,)),
+    Op("GET", "/api/v1/activations/{token}", activation_use,
+       "Use an activation link: enables the account once; the token is the credential",
+       S.ActivationOut, role="public", errors=(404, 410)),
     Op("GET", "/api/v1/extensions", extensions_list, "List extensions of a tenant",
        list[S.ExtensionOut], query=S.TenantQuery, errors=(404,)),
     Op("POST", "/api/v1/extensions", extensions_create, "Create an extension", S.ExtensionOut,

@@ -223,6 +223,13 @@ class _AccountFields(_Strict):
 
 class AccountIn(_AccountFields):
     tenant: TenantRef
+    activation: Annotated[
+        bool,
+        Field(
+            description="the wizard: created disabled, enabled by the one-time link in"
+            " `activation_url`"
+        ),
+    ] = False
     username: Annotated[str, Field(pattern=USERNAME)] | None = None
     password: Password | None = None
     auth_method: AuthMethod = "password"
@@ -291,6 +298,7 @@ PATH_PARAMETERS: dict[str, dict[str, object]] = {
     "tenant": {"type": "string", "minLength": 1, "description": "tenant id or name"},
     "mac": {"type": "string", "description": "MAC address in any common notation"},
     "id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "job or account id"},
+    "token": {"type": "string", "description": "the one-time token of an activation link"},
 }
 
 
@@ -406,6 +414,10 @@ class DeviceOut(_Out):
     last_fetch_at: Annotated[str | None, Field(description="ISO 8601 UTC")]
     last_fetch_ip: str | None
     last_user_agent: str | None
+    warnings: Annotated[
+        list[str],
+        Field(description="accounts its lines share with other devices: calls will conflict"),
+    ]
     admin_password: Annotated[
         str, Field(description="only in the answer that set it: create, or a PATCH of it")
     ] = ""
@@ -450,10 +462,31 @@ class AccountOut(_Out):
     changed: Annotated[
         list[str], Field(description="only in the answer to a PATCH: the fields it changed")
     ] = []
+    activation_url: Annotated[
+        str, Field(description="only in the answer to a create with `activation`")
+    ] = ""
+    activation_expires_at: Annotated[str, Field(description="ISO 8601 UTC")] = ""
     job: Annotated[
         JobOut | None,
         Field(description="only in a PATCH or DELETE answer: the job republishing its devices"),
     ] = None
+
+
+class ActivationIssued(_Out):
+    activation_url: Annotated[str, Field(description="a public GET of it enables the account")]
+    activation_expires_at: Annotated[str, Field(description="ISO 8601 UTC")]
+
+
+class ActivationOut(_Out):
+    sip_server: str
+    sip_port: int
+    sip_transport: Literal["udp", "tcp", "tls"]
+    realm: str
+    username: str
+    password: str
+    provisioning_url: Annotated[
+        str | None, Field(description="where a device the account is on provisions; or null")
+    ]
 
 
 class PasswordOut(_Out):

@@ -63,6 +63,16 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 CREATE INDEX IF NOT EXISTS accounts_unpublished ON accounts(published_rev) WHERE published_rev < rev;
 
+-- One-time activation links of wizard-created accounts: the token is shown once (in the
+-- link), only its sha256 is kept. Used or past expires_at (unix seconds): 410, no change.
+CREATE TABLE IF NOT EXISTS activations (
+    token_hash TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    expires_at REAL NOT NULL,
+    used_at    TEXT
+);
+CREATE INDEX IF NOT EXISTS activations_account ON activations(account_id);
+
 CREATE TABLE IF NOT EXISTS extensions (
     id           INTEGER PRIMARY KEY,
     tenant_id    INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
