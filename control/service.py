@@ -9,6 +9,7 @@ next start publishes again, so nothing depends on the process surviving a reques
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import sqlite3
 import string
@@ -18,6 +19,8 @@ from typing import Any
 import orjson
 
 from control.api.schemas import (
+    USERNAME,
+    AccountBatchIn,
     AccountIn,
     AccountPatch,
     DeviceIn,
@@ -25,6 +28,7 @@ from control.api.schemas import (
     ExtensionIn,
     TenantIn,
     TenantPatch,
+    batch_usernames,
     ip_problem,
 )
 from control.domain.catalog import MODELS, Model, device_files
@@ -135,6 +139,34 @@ def _account_devices(conn: sqlite3.Connection, ids: list[int]) -> dict[int, list
         ):
             found[r["account_id"]].append(r["mac"])
     return found
+
+
+_USERNAME = re.compile(USERNAME)
+_BATCH_ONLY = {"tenant", "count", "username_pattern", "start"}
+
+
+def _existing_usernames(conn: sqlite3.Connection, tenant_id: int, names: list[str]) -> set[str]:
+    taken: set[str] = set()
+    for start in range(0, len(names), 500):  # within SQLite's limit of bound parameters
+        chunk = names[start : start + 500]
+        taken.update(
+            r["username"]
+            for r in conn.execute(
+                "SELECT username FROM accounts WHERE tenant_id = ?"
+                f" AND username IN ({', '.join('?' * len(chunk))})",
+                [tenant_id, *chunk],
+            )
+        )
+    return taken
+
+
+def _first(errors: dict[str, str], limit: int, field: str) -> dict[str, str]:
+    """At most ``limit`` errors, and under ``field`` how many there were when more."""
+    if len(errors) <= limit:
+        return errors
+    kept = dict(list(errors.items())[:limit])
+    kept[field] = f"{len(errors)} bad rows; the first {limit} are listed"
+    return kept
 
 
 def _token_hash(token: str) -> str:
@@ -491,6 +523,49 @@ class Control:
         self.publishing.step(macs=[], accounts=[account_id])
         # The password is returned here once; later reads show it only when revealed.
         return {**self.get_account(account_id), "password": password, **activation}
+
+    def create_accounts(self, body: AccountBatchIn, scope: int | None = None) -> dict[str, Any]:
+        """All or nothing: every bad row is a 422 naming it (the first 100 of them), and
+        nothing is written. Their records are published now, or by a job when many."""
+        usernames = batch_usernames(body.username_pattern, body.start, body.count)
+        shared = {**ACCOUNT_DEFAULTS, **body.model_dump(exclude_none=True, exclude=_BATCH_ONLY)}
+        errors: dict[str, str] = {}
+        for index, username in enumerate(usernames):
+            if not _USERNAME.match(username):
+                errors[f"rows[{index}].username"] = f"{username!r} is not a valid username"
+        with self.db.transaction() as conn:
+            tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
+            taken = _existing_usernames(conn, tenant["id"], usernames)
+            for index, username in enumerate(usernames):
+                if username in taken:
+                    errors.setdefault(f"rows[{index}].username", f"{username} exists in the tenant")
+            if errors:
+                raise ServiceError(422, _first(errors, 100, "rows"))
+            shared.update(tenant_id=tenant["id"], realm=body.realm or tenant["realm"], ip=None)
+            params = _account_params(shared)
+            (before,) = conn.execute("SELECT coalesce(max(id), 0) FROM accounts").fetchone()
+            columns = [*params, "username", "password"]
+            conn.executemany(
+                f"INSERT INTO accounts ({', '.join(columns)})"
+                f" VALUES ({', '.join('?' * len(columns))})",
+                [(*params.values(), username, new_password()) for username in usernames],
+            )
+            made = conn.execute(
+                "SELECT id, username, password FROM accounts WHERE id > ? ORDER BY id", (before,)
+            ).fetchall()
+            job_id = None
+            if len(made) > PUBLISH_BATCH:
+                job_id = jobs.enqueue(conn, RECOMPILE, tenant["id"])
+        if job_id is None:
+            self.publishing.step(macs=[], accounts=[r["id"] for r in made])
+        else:
+            self.jobs.wake()
+        return {
+            "tenant": tenant["id"],
+            "count": len(made),
+            "items": [dict(r) for r in made],
+            "job": None if job_id is None else self.get_job(job_id),
+        }
 
     def issue_activation(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
         """A new one-time link for the account; its earlier unused links stop working."""

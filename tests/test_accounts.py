@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from control.api.bodies import validate
-from control.api.schemas import AccountIn, AccountPatch, DeviceIn, ExtensionIn, TenantIn
+from control.api.schemas import (
+    AccountBatchIn,
+    AccountIn,
+    AccountPatch,
+    DeviceIn,
+    ExtensionIn,
+    TenantIn,
+    batch_usernames,
+)
 from control.domain.errors import ServiceError
 from control.publish.publisher import LmdbPublisher
 from control.service import Control
@@ -355,3 +363,44 @@ def test_an_expired_or_replaced_link_changes_nothing(ctl: Control) -> None:
     assert caught.value.status == 404  # replaced by the re-issue
     assert ctl.activate(second["activation_token"])["provisioning_url"] is None
     assert ctl.get_account(made["id"])["enabled"] is True
+
+
+def test_a_batch_from_a_pattern_all_or_nothing(
+    ctl: Control, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = _tenant(ctl)
+    ctl.create_account(AccountIn(tenant=tenant, username="sales009"))
+    body = validate(
+        AccountBatchIn,
+        {"tenant": tenant, "count": 3, "username_pattern": "sales{n:03}", "start": 8,
+         "owner": "Sales", "expires": 120},
+    )  # fmt: skip
+    with pytest.raises(ServiceError) as caught:
+        ctl.create_accounts(body)
+    assert caught.value.status == 422
+    assert caught.value.errors == {"rows[1].username": "sales009 exists in the tenant"}
+    assert [a["username"] for a in ctl.list_accounts(tenant)] == ["sales009"]  # nothing written
+    body = validate(AccountBatchIn, {**body.model_dump(exclude_none=True), "start": 10})
+    made = ctl.create_accounts(body)
+    assert [r["username"] for r in made["items"]] == ["sales010", "sales011", "sales012"]
+    assert made["job"] is None and all(len(r["password"]) == 20 for r in made["items"])
+    listed = {a["username"]: a for a in ctl.list_accounts(tenant)}
+    assert listed["sales011"]["owner"] == "Sales" and listed["sales011"]["expires"] == 120
+    assert len(_records(ctl)) == 4
+    monkeypatch.setattr("control.service.PUBLISH_BATCH", 2)  # many: a job publishes them
+    more = ctl.create_accounts(validate(AccountBatchIn, {"tenant": tenant, "count": 3,
+                                                         "username_pattern": "x{n}"}))  # fmt: skip
+    assert more["job"] is not None and len(_records(ctl)) == 4
+    ctl.jobs.run_until_idle()
+    assert len(_records(ctl)) == 7
+
+
+@pytest.mark.parametrize("pattern", ["sales", "a{n}{n}", "a{n:x}", "{n:0}"])
+def test_a_batch_pattern_holds_n_once(pattern: str) -> None:
+    errors = _errors(AccountBatchIn, {"tenant": 1, "count": 1, "username_pattern": pattern})
+    assert set(errors) == {"username_pattern"}
+
+
+def test_batch_usernames_pad_to_the_width() -> None:
+    assert batch_usernames("s{n:03}x", 99, 3) == ["s099x", "s100x", "s101x"]
+    assert batch_usernames("{n}", 0, 2) == ["0", "1"]

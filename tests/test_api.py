@@ -514,3 +514,15 @@ def test_wizard_activation_link_is_public_and_one_time(
     reissued = api.post(f"/api/v1/accounts/{made['id']}/activation")
     assert reissued.status_code == 200 and reissued.json()["activation_url"] != url
     assert httpx.get(provedge.control + "/api/v1/activations/nope").status_code == 404
+
+
+def test_account_batch_lists_each_bad_row(api: httpx.Client, tenant: dict[str, object]) -> None:
+    body = {"tenant": tenant["id"], "count": 4, "username_pattern": "desk{n:02}"}
+    made = api.post("/api/v1/accounts/batch", json=body)
+    assert made.status_code == 201, made.text
+    assert [r["username"] for r in made.json()["items"]] == ["desk01", "desk02", "desk03", "desk04"]
+    again = api.post("/api/v1/accounts/batch", json={**body, "start": 3})
+    assert again.status_code == 422
+    assert set(again.json()["errors"]) == {"rows[0].username", "rows[1].username"}
+    listed = api.get("/api/v1/accounts", params={"tenant": tenant["id"]}).json()
+    assert len([a for a in listed if a["username"].startswith("desk")]) == 4

@@ -148,6 +148,10 @@ async def accounts_create(request: Request, who: Principal, ctl: Control) -> Any
     return 201, _with_activation_url(request, made)
 
 
+async def accounts_batch(request: Request, who: Principal, ctl: Control) -> Any:
+    return 201, await run_in_threadpool(ctl.create_accounts, request.state.body, who.scope)
+
+
 async def account_activation(request: Request, who: Principal, ctl: Control) -> Any:
     issued = await run_in_threadpool(ctl.issue_activation, _account_id(request), who.scope)
     return _with_activation_url(request, issued)
@@ -248,6 +252,9 @@ ROUTES: list[Op] = [
        list[S.AccountOut], query=S.TenantQuery, errors=(404,)),
     Op("POST", "/api/v1/accounts", accounts_create, "Create a SIP device account", S.AccountOut,
        201, body=S.AccountIn, errors=(404, 409)),
+    Op("POST", "/api/v1/accounts/batch", accounts_batch,
+       "Create up to 100,000 accounts from a username pattern, all or nothing",
+       S.AccountBatchOut, 201, body=S.AccountBatchIn, errors=(404, 422)),
     Op("GET", "/api/v1/accounts/{id}", account_get, "One SIP device account", S.AccountOut,
        errors=(404,)),
     Op("PATCH", "/api/v1/accounts/{id}", account_patch,

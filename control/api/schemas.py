@@ -8,6 +8,7 @@ answers, so the schemathesis run in the tests notices a field the document does 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -265,6 +266,43 @@ class AccountPatch(_AccountFields):
     ] = None
 
 
+MAX_BATCH = 100_000
+_PATTERN_SLOT = re.compile(r"\{n(?::0?([1-9]))?\}")
+
+
+def _username_pattern(value: str) -> str:
+    if len(_PATTERN_SLOT.findall(value)) != 1:
+        raise ValueError("holds {n} exactly once, with an optional width: sales{n:03}")
+    return value
+
+
+class AccountBatchIn(_AccountFields):
+    """Many password-authenticated accounts at once: usernames from a pattern, a
+    generated password each, the other fields shared."""
+
+    tenant: TenantRef
+    count: Annotated[int, Field(ge=1, le=MAX_BATCH)]
+    username_pattern: Annotated[
+        str,
+        AfterValidator(_username_pattern),
+        Field(
+            max_length=64,
+            examples=["sales{n:03}"],
+            description="{n} is the row's number, {n:03} zero-padded to 3 digits",
+        ),
+    ]
+    start: Annotated[int, Field(ge=0, le=10**12, description="the first row's number")] = 1
+
+
+def batch_usernames(pattern: str, start: int, count: int) -> list[str]:
+    """The usernames of a batch: ``{n}`` (or ``{n:0W}``) replaced by each row's number."""
+    slot = _PATTERN_SLOT.search(pattern)
+    assert slot is not None  # checked by AccountBatchIn
+    width = int(slot.group(1) or 0)
+    head, tail = pattern[: slot.start()], pattern[slot.end() :]
+    return [f"{head}{str(n).zfill(width)}{tail}" for n in range(start, start + count)]
+
+
 class AccountDeleteQuery(_Strict):
     force: Annotated[
         bool, Field(description="delete even while device lines use it; they lose it")
@@ -486,6 +524,21 @@ class ActivationOut(_Out):
     password: str
     provisioning_url: Annotated[
         str | None, Field(description="where a device the account is on provisions; or null")
+    ]
+
+
+class BatchRow(_Out):
+    id: int
+    username: str
+    password: str
+
+
+class AccountBatchOut(_Out):
+    tenant: int
+    count: int
+    items: Annotated[list[BatchRow], Field(description="the accounts made, with passwords")]
+    job: Annotated[
+        JobOut | None, Field(description="the job publishing their records when many; or null")
     ]
 
 
