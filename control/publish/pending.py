@@ -203,6 +203,7 @@ class Publishing:
             if row is None or row["value"] != fingerprint:
                 conn.execute("UPDATE tenants SET rev = rev + 1")
                 conn.execute("UPDATE devices SET rev = rev + 1")
+                conn.execute("UPDATE accounts SET rev = rev + 1")  # loading.py writes them too
                 conn.execute(
                     "INSERT OR REPLACE INTO settings (name, value) VALUES ('templates', ?)",
                     (fingerprint,),
