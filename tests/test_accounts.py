@@ -404,3 +404,18 @@ def test_a_batch_pattern_holds_n_once(pattern: str) -> None:
 def test_batch_usernames_pad_to_the_width() -> None:
     assert batch_usernames("s{n:03}x", 99, 3) == ["s099x", "s100x", "s101x"]
     assert batch_usernames("{n}", 0, 2) == ["0", "1"]
+
+
+def test_a_renamed_account_moves_its_record(ctl: Control) -> None:
+    tenant = _tenant(ctl)
+    made = ctl.create_account(AccountIn(tenant=tenant, username="old"))
+    mac = _device_with(ctl, tenant, "001565000050", "500", "old")
+    compiled = spy_compiles(ctl)
+    done = ctl.update_account(made["id"], AccountPatch(username="new", realm="r.example"))
+    assert done["changed"] == ["realm", "username"] and compiled == [mac]
+    (key,) = _records(ctl)
+    assert key == f"r.example/new/{made['id']}".encode()  # the old key is gone
+    ctl.create_account(AccountIn(tenant=tenant, username="other"))
+    with pytest.raises(ServiceError) as caught:
+        ctl.update_account(made["id"], AccountPatch(username="other"))
+    assert caught.value.status == 409 and set(caught.value.errors) == {"username"}
