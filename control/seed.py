@@ -126,9 +126,12 @@ def _insert(conn: sqlite3.Connection, tenant_id: int, phones: list[Phone]) -> No
     first = conn.execute("SELECT coalesce(max(id), 0) FROM accounts").fetchone()[0] + 1
     ext_first = conn.execute("SELECT coalesce(max(id), 0) FROM extensions").fetchone()[0] + 1
     conn.executemany(
-        "INSERT INTO accounts (id, tenant_id, username, password, display_name)"
-        " VALUES (?, ?, ?, ?, ?)",
-        [(first + i, tenant_id, p.account, p.password, p.account) for i, p in enumerate(phones)],
+        "INSERT INTO accounts (id, tenant_id, username, password, display_name, realm)"
+        " VALUES (?, ?, ?, ?, ?, (SELECT realm FROM tenants WHERE id = ?))",  # the tenant's
+        [
+            (first + i, tenant_id, p.account, p.password, p.account, tenant_id)
+            for i, p in enumerate(phones)
+        ],
     )
     conn.executemany(
         "INSERT INTO extensions (id, tenant_id, number, display_name) VALUES (?, ?, ?, ?)",

@@ -8,12 +8,29 @@ next start publishes again, so nothing depends on the process surviving a reques
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 import sqlite3
 import string
+import time
 from typing import Any
 
-from control.api.schemas import AccountIn, DeviceIn, DevicePatch, ExtensionIn, TenantIn, TenantPatch
+import orjson
+
+from control.api.schemas import (
+    USERNAME,
+    AccountBatchIn,
+    AccountIn,
+    AccountPatch,
+    DeviceIn,
+    DevicePatch,
+    ExtensionIn,
+    TenantIn,
+    TenantPatch,
+    batch_usernames,
+    ip_problem,
+)
 from control.domain.catalog import MODELS, Model, device_files
 from control.domain.errors import ServiceError, conflict, invalid, not_found
 from control.domain.locale import language_for
@@ -21,7 +38,7 @@ from control.jobs import store as jobs
 from control.jobs.kinds import RECOMPILE, Recompile
 from control.jobs.runner import JobRunner
 from control.publish.compiler import Compiler
-from control.publish.pending import Publishing
+from control.publish.pending import PUBLISH_BATCH, Publishing
 from control.publish.publisher import Publisher
 from control.storage import loading
 from control.storage.db import Database
@@ -30,6 +47,7 @@ from provedge.formats.edgestate import NO_FETCH, Fetch
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
 DEFAULT_PAGE = 100
+ACTIVATION_LIFETIME_S = 7 * 24 * 3600  # how long a wizard's activation link is valid
 MAX_PAGE = 1000
 
 
@@ -49,7 +67,9 @@ def new_password(length: int = 20) -> str:
     if not 8 <= length <= 127:
         raise ValueError("a password is 8 to 127 characters")
     while True:
-        password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+        # URL-safe base64 of random bytes: each character is 6 random bits, uniform over
+        # exactly PASSWORD_ALPHABET, and 20 times faster than choosing one at a time.
+        password = secrets.token_urlsafe(length)[:length]
         if sum(any(c in cls for c in password) for cls in _PASSWORD_CLASSES) >= 3:
             return password
 
@@ -67,6 +87,140 @@ def _language_view(model: Model, language: str) -> dict[str, Any]:
     """The language the phone is given: the tenant's, or English where its vendor has no code."""
     given = language_for(model.vendor.id, language)
     return {"language": given.name, "language_fallback": given.fallback}
+
+
+# What a new account has when its create body leaves a field out.
+ACCOUNT_DEFAULTS: dict[str, Any] = {
+    "display_name": "",
+    "auth_method": "password",
+    "invite_format": "username",
+    "expires": 360,
+    "outbound_flags": [],
+    "caller_id_name": "",
+    "caller_id_number": "",
+    "owner": "",
+    "email": "",
+    "description": "",
+    "secondary_number": "",
+    "enabled": True,
+    "access_rules": [],
+}
+# The account columns a phone's file carries (control/storage/loading.py): a change of one
+# republishes the devices whose lines have the account as their identity.
+RENDERED_ACCOUNT_FIELDS = frozenset({"username", "password", "display_name", "expires", "enabled"})
+_JSON_FIELDS = ("outbound_flags", "access_rules")
+
+
+def _account_params(fields: dict[str, Any]) -> dict[str, Any]:
+    """Field values as SQLite takes them: lists as JSON text."""
+    return {
+        name: orjson.dumps(value).decode() if name in _JSON_FIELDS else value
+        for name, value in fields.items()
+    }
+
+
+def _account_fields(row: sqlite3.Row) -> dict[str, Any]:
+    """The fields of an account row as the API writes them."""
+    fields = {name: row[name] for name in row.keys()}  # noqa: SIM118 - a Row's keys
+    for name in _JSON_FIELDS:
+        fields[name] = orjson.loads(row[name])
+    fields["enabled"] = bool(row["enabled"])
+    return fields
+
+
+def _account_devices(conn: sqlite3.Connection, ids: list[int]) -> dict[int, list[str]]:
+    """The MACs whose lines use each account (at any position of their extension)."""
+    found: dict[int, list[str]] = {account_id: [] for account_id in ids}
+    for start in range(0, len(ids), 500):  # within SQLite's limit of bound parameters
+        chunk = ids[start : start + 500]
+        for r in conn.execute(
+            "SELECT DISTINCT ea.account_id, dl.mac FROM extension_accounts ea"
+            " JOIN device_lines dl ON dl.extension_id = ea.extension_id"
+            f" WHERE ea.account_id IN ({', '.join('?' * len(chunk))}) ORDER BY dl.mac",
+            chunk,
+        ):
+            found[r["account_id"]].append(r["mac"])
+    return found
+
+
+_USERNAME = re.compile(USERNAME)
+_BATCH_ONLY = {"tenant", "count", "username_pattern", "start"}
+
+
+def _existing_usernames(conn: sqlite3.Connection, tenant_id: int, names: list[str]) -> set[str]:
+    taken: set[str] = set()
+    for start in range(0, len(names), 500):  # within SQLite's limit of bound parameters
+        chunk = names[start : start + 500]
+        taken.update(
+            r["username"]
+            for r in conn.execute(
+                "SELECT username FROM accounts WHERE tenant_id = ?"
+                f" AND username IN ({', '.join('?' * len(chunk))})",
+                [tenant_id, *chunk],
+            )
+        )
+    return taken
+
+
+def _first(errors: dict[str, str], limit: int, field: str) -> dict[str, str]:
+    """At most ``limit`` errors, and under ``field`` how many there were when more."""
+    if len(errors) <= limit:
+        return errors
+    kept = dict(list(errors.items())[:limit])
+    kept[field] = f"{len(errors)} bad rows; the first {limit} are listed"
+    return kept
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def several_devices_warning(macs: list[str]) -> list[str]:
+    if len(macs) < 2:
+        return []
+    return [f"on {len(macs)} devices ({', '.join(macs)}): incoming calls will conflict"]
+
+
+def _shared_account_warnings(conn: sqlite3.Connection, macs: list[str]) -> dict[str, list[str]]:
+    """For each device of a page, a warning per account its lines share with another
+    device (incoming calls to it will conflict), in two queries."""
+    warnings: dict[str, list[str]] = {mac: [] for mac in macs}
+    if not macs:
+        return warnings
+    used = conn.execute(
+        "SELECT DISTINCT dl.mac, a.id, a.username FROM device_lines dl"
+        " JOIN extension_accounts ea ON ea.extension_id = dl.extension_id"
+        f" JOIN accounts a ON a.id = ea.account_id WHERE dl.mac IN ({', '.join('?' * len(macs))})"
+        " ORDER BY dl.mac, a.username",
+        macs,
+    ).fetchall()
+    devices = _account_devices(conn, sorted({r["id"] for r in used}))
+    for r in used:
+        for warning in several_devices_warning(devices[r["id"]]):
+            warnings[r["mac"]].append(f"account {r['username']} is {warning}")
+    return warnings
+
+
+def _account_view(row: sqlite3.Row, macs: list[str]) -> dict[str, Any]:
+    fields = _account_fields(row)
+    view = {
+        name: fields[name]
+        for name in ("id", "username", "realm", "ip", "created_at", *ACCOUNT_DEFAULTS)
+    }
+    view.update(
+        tenant=row["tenant_id"],
+        devices=macs,
+        warnings=several_devices_warning(macs),
+        published=row["published_rev"] >= row["rev"],
+    )
+    return view
+
+
+def _scoped(row: sqlite3.Row | None, scope: int | None, field: str, what: str) -> sqlite3.Row:
+    """``row`` if it exists within the tenant ``scope`` (None: any); 404 on ``field``."""
+    if row is None or (scope is not None and row["tenant_id"] != scope):
+        raise not_found(field, what)
+    return row
 
 
 def find_tenant(
@@ -90,8 +244,10 @@ class Control:
         compiler: Compiler,
         edge_url: str,
         edge_state: EdgeStateReader | None = None,
+        activation_lifetime_s: float = ACTIVATION_LIFETIME_S,
     ) -> None:
         self.db = db
+        self.activation_lifetime_s = activation_lifetime_s
         self.edge_state = edge_state or EdgeStateReader(None)
         self.publisher = publisher
         self.compiler = compiler
@@ -285,13 +441,8 @@ class Control:
             normal = normalize_mac(mac)
         except InvalidMac:
             raise not_found("mac", "device") from None
-        row: sqlite3.Row | None = conn.execute(
-            _DEVICE_ROWS + " WHERE d.mac = ?",
-            (normal,),
-        ).fetchone()
-        if row is None or (scope is not None and row["tenant_id"] != scope):
-            raise not_found("mac", "device")
-        return row
+        row = conn.execute(_DEVICE_ROWS + " WHERE d.mac = ?", (normal,)).fetchone()
+        return _scoped(row, scope, "mac", "device")
 
     def _device_views(
         self, conn: sqlite3.Connection, rows: list[sqlite3.Row]
@@ -310,8 +461,12 @@ class Control:
                 )
         # The fetch counters of the whole page in one read of the edge state.
         fetches = self.edge_state.fetches(row["mac"] for row in rows)
+        warnings = _shared_account_warnings(conn, [row["mac"] for row in rows])
         return [
-            self._device_view(row, lines[row["mac"]], fetches.get(row["mac"], NO_FETCH))
+            {
+                **self._device_view(row, lines[row["mac"]], fetches.get(row["mac"], NO_FETCH)),
+                "warnings": warnings[row["mac"]],
+            }
             for row in rows
         ]
 
@@ -338,6 +493,12 @@ class Control:
     # ---- accounts and extensions -----------------------------------------------------------
     def create_account(self, body: AccountIn, scope: int | None = None) -> dict[str, Any]:
         password = body.password or new_password()
+        fields = {
+            **ACCOUNT_DEFAULTS,
+            **body.model_dump(exclude_none=True, exclude={"tenant", "activation"}),
+        }
+        if body.activation:
+            fields["enabled"] = False  # the wizard: disabled until its link is used
         with self.db.transaction() as conn:
             tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
             username = body.username or self._free_username(conn, tenant["id"])
@@ -347,41 +508,238 @@ class Control:
             ).fetchone()
             if taken:
                 raise conflict("username", "this username exists in the tenant")
-            cur = conn.execute(
-                "INSERT INTO accounts (tenant_id, username, password, display_name, expires)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (tenant["id"], username, password, body.display_name, body.expires),
+            fields.update(
+                username=username,
+                password=password,
+                realm=body.realm or tenant["realm"],
+                tenant_id=tenant["id"],
+                ip=body.ip,
             )
-        # The password is returned here once; later reads never show it.
+            columns = ", ".join(fields)
+            cur = conn.execute(
+                f"INSERT INTO accounts ({columns}) VALUES ({', '.join(':' + c for c in fields)})",
+                _account_params(fields),
+            )
+            account_id = int(cur.lastrowid or 0)
+            activation = self._issue_activation(conn, account_id) if body.activation else {}
+        self.publishing.step(macs=[], accounts=[account_id])
+        # The password is returned here once; later reads show it only when revealed.
+        return {**self.get_account(account_id), "password": password, **activation}
+
+    def create_accounts(self, body: AccountBatchIn, scope: int | None = None) -> dict[str, Any]:
+        """All or nothing: every bad row is a 422 naming it (the first 100 of them), and
+        nothing is written. Their records are published now, or by a job when many."""
+        usernames = batch_usernames(body.username_pattern, body.start, body.count)
+        shared = {**ACCOUNT_DEFAULTS, **body.model_dump(exclude_none=True, exclude=_BATCH_ONLY)}
+        passwords = [new_password() for _ in usernames]  # before taking the writer
+        errors: dict[str, str] = {}
+        for index, username in enumerate(usernames):
+            if not _USERNAME.match(username):
+                errors[f"rows[{index}].username"] = f"{username!r} is not a valid username"
+        with self.db.transaction() as conn:
+            tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
+            taken = _existing_usernames(conn, tenant["id"], usernames)
+            for index, username in enumerate(usernames):
+                if username in taken:
+                    errors.setdefault(f"rows[{index}].username", f"{username} exists in the tenant")
+            if errors:
+                raise ServiceError(422, _first(errors, 100, "rows"))
+            shared.update(tenant_id=tenant["id"], realm=body.realm or tenant["realm"], ip=None)
+            params = _account_params(shared)
+            (before,) = conn.execute("SELECT coalesce(max(id), 0) FROM accounts").fetchone()
+            columns = [*params, "username", "password"]
+            conn.executemany(
+                f"INSERT INTO accounts ({', '.join(columns)})"
+                f" VALUES ({', '.join('?' * len(columns))})",
+                [(*params.values(), u, p) for u, p in zip(usernames, passwords, strict=True)],
+            )
+            made = conn.execute(
+                "SELECT id, username, password FROM accounts WHERE id > ? ORDER BY id", (before,)
+            ).fetchall()
+            job_id = None
+            if len(made) > PUBLISH_BATCH:
+                job_id = jobs.enqueue(conn, RECOMPILE, tenant["id"])
+        if job_id is None:
+            self.publishing.step(macs=[], accounts=[r["id"] for r in made])
+        else:
+            self.jobs.wake()
         return {
-            "id": cur.lastrowid,
             "tenant": tenant["id"],
-            "username": username,
-            "password": password,
-            "display_name": body.display_name,
-            "expires": body.expires,
-            "enabled": True,
+            "count": len(made),
+            "items": [dict(r) for r in made],
+            "job": None if job_id is None else self.get_job(job_id),
         }
+
+    def issue_activation(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
+        """A new one-time link for the account; its earlier unused links stop working."""
+        with self.db.transaction() as conn:
+            self._account_row(conn, account_id, scope)
+            return self._issue_activation(conn, account_id)
+
+    def _issue_activation(self, conn: sqlite3.Connection, account_id: int) -> dict[str, Any]:
+        token = secrets.token_urlsafe(24)
+        expires_at = time.time() + self.activation_lifetime_s
+        conn.execute(
+            "DELETE FROM activations WHERE account_id = ? AND used_at IS NULL", (account_id,)
+        )
+        conn.execute(
+            "INSERT INTO activations (token_hash, account_id, expires_at) VALUES (?, ?, ?)",
+            (_token_hash(token), account_id, expires_at),
+        )
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))
+        return {"activation_token": token, "activation_expires_at": when}
+
+    def activate(self, token: str) -> dict[str, Any]:
+        """Uses a one-time link: enables the account once and answers what a client needs
+        to configure itself. A used or expired link is a 410 and changes nothing."""
+        with self.db.transaction() as conn:
+            link = conn.execute(
+                "SELECT * FROM activations WHERE token_hash = ?", (_token_hash(token),)
+            ).fetchone()
+            if link is None:
+                raise not_found("token", "activation")
+            if link["used_at"] is not None:
+                raise ServiceError(410, {"token": "this activation link was used"})
+            if link["expires_at"] < time.time():
+                raise ServiceError(410, {"token": "this activation link expired"})
+            conn.execute(
+                "UPDATE activations SET used_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+                " WHERE token_hash = ?",
+                (link["token_hash"],),
+            )
+            account = self._account_row(conn, link["account_id"], None)
+            conn.execute(
+                "UPDATE accounts SET enabled = 1, rev = rev + 1 WHERE id = ?", (account["id"],)
+            )
+            macs, job_id = self._republish_devices(conn, account["id"], account["tenant_id"])
+            tenant = conn.execute(
+                "SELECT * FROM tenants WHERE id = ?", (account["tenant_id"],)
+            ).fetchone()
+            on_device = _account_devices(conn, [account["id"]])[account["id"]]
+        self._publish_account_change(account["id"], macs, job_id)
+        return {
+            "sip_server": tenant["sip_server"],
+            "sip_port": tenant["sip_port"],
+            "sip_transport": tenant["sip_transport"],
+            "realm": account["realm"],
+            "username": account["username"],
+            "password": account["password"],
+            "provisioning_url": (
+                loading.provisioning_url(self.edge_url, tenant["url_key"]) if on_device else None
+            ),
+        }
+
+    def get_account(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = self._account_row(conn, account_id, scope)
+            return self._account_views(conn, [row])[0]
 
     def list_accounts(self, tenant: int | str, scope: int | None = None) -> list[dict[str, Any]]:
         with self.db.read() as conn:
             tenant_id = self._tenant_row(conn, tenant, "tenant", scope)["id"]
             rows = conn.execute(
-                "SELECT id, tenant_id, username, display_name, expires, enabled FROM accounts"
-                " WHERE tenant_id = ? ORDER BY username",
-                (tenant_id,),
+                "SELECT * FROM accounts WHERE tenant_id = ? ORDER BY username", (tenant_id,)
             ).fetchall()
-        return [
-            {
-                "id": r["id"],
-                "tenant": r["tenant_id"],
-                "username": r["username"],
-                "display_name": r["display_name"],
-                "expires": r["expires"],
-                "enabled": bool(r["enabled"]),
-            }
-            for r in rows
+            return self._account_views(conn, rows)
+
+    def reveal_password(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = self._account_row(conn, account_id, scope)
+        return {k: row[k] for k in ("id", "username", "realm", "password")}
+
+    def update_account(
+        self, account_id: int, patch: AccountPatch, scope: int | None = None
+    ) -> dict[str, Any]:
+        """Writes what differs; republishes its registrar record, and the devices whose
+        files carry it when a field they render changed (a job when they are many)."""
+        given = patch.model_dump(exclude_unset=True)
+        given = {k: v for k, v in given.items() if v is not None or k == "ip"}
+        with self.db.transaction() as conn:
+            row = self._account_row(conn, account_id, scope)
+            if given.get("auth_method") == "password" and "ip" not in given:
+                given["ip"] = None  # leaving IP authentication drops the address
+            current = _account_fields(row)
+            changes = {k: v for k, v in given.items() if current.get(k) != v}
+            problem = ip_problem(
+                changes.get("auth_method", row["auth_method"]), changes.get("ip", row["ip"])
+            )
+            if problem:
+                raise invalid("ip", problem)
+            if (
+                "username" in changes
+                and conn.execute(
+                    "SELECT 1 FROM accounts WHERE tenant_id = ? AND username = ?",
+                    (row["tenant_id"], changes["username"]),
+                ).fetchone()
+            ):
+                raise conflict("username", "this username exists in the tenant")
+            macs: list[str] = []
+            job_id = None
+            if changes:
+                columns = ", ".join(f"{name} = :{name}" for name in changes)
+                conn.execute(
+                    f"UPDATE accounts SET {columns}, rev = rev + 1 WHERE id = :id",
+                    _account_params({**changes, "id": row["id"]}),
+                )
+                if RENDERED_ACCOUNT_FIELDS & changes.keys():
+                    macs, job_id = self._republish_devices(conn, row["id"], row["tenant_id"])
+        self._publish_account_change(account_id, macs, job_id)
+        view = self.get_account(account_id)
+        view["changed"] = sorted(changes)
+        view["job"] = None if job_id is None else self.get_job(job_id)
+        return view
+
+    def delete_account(
+        self, account_id: int, force: bool = False, scope: int | None = None
+    ) -> None:
+        """409 naming the devices while a device line uses it, unless ``force``."""
+        with self.db.transaction() as conn:
+            row = self._account_row(conn, account_id, scope)
+            used = _account_devices(conn, [row["id"]])[row["id"]]
+            if used and not force:
+                raise conflict(
+                    "devices", f"used by the lines of {', '.join(used)}; ?force=true deletes it"
+                )
+            macs, job_id = self._republish_devices(conn, row["id"], row["tenant_id"])
+            # The delete trigger queues the withdrawal of its record (schema.sql).
+            conn.execute("DELETE FROM accounts WHERE id = ?", (row["id"],))
+        self._publish_account_change(account_id, macs, job_id)
+
+    def _republish_devices(
+        self, conn: sqlite3.Connection, account_id: int, tenant_id: int
+    ) -> tuple[list[str], int | None]:
+        """Bumps the devices whose files carry the account: ``(macs, None)`` for a request
+        to step itself, or ``([], job id)`` when they are more than one batch."""
+        macs = [
+            r["mac"]
+            for r in conn.execute(
+                "SELECT DISTINCT dl.mac FROM extension_accounts ea"
+                " JOIN device_lines dl ON dl.extension_id = ea.extension_id"
+                " WHERE ea.account_id = ? AND ea.position = 1",
+                (account_id,),
+            )
         ]
+        conn.executemany("UPDATE devices SET rev = rev + 1 WHERE mac = ?", [(m,) for m in macs])
+        if len(macs) > PUBLISH_BATCH:
+            return [], jobs.enqueue(conn, RECOMPILE, tenant_id)
+        return macs, None
+
+    def _publish_account_change(self, account_id: int, macs: list[str], job_id: int | None) -> None:
+        self.publishing.step(macs=macs, accounts=[account_id])
+        if job_id is not None:
+            self.jobs.wake()
+
+    def _account_row(
+        self, conn: sqlite3.Connection, account_id: int, scope: int | None
+    ) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+        return _scoped(row, scope, "id", "account")
+
+    def _account_views(
+        self, conn: sqlite3.Connection, rows: list[sqlite3.Row]
+    ) -> list[dict[str, Any]]:
+        devices = _account_devices(conn, [row["id"] for row in rows])
+        return [_account_view(row, devices[row["id"]]) for row in rows]
 
     @staticmethod
     def _free_username(conn: sqlite3.Connection, tenant_id: int) -> str:
@@ -469,11 +827,11 @@ class Control:
         return self.publishing.publish_pending()
 
     def reconcile(self, fingerprint: str) -> int | None:
-        """At start-up: withdrawals and common files now, devices by a recompile job
-        (its id, None when nothing is pending)."""
+        """At start-up: withdrawals and common files now, devices and account records by a
+        recompile job (its id, None when nothing is pending)."""
         self.publishing.reconcile(fingerprint)
         self.publishing.step(macs=[])
-        if not self.publishing.pending_devices():
+        if not self.publishing.pending():
             return None
         with self.db.transaction() as conn:
             job_id = jobs.enqueue(conn, RECOMPILE, None)

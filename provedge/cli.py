@@ -27,7 +27,12 @@ def cmd_control(config: Config) -> int:
     from control.api.app import create_app
     from control.wiring import build_control
 
-    ctl = build_control(config.data, config.public_edge_url, run_jobs=True)
+    ctl = build_control(
+        config.data,
+        config.public_edge_url,
+        run_jobs=True,
+        activation_lifetime_s=config.activation_days * 86400,
+    )
     uvicorn.run(
         create_app(ctl, max_body_bytes=config.max_body_bytes),
         host=config.host,

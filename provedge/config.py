@@ -148,6 +148,10 @@ class Config:
         1 << 20, "largest control API request body in bytes (larger: 413)", _CONTROL,
         low=1, high=1 << 30,
     )  # fmt: skip
+    activation_days: int = _setting(
+        7, "lifetime in days of an account's one-time activation link (the wizard)", _CONTROL,
+        low=1, high=365,
+    )  # fmt: skip
     log_level: str = _setting(
         "warning", "log level of the servers", _SERVERS,
         choices=("critical", "error", "warning", "info", "debug"),

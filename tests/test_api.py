@@ -451,3 +451,78 @@ def test_lines_beyond_a_models_accounts_are_a_422(
     assert "2 SIP account" in refused.json()["errors"]["lines"]
     models = {m["id"]: m for m in api.get("/api/v1/models").json()}
     assert models["grandstream-grp2612w"]["accounts"] == 2
+
+
+# ---- SIP device accounts ------------------------------------------------------------------------
+def test_account_refusals_name_each_field(api: httpx.Client, tenant: dict[str, object]) -> None:
+    t = tenant["id"]
+    for body, field in [
+        ({"tenant": t, "auth_method": "ip"}, "ip"),
+        ({"tenant": t, "ip": "192.0.2.1"}, "ip"),
+        ({"tenant": t, "expires": 30}, "expires"),
+        ({"tenant": t, "access_rules": [{"action": "deny", "network": "0.0.0.0/0.0.0.0"},
+                                        {"action": "permit", "network": "1.2.3.4/255.0.255.0"}]},
+         "access_rules[1].network"),
+        ({"tenant": t, "access_rules": [{"action": "permit", "network": "10.0.0.0/40"}]},
+         "access_rules[0].network"),
+    ]:  # fmt: skip
+        response = api.post("/api/v1/accounts", json=body)
+        assert response.status_code == 422, response.text
+        assert set(response.json()["errors"]) == {field}
+
+
+def test_account_detail_edit_reveal_delete(api: httpx.Client, tenant: dict[str, object]) -> None:
+    made = api.post(
+        "/api/v1/accounts",
+        json={"tenant": tenant["id"], "username": "dora", "owner": "Dora", "expires": 600},
+    ).json()
+    assert made["realm"] == "t.example.com" and made["password"]
+    path = f"/api/v1/accounts/{made['id']}"
+    detail = api.get(path).json()
+    assert detail["owner"] == "Dora" and detail["expires"] == 600 and "password" not in detail
+    patched = api.patch(path, json={"enabled": False, "owner": "Dora", "invite_format": "e164"})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["changed"] == ["enabled", "invite_format"]
+    assert api.post(path + "/reveal-password").json()["password"] == made["password"]
+    api.post("/api/v1/extensions", json={"tenant": tenant["id"], "number": "7001",
+                                         "accounts": ["dora"]})  # fmt: skip
+    mac = unique_mac()
+    api.post("/api/v1/devices", json={"tenant": tenant["id"], "mac": mac, "model": "yealink-t46s"})
+    api.put(f"/api/v1/devices/{mac}/lines", json=[{"extension": "7001"}])
+    refused = api.delete(path)
+    assert refused.status_code == 409 and mac in refused.json()["errors"]["devices"]
+    assert api.delete(path, params={"force": "true"}).status_code == 204
+    assert api.get(path).status_code == 404
+    assert api.get("/api/v1/accounts/x").status_code == 404
+
+
+def test_wizard_activation_link_is_public_and_one_time(
+    provedge: Provedge, api: httpx.Client, tenant: dict[str, object]
+) -> None:
+    made = api.post(
+        "/api/v1/accounts", json={"tenant": tenant["id"], "username": "wizard", "activation": True}
+    ).json()
+    assert made["enabled"] is False and made["activation_expires_at"]
+    url = made["activation_url"]
+    assert url.startswith(provedge.control + "/api/v1/activations/")
+    used = httpx.get(url)  # no bearer token: the token in the link is the credential
+    assert used.status_code == 200, used.text
+    assert used.json()["username"] == "wizard" and used.json()["sip_transport"] == "tls"
+    assert api.get(f"/api/v1/accounts/{made['id']}").json()["enabled"] is True
+    again = httpx.get(url)
+    assert again.status_code == 410 and "token" in again.json()["errors"]
+    reissued = api.post(f"/api/v1/accounts/{made['id']}/activation")
+    assert reissued.status_code == 200 and reissued.json()["activation_url"] != url
+    assert httpx.get(provedge.control + "/api/v1/activations/nope").status_code == 404
+
+
+def test_account_batch_lists_each_bad_row(api: httpx.Client, tenant: dict[str, object]) -> None:
+    body = {"tenant": tenant["id"], "count": 4, "username_pattern": "desk{n:02}"}
+    made = api.post("/api/v1/accounts/batch", json=body)
+    assert made.status_code == 201, made.text
+    assert [r["username"] for r in made.json()["items"]] == ["desk01", "desk02", "desk03", "desk04"]
+    again = api.post("/api/v1/accounts/batch", json={**body, "start": 3})
+    assert again.status_code == 422
+    assert set(again.json()["errors"]) == {"rows[0].username", "rows[1].username"}
+    listed = api.get("/api/v1/accounts", params={"tenant": tenant["id"]}).json()
+    assert len([a for a in listed if a["username"].startswith("desk")]) == 4

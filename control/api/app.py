@@ -137,8 +137,53 @@ async def accounts_list(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.list_accounts, tenant, who.scope)
 
 
+def _with_activation_url(request: Request, answer: dict[str, Any]) -> dict[str, Any]:
+    """The link is this API's public route, at the address the client reached it by."""
+    token = answer.pop("activation_token", None)
+    if token is not None:
+        answer["activation_url"] = f"{str(request.base_url).rstrip('/')}/api/v1/activations/{token}"
+    return answer
+
+
 async def accounts_create(request: Request, who: Principal, ctl: Control) -> Any:
-    return 201, await run_in_threadpool(ctl.create_account, request.state.body, who.scope)
+    made = await run_in_threadpool(ctl.create_account, request.state.body, who.scope)
+    return 201, _with_activation_url(request, made)
+
+
+async def accounts_batch(request: Request, who: Principal, ctl: Control) -> Any:
+    return 201, await run_in_threadpool(ctl.create_accounts, request.state.body, who.scope)
+
+
+async def account_activation(request: Request, who: Principal, ctl: Control) -> Any:
+    issued = await run_in_threadpool(ctl.issue_activation, _account_id(request), who.scope)
+    return _with_activation_url(request, issued)
+
+
+async def activation_use(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.activate, request.path_params["token"])
+
+
+def _account_id(request: Request) -> int:
+    return _numeric_id(request, "account")
+
+
+async def account_get(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.get_account, _account_id(request), who.scope)
+
+
+async def account_patch(request: Request, who: Principal, ctl: Control) -> Any:
+    account_id = _account_id(request)
+    return await run_in_threadpool(ctl.update_account, account_id, request.state.body, who.scope)
+
+
+async def account_delete(request: Request, who: Principal, ctl: Control) -> Any:
+    force = request.state.query.force
+    await run_in_threadpool(ctl.delete_account, _account_id(request), force, who.scope)
+    return 204, None
+
+
+async def account_reveal(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.reveal_password, _account_id(request), who.scope)
 
 
 async def extensions_list(request: Request, who: Principal, ctl: Control) -> Any:
@@ -150,11 +195,15 @@ async def extensions_create(request: Request, who: Principal, ctl: Control) -> A
     return 201, await run_in_threadpool(ctl.create_extension, request.state.body, who.scope)
 
 
-def _job_id(request: Request) -> int:
+def _numeric_id(request: Request, what: str) -> int:
     ref = parse_ref(request.path_params["id"])
     if not isinstance(ref, int):
-        raise ServiceError(404, {"id": "no such job"})
+        raise ServiceError(404, {"id": f"no such {what}"})
     return ref
+
+
+def _job_id(request: Request) -> int:
+    return _numeric_id(request, "job")
 
 
 async def jobs_list(request: Request, who: Principal, ctl: Control) -> Any:
@@ -210,6 +259,25 @@ ROUTES: list[Op] = [
        list[S.AccountOut], query=S.TenantQuery, errors=(404,)),
     Op("POST", "/api/v1/accounts", accounts_create, "Create a SIP device account", S.AccountOut,
        201, body=S.AccountIn, errors=(404, 409)),
+    Op("POST", "/api/v1/accounts/batch", accounts_batch,
+       "Create up to 100,000 accounts from a username pattern, all or nothing",
+       S.AccountBatchOut, 201, body=S.AccountBatchIn, errors=(404, 422)),
+    Op("GET", "/api/v1/accounts/{id}", account_get, "One SIP device account", S.AccountOut,
+       errors=(404,)),
+    Op("PATCH", "/api/v1/accounts/{id}", account_patch,
+       "Change an account (`changed` names what changed; its devices are republished)",
+       S.AccountOut, body=S.AccountPatch, errors=(404, 409)),
+    Op("DELETE", "/api/v1/accounts/{id}", account_delete,
+       "Remove an account (409 while device lines use it, unless `force`)", None, 204,
+       query=S.AccountDeleteQuery, errors=(404, 409)),
+    Op("POST", "/api/v1/accounts/{id}/reveal-password", account_reveal,
+       "Show an account's SIP password", S.PasswordOut, errors=(404,)),
+    Op("POST", "/api/v1/accounts/{id}/activation", account_activation,
+       "Issue a new one-time activation link (earlier unused ones stop working)",
+       S.ActivationIssued, errors=(404,)),
+    Op("GET", "/api/v1/activations/{token}", activation_use,
+       "Use an activation link: enables the account once; the token is the credential",
+       S.ActivationOut, role="public", errors=(404, 410)),
     Op("GET", "/api/v1/extensions", extensions_list, "List extensions of a tenant",
        list[S.ExtensionOut], query=S.TenantQuery, errors=(404,)),
     Op("POST", "/api/v1/extensions", extensions_create, "Create an extension", S.ExtensionOut,

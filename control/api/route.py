@@ -58,6 +58,7 @@ STATUSES = {
     403: "the token's role may not do this",
     404: "no such object (or outside the token's tenant)",
     409: "conflicts with an existing object; `errors` names the field",
+    410: "gone: a one-time link that was used or has expired",
     413: "the body is larger than the limit",
     422: "invalid fields or query parameters; `errors` maps each to what is wrong",
 }

@@ -8,6 +8,7 @@ answers, so the schemathesis run in the tests notices a field the document does 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -16,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
@@ -23,6 +25,7 @@ from pydantic import (
 from control.domain.catalog import MAX_LINES, MODELS
 from control.domain.locale import LANGUAGES, is_zone
 from control.domain.refs import CONTROL_CLASS, MAX_ID, BadReference, check_text, parse_ref
+from provedge.formats.accounts import MAX_EXPIRES, MIN_EXPIRES, BadNetwork, parse_network
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
 HOST = r"^[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$"
@@ -163,12 +166,147 @@ class DevicePatch(_Strict):
         return None if value is None else _model(value)
 
 
-class AccountIn(_Strict):
+def _network(value: str) -> str:
+    try:
+        return parse_network(value)
+    except BadNetwork as exc:
+        raise ValueError(str(exc)) from None
+
+
+NETWORK_DOC = "address/netmask (IPv4) or CIDR, IPv4 or IPv6; stored normalised as CIDR"
+CidrNetwork = Annotated[
+    str,
+    AfterValidator(_network),
+    Field(max_length=64, description=NETWORK_DOC, examples=["216.27.242.66/255.255.255.255"]),
+]
+Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9._\-]{1,32}$")]
+OptionalNumber = Annotated[str, Field(pattern=r"^([0-9*#+]{1,32})?$")]
+Email = Annotated[SafeText, Field(max_length=254, pattern=r"^([^@\s]+@[^@\s]+)?$")]
+Description = Annotated[SafeText, Field(max_length=1024)]
+Expires = Annotated[int, Field(ge=MIN_EXPIRES, le=MAX_EXPIRES, description="seconds")]
+AuthMethod = Literal["password", "ip"]
+InviteFormat = Literal["username", "npan", "1npan", "e164", "route"]
+
+
+class AccessRule(_Strict):
+    action: Literal["deny", "permit"]
+    network: CidrNetwork
+
+
+AccessRules = Annotated[
+    list[AccessRule],
+    Field(
+        max_length=64,
+        description="evaluated first to last; the last rule matching the source decides;"
+        " no match permits",
+    ),
+]
+OutboundFlags = Annotated[list[Token], Field(max_length=16, description="carrier route tokens")]
+
+
+class _AccountFields(_Strict):
+    """The fields of an account a client sets, shared by create and PATCH."""
+
+    realm: Host | None = None
+    display_name: Text | None = None
+    invite_format: InviteFormat | None = None
+    expires: Expires | None = None
+    outbound_flags: OutboundFlags | None = None
+    caller_id_name: Text | None = None
+    caller_id_number: OptionalNumber | None = None
+    owner: Text | None = None
+    email: Email | None = None
+    description: Description | None = None
+    secondary_number: OptionalNumber | None = None
+    enabled: bool | None = None
+    access_rules: AccessRules | None = None
+
+
+class AccountIn(_AccountFields):
     tenant: TenantRef
+    activation: Annotated[
+        bool,
+        Field(
+            description="the wizard: created disabled, enabled by the one-time link in"
+            " `activation_url`"
+        ),
+    ] = False
     username: Annotated[str, Field(pattern=USERNAME)] | None = None
     password: Password | None = None
-    display_name: Text = ""
-    expires: Annotated[int, Field(ge=30, le=86400)] = 360
+    auth_method: AuthMethod = "password"
+    ip: Annotated[
+        CidrNetwork | None,
+        Field(validate_default=True, description="required with auth_method ip, refused otherwise"),
+    ] = None
+
+    @field_validator("ip")
+    @classmethod
+    def _ip_with_ip_auth(cls, value: str | None, info: ValidationInfo) -> str | None:
+        problem = ip_problem(info.data.get("auth_method"), value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def ip_problem(auth_method: object, ip: str | None) -> str | None:
+    """What is wrong with ``ip`` for ``auth_method`` (None: nothing, or no method known)."""
+    if auth_method == "ip" and ip is None:
+        return "required when auth_method is ip"
+    if auth_method == "password" and ip is not None:
+        return "only with auth_method ip"
+    return None
+
+
+class AccountPatch(_AccountFields):
+    username: Annotated[str, Field(pattern=USERNAME)] | None = None
+    password: Password | None = None
+    auth_method: AuthMethod | None = None
+    ip: Annotated[
+        CidrNetwork | None, Field(description="null clears it (with auth_method password)")
+    ] = None
+
+
+MAX_BATCH = 100_000
+_PATTERN_SLOT = re.compile(r"\{n(?::0?([1-9]))?\}")
+
+
+def _username_pattern(value: str) -> str:
+    if len(_PATTERN_SLOT.findall(value)) != 1:
+        raise ValueError("holds {n} exactly once, with an optional width: sales{n:03}")
+    return value
+
+
+class AccountBatchIn(_AccountFields):
+    """Many password-authenticated accounts at once: usernames from a pattern, a
+    generated password each, the other fields shared."""
+
+    tenant: TenantRef
+    count: Annotated[int, Field(ge=1, le=MAX_BATCH)]
+    username_pattern: Annotated[
+        str,
+        AfterValidator(_username_pattern),
+        Field(
+            max_length=64,
+            examples=["sales{n:03}"],
+            description="{n} is the row's number, {n:03} zero-padded to 3 digits",
+        ),
+    ]
+    start: Annotated[int, Field(ge=0, le=10**12, description="the first row's number")] = 1
+
+
+def batch_usernames(pattern: str, start: int, count: int) -> list[str]:
+    """The usernames of a batch: ``{n}`` (or ``{n:0W}``) replaced by each row's number."""
+    slot = _PATTERN_SLOT.search(pattern)
+    assert slot is not None  # checked by AccountBatchIn
+    width = int(slot.group(1) or 0)
+    head, tail = pattern[: slot.start()], pattern[slot.end() :]
+    return [f"{head}{str(n).zfill(width)}{tail}" for n in range(start, start + count)]
+
+
+class AccountDeleteQuery(_Strict):
+    force: Annotated[
+        bool, Field(description="delete even while device lines use it; they lose it")
+    ] = False
 
 
 class ExtensionIn(_Strict):
@@ -197,7 +335,8 @@ Lines = Annotated[list[LineIn], Field(max_length=MAX_LINES)]
 PATH_PARAMETERS: dict[str, dict[str, object]] = {
     "tenant": {"type": "string", "minLength": 1, "description": "tenant id or name"},
     "mac": {"type": "string", "description": "MAC address in any common notation"},
-    "id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "job id"},
+    "id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "job or account id"},
+    "token": {"type": "string", "description": "the one-time token of an activation link"},
 }
 
 
@@ -313,6 +452,10 @@ class DeviceOut(_Out):
     last_fetch_at: Annotated[str | None, Field(description="ISO 8601 UTC")]
     last_fetch_ip: str | None
     last_user_agent: str | None
+    warnings: Annotated[
+        list[str],
+        Field(description="accounts its lines share with other devices: calls will conflict"),
+    ]
     admin_password: Annotated[
         str, Field(description="only in the answer that set it: create, or a PATCH of it")
     ] = ""
@@ -323,14 +466,87 @@ class DevicePage(_Out):
     next: Annotated[str | None, Field(description="pass as `after` for the next page")]
 
 
+class AccessRuleOut(_Out):
+    action: Literal["deny", "permit"]
+    network: str
+
+
 class AccountOut(_Out):
     id: int
     tenant: int
     username: str
+    realm: str
     display_name: str
+    auth_method: AuthMethod
+    ip: str | None
+    invite_format: InviteFormat
     expires: int
+    outbound_flags: list[str]
+    caller_id_name: str
+    caller_id_number: str
+    owner: str
+    email: str
+    description: str
+    secondary_number: str
     enabled: bool
+    access_rules: list[AccessRuleOut]
+    devices: Annotated[list[str], Field(description="MACs of the devices whose lines use it")]
+    warnings: Annotated[
+        list[str], Field(description="e.g. on several devices: incoming calls will conflict")
+    ]
+    published: Annotated[bool, Field(description="its registrar record is in LMDB")]
+    created_at: str
     password: Annotated[str, Field(description="only in the answer to create; never listed")] = ""
+    changed: Annotated[
+        list[str], Field(description="only in the answer to a PATCH: the fields it changed")
+    ] = []
+    activation_url: Annotated[
+        str, Field(description="only in the answer to a create with `activation`")
+    ] = ""
+    activation_expires_at: Annotated[str, Field(description="ISO 8601 UTC")] = ""
+    job: Annotated[
+        JobOut | None,
+        Field(description="only in a PATCH or DELETE answer: the job republishing its devices"),
+    ] = None
+
+
+class ActivationIssued(_Out):
+    activation_url: Annotated[str, Field(description="a public GET of it enables the account")]
+    activation_expires_at: Annotated[str, Field(description="ISO 8601 UTC")]
+
+
+class ActivationOut(_Out):
+    sip_server: str
+    sip_port: int
+    sip_transport: Literal["udp", "tcp", "tls"]
+    realm: str
+    username: str
+    password: str
+    provisioning_url: Annotated[
+        str | None, Field(description="where a device the account is on provisions; or null")
+    ]
+
+
+class BatchRow(_Out):
+    id: int
+    username: str
+    password: str
+
+
+class AccountBatchOut(_Out):
+    tenant: int
+    count: int
+    items: Annotated[list[BatchRow], Field(description="the accounts made, with passwords")]
+    job: Annotated[
+        JobOut | None, Field(description="the job publishing their records when many; or null")
+    ]
+
+
+class PasswordOut(_Out):
+    id: int
+    username: str
+    realm: str
+    password: str
 
 
 class ExtensionOut(_Out):

@@ -27,18 +27,19 @@ class JobKind(Protocol):
 
 
 class Recompile:
-    """Compile and publish every device of a tenant (None: all) whose rev is ahead."""
+    """Compile and publish every device and account record of a tenant (None: all) whose
+    rev is ahead."""
 
     def __init__(self, publishing: Publishing) -> None:
         self.publishing = publishing
 
     def remaining(self, tenant_id: int | None, params: dict[str, Any]) -> int:
-        return self.publishing.pending_devices(tenant_id)
+        return self.publishing.pending(tenant_id)
 
     def step(self, tenant_id: int | None, params: dict[str, Any]) -> StepResult:
         step = self.publishing.step(tenant_id=tenant_id)
         errors = [{"item": mac, "error": message} for mac, message in step.errors]
-        return StepResult(len(step.devices), errors)
+        return StepResult(step.done, errors)
 
 
 RECOMPILE = "recompile"

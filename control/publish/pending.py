@@ -32,6 +32,30 @@ from control.storage.db import Database
 PUBLISH_BATCH = 500
 
 _DEVICE_COLUMNS = "SELECT d.*, t.url_key FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+_ACCOUNT_COLUMNS = "SELECT * FROM accounts"
+
+
+def _pending_rows(
+    conn: sqlite3.Connection,
+    select: str,
+    alias: str,
+    key: str,
+    only: Sequence[str] | Sequence[int] | None,
+    tenant_id: int | None,
+) -> list[sqlite3.Row]:
+    """Rows of ``select`` (devices or accounts, columns prefixed ``alias``) ahead of LMDB:
+    those whose ``key`` is in ``only``, or with ``only`` None one batch of ``tenant_id``'s
+    (None: any tenant's)."""
+    ahead = f"{select} WHERE {alias}published_rev < {alias}rev"
+    if only is not None:
+        if not only:
+            return []
+        marks = ", ".join("?" * len(only))
+        return conn.execute(f"{ahead} AND {alias}{key} IN ({marks})", list(only)).fetchall()
+    return conn.execute(
+        f"{ahead} AND (? IS NULL OR {alias}tenant_id = ?) LIMIT ?",
+        (tenant_id, tenant_id, PUBLISH_BATCH),
+    ).fetchall()
 
 
 @dataclass
@@ -41,11 +65,17 @@ class Step:
     withdrawn: int = 0  # highest withdrawals.id applied
     tenants: list[tuple[int, int]] = field(default_factory=list)  # (id, rev)
     devices: list[tuple[str, int]] = field(default_factory=list)  # (mac, rev)
+    accounts: list[tuple[int, int]] = field(default_factory=list)  # (id, rev)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (mac, what failed)
 
     @property
     def empty(self) -> bool:
-        return not (self.withdrawn or self.tenants or self.devices or self.errors)
+        return not (self.withdrawn or self.tenants or self.devices or self.accounts or self.errors)
+
+    @property
+    def done(self) -> int:
+        """Items finished: devices (failed ones included) and account records."""
+        return len(self.devices) + len(self.accounts)
 
 
 class Publishing:
@@ -58,11 +88,17 @@ class Publishing:
         self.edge_url = edge_url
         self._lock = threading.Lock()  # one step at a time: batches never interleave
 
-    def step(self, macs: Sequence[str] | None = None, tenant_id: int | None = None) -> Step:
-        """Publish withdrawals, pending tenants and one batch of pending devices: those of
-        ``macs`` (a request's own change) or the next of ``tenant_id`` (None: any)."""
+    def step(
+        self,
+        macs: Sequence[str] | None = None,
+        tenant_id: int | None = None,
+        accounts: Sequence[int] = (),
+    ) -> Step:
+        """Publish withdrawals, pending tenants and one batch of pending devices and account
+        records: those of ``macs`` and ``accounts`` (a request's own change) or, when
+        ``macs`` is None, the next of ``tenant_id`` (None: any)."""
         with self._lock:
-            step, publications = self._read(macs, tenant_id)
+            step, publications = self._read(macs, tenant_id, accounts)
             if not publications and not step.errors:
                 return step
             self.publisher.publish(publications)
@@ -73,19 +109,26 @@ class Publishing:
         """Steps until nothing is ahead (start-up and tests; requests use :meth:`step`)."""
         done = 0
         while not (step := self.step(tenant_id=tenant_id)).empty:
-            done += len(step.devices) + len(step.errors)
+            done += step.done
         return done
 
     def pending_devices(self, tenant_id: int | None = None) -> int:
+        return self._pending("devices", tenant_id)
+
+    def pending(self, tenant_id: int | None = None) -> int:
+        """Devices and account records ahead of LMDB: what a recompile job has left."""
+        return self._pending("devices", tenant_id) + self._pending("accounts", tenant_id)
+
+    def _pending(self, table: str, tenant_id: int | None) -> int:
         row = self.db.query_one(
-            "SELECT count(*) AS n FROM devices WHERE published_rev < rev"
+            f"SELECT count(*) AS n FROM {table} WHERE published_rev < rev"
             " AND (? IS NULL OR tenant_id = ?)",
             (tenant_id, tenant_id),
         )
         return int(row["n"]) if row else 0
 
     def _read(
-        self, macs: Sequence[str] | None, tenant_id: int | None
+        self, macs: Sequence[str] | None, tenant_id: int | None, accounts: Sequence[int]
     ) -> tuple[Step, list[Publication]]:
         step = Step()
         publications: list[Publication] = []
@@ -99,7 +142,7 @@ class Publishing:
                 )
                 publications.append(Publication(f"tenant/{row['id']}", files))
                 step.tenants.append((row["id"], row["rev"]))
-            rows = self._pending_rows(conn, macs, tenant_id)
+            rows = _pending_rows(conn, _DEVICE_COLUMNS, "d.", "mac", macs, tenant_id)
             tenants = {
                 tid: loading.tenant_data(
                     conn.execute("SELECT * FROM tenants WHERE id = ?", (tid,)).fetchone(),
@@ -119,25 +162,11 @@ class Publishing:
                     continue
                 publications.append(Publication(f"device/{row['mac']}", files))
                 step.devices.append((row["mac"], row["rev"]))
+            only = None if macs is None else accounts  # a request's own, or a batch
+            for row in _pending_rows(conn, _ACCOUNT_COLUMNS, "", "id", only, tenant_id):
+                publications.append(loading.account_publication(row))
+                step.accounts.append((row["id"], row["rev"]))
         return step, publications
-
-    @staticmethod
-    def _pending_rows(
-        conn: sqlite3.Connection, macs: Sequence[str] | None, tenant_id: int | None
-    ) -> list[sqlite3.Row]:
-        if macs is not None:
-            if not macs:
-                return []
-            marks = ", ".join("?" * len(macs))
-            return conn.execute(
-                f"{_DEVICE_COLUMNS} WHERE d.published_rev < d.rev AND d.mac IN ({marks})",
-                list(macs),
-            ).fetchall()
-        return conn.execute(
-            f"{_DEVICE_COLUMNS} WHERE d.published_rev < d.rev AND (? IS NULL OR d.tenant_id = ?)"
-            " LIMIT ?",
-            (tenant_id, tenant_id, PUBLISH_BATCH),
-        ).fetchall()
 
     def _mark(self, step: Step) -> None:
         with self.db.transaction() as conn:
@@ -150,6 +179,10 @@ class Publishing:
                 "UPDATE devices SET published_rev = ? WHERE mac = ? AND published_rev < ?",
                 [(rev, mac, rev) for mac, rev in step.devices],
             )
+            conn.executemany(
+                "UPDATE accounts SET published_rev = ? WHERE id = ? AND published_rev < ?",
+                [(rev, aid, rev) for aid, rev in step.accounts],
+            )
 
     def reconcile(self, fingerprint: str) -> None:
         """At start-up: queue withdrawals for owners deleted meanwhile (a store written by
@@ -157,11 +190,12 @@ class Publishing:
         fingerprint of what shapes the bytes changed. Publishing is left to steps."""
         devices = {row["mac"] for row in self.db.query("SELECT mac FROM devices")}
         tenants = {str(row["id"]) for row in self.db.query("SELECT id FROM tenants")}
+        accounts = {str(row["id"]) for row in self.db.query("SELECT id FROM accounts")}
+        known = {"device": devices, "tenant": tenants, "account": accounts}
         gone = [
             owner
             for owner in self.publisher.owners()
-            if (owner.startswith("device/") and owner.removeprefix("device/") not in devices)
-            or (owner.startswith("tenant/") and owner.removeprefix("tenant/") not in tenants)
+            if (kind := owner.partition("/"))[0] in known and kind[2] not in known[kind[0]]
         ]
         with self.db.transaction() as conn:
             conn.executemany("INSERT INTO withdrawals (owner) VALUES (?)", [(o,) for o in gone])
@@ -169,6 +203,7 @@ class Publishing:
             if row is None or row["value"] != fingerprint:
                 conn.execute("UPDATE tenants SET rev = rev + 1")
                 conn.execute("UPDATE devices SET rev = rev + 1")
+                conn.execute("UPDATE accounts SET rev = rev + 1")  # loading.py writes them too
                 conn.execute(
                     "INSERT OR REPLACE INTO settings (name, value) VALUES ('templates', ?)",
                     (fingerprint,),

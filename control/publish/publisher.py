@@ -1,6 +1,8 @@
 """Writes compiled blobs into LMDB: the one interface the publish step hides behind.
 
-An *owner* (``device/<mac>`` or ``tenant/<id>``) publishes its whole set of files at once.
+An *owner* (``device/<mac>`` or ``tenant/<id>``) publishes its whole set of files at once;
+``account/<id>`` publishes its registrar record (provedge/formats/accounts.py) the same
+way, into the accounts sub-database.
 All owners of a batch go into one write transaction, so a reader sees either the old set
 or the new one, never half; files an owner no longer has are deleted in the same
 transaction. Publishing the same set twice changes nothing (idempotent), which is what
@@ -16,7 +18,7 @@ from typing import Protocol
 import lmdb
 import orjson
 
-from provedge.formats import store
+from provedge.formats import accounts, store
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class LmdbPublisher:
         self._env = env
         self._blobs = env.open_db(store.BLOBS_DB)
         self._index = env.open_db(store.INDEX_DB)
+        self._accounts = env.open_db(accounts.ACCOUNTS_DB)
 
     def publish(self, batch: Iterable[Publication]) -> None:
         with self._env.begin(write=True) as txn:
@@ -46,16 +49,17 @@ class LmdbPublisher:
 
     def _replace(self, txn: lmdb.Transaction, publication: Publication) -> None:
         owner_key = publication.owner.encode()
+        db = self._accounts if publication.owner.startswith(accounts.OWNER_PREFIX) else self._blobs
         previous = txn.get(owner_key, db=self._index)
         stale = set(map(str.encode, orjson.loads(previous))) if previous else set()
         stale.difference_update(publication.files)
         for key in stale:
-            txn.delete(key, db=self._blobs)
+            txn.delete(key, db=db)
         for key, blob in publication.files.items():
             # Unchanged bytes are not rewritten: a republish of a big tenant stays cheap
             # and LMDB pages of untouched blobs stay shared with readers.
-            if txn.get(key, db=self._blobs) != blob:
-                txn.put(key, blob, db=self._blobs)
+            if txn.get(key, db=db) != blob:
+                txn.put(key, blob, db=db)
         if publication.files:
             names = sorted(key.decode() for key in publication.files)
             txn.put(owner_key, orjson.dumps(names), db=self._index)

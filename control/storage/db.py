@@ -31,6 +31,46 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+# Schema version 1 had accounts with a username, a password, a display name, expires
+# (30..86400) and enabled. The new shape needs new CHECKs on existing columns, which SQLite
+# cannot add in place, so the table is rebuilt in one transaction (SQLite's documented
+# procedure: foreign keys off, references left pointing at the name "accounts").
+_ACCOUNTS_V1_TO_V2 = """
+PRAGMA foreign_keys = OFF;
+PRAGMA legacy_alter_table = ON;
+BEGIN IMMEDIATE;
+ALTER TABLE accounts RENAME TO accounts_v1;
+{schema}
+-- expires is clamped into 60..3600: the phones carrying such an account are republished
+UPDATE devices SET rev = rev + 1 WHERE mac IN (
+    SELECT dl.mac FROM device_lines dl
+    JOIN extension_accounts ea ON ea.extension_id = dl.extension_id AND ea.position = 1
+    JOIN accounts_v1 a ON a.id = ea.account_id WHERE a.expires NOT BETWEEN 60 AND 3600);
+INSERT INTO accounts (id, tenant_id, username, password, display_name, expires, enabled, realm)
+    SELECT a.id, a.tenant_id, a.username, a.password, a.display_name,
+           min(max(a.expires, 60), 3600), a.enabled, t.realm
+    FROM accounts_v1 a JOIN tenants t ON t.id = a.tenant_id;
+DROP TABLE accounts_v1;
+COMMIT;
+PRAGMA legacy_alter_table = OFF;
+PRAGMA foreign_keys = ON;
+"""
+
+
+def _migrate_accounts(conn: sqlite3.Connection, schema: str) -> None:
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(accounts)")}
+    if not columns or "auth_method" in columns:
+        return  # a new database, or one already migrated
+    try:
+        conn.executescript(_ACCOUNTS_V1_TO_V2.replace("{schema}", schema))
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.execute("PRAGMA legacy_alter_table = OFF")
+        conn.execute("PRAGMA foreign_keys = ON")
+        raise
+
+
 class Database:
     def __init__(self, data_dir: str | Path) -> None:
         self.path = private_dir(data_dir) / DB_FILE
@@ -40,7 +80,8 @@ class Database:
         self._conn.execute("PRAGMA journal_mode = WAL")
         schema = resources.files("control.storage").joinpath("schema.sql").read_text()
         # executescript commits on its own, so it runs outside transaction(); the
-        # schema is idempotent (IF NOT EXISTS).
+        # schema is idempotent (IF NOT EXISTS), and an older database is migrated first.
+        _migrate_accounts(self._conn, schema)
         self._conn.executescript(schema)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []

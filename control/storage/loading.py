@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
+import orjson
+
 from control.domain.catalog import MODELS
 from control.domain.variables import DeviceData, LineData, TenantData
+from control.publish.publisher import Publication
+from provedge.formats import accounts
 
 
 def provisioning_url(edge_url: str, url_key: str) -> str:
@@ -60,3 +64,21 @@ def device_data(conn: sqlite3.Connection, row: sqlite3.Row) -> DeviceData:
         hotdesk_pin=row["hotdesk_pin"],
         lines=lines,
     )
+
+
+def account_publication(row: sqlite3.Row) -> Publication:
+    """An account row as its registrar record (provedge/formats/accounts.py)."""
+    record = accounts.encode_record(
+        account_id=row["id"],
+        tenant=row["tenant_id"],
+        realm=row["realm"],
+        username=row["username"],
+        password=row["password"],
+        enabled=bool(row["enabled"]),
+        auth_method=row["auth_method"],
+        ip_networks=[] if row["ip"] is None else [row["ip"]],
+        access_rules=orjson.loads(row["access_rules"]),
+        expires=row["expires"],
+    )
+    key = accounts.record_key(row["realm"], row["username"], row["id"])
+    return Publication(f"{accounts.OWNER_PREFIX}{row['id']}", {key: record})

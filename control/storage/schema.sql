@@ -32,16 +32,46 @@ CREATE TABLE IF NOT EXISTS devices (
 CREATE INDEX IF NOT EXISTS devices_tenant ON devices(tenant_id);
 CREATE INDEX IF NOT EXISTS devices_unpublished ON devices(published_rev) WHERE published_rev < rev;
 
+-- A SIP device account. db.py migrates an older accounts table (schema version 1) to this
+-- shape in place. The realm is filled from the tenant's when the account is created.
 CREATE TABLE IF NOT EXISTS accounts (
-    id           INTEGER PRIMARY KEY,
-    tenant_id    INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-    username     TEXT NOT NULL CHECK (length(username) BETWEEN 1 AND 64),
-    password     TEXT NOT NULL CHECK (length(password) BETWEEN 8 AND 128),
-    display_name TEXT NOT NULL DEFAULT '',
-    expires      INTEGER NOT NULL DEFAULT 360 CHECK (expires BETWEEN 30 AND 86400),
-    enabled      INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    id               INTEGER PRIMARY KEY,
+    tenant_id        INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    username         TEXT NOT NULL CHECK (length(username) BETWEEN 1 AND 64),
+    password         TEXT NOT NULL CHECK (length(password) BETWEEN 8 AND 128),
+    display_name     TEXT NOT NULL DEFAULT '',
+    expires          INTEGER NOT NULL DEFAULT 360 CHECK (expires BETWEEN 60 AND 3600),
+    enabled          INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    realm            TEXT NOT NULL CHECK (length(realm) BETWEEN 1 AND 253),
+    auth_method      TEXT NOT NULL DEFAULT 'password' CHECK (auth_method IN ('password', 'ip')),
+    ip               TEXT,  -- normalised CIDR; required by IP authentication, refused otherwise
+    invite_format    TEXT NOT NULL DEFAULT 'username'
+                     CHECK (invite_format IN ('username', 'npan', '1npan', 'e164', 'route')),
+    outbound_flags   TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(outbound_flags)),
+    access_rules     TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(access_rules)),
+    caller_id_name   TEXT NOT NULL DEFAULT '',
+    caller_id_number TEXT NOT NULL DEFAULT '',
+    owner            TEXT NOT NULL DEFAULT '',
+    email            TEXT NOT NULL DEFAULT '',
+    description      TEXT NOT NULL DEFAULT '',
+    secondary_number TEXT NOT NULL DEFAULT '',
+    rev              INTEGER NOT NULL DEFAULT 1,  -- as devices.rev, for its registrar record
+    published_rev    INTEGER NOT NULL DEFAULT 0,
+    created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    CHECK ((auth_method = 'ip') = (ip IS NOT NULL)),
     UNIQUE (tenant_id, username)
 );
+CREATE INDEX IF NOT EXISTS accounts_unpublished ON accounts(published_rev) WHERE published_rev < rev;
+
+-- One-time activation links of wizard-created accounts: the token is shown once (in the
+-- link), only its sha256 is kept. Used or past expires_at (unix seconds): 410, no change.
+CREATE TABLE IF NOT EXISTS activations (
+    token_hash TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    expires_at REAL NOT NULL,
+    used_at    TEXT
+);
+CREATE INDEX IF NOT EXISTS activations_account ON activations(account_id);
 
 CREATE TABLE IF NOT EXISTS extensions (
     id           INTEGER PRIMARY KEY,
@@ -83,7 +113,7 @@ CREATE TABLE IF NOT EXISTS settings (
     value TEXT NOT NULL
 );
 
--- Files to withdraw from LMDB. The triggers make every delete (of a device, of a tenant
+-- Owners to withdraw from LMDB. The triggers make every delete (of a device, an account, a tenant
 -- and everything its cascade removes) queue the withdrawal in the same transaction, so no
 -- code path can forget it; the publisher takes them in order under its lock (pending.py).
 CREATE TABLE IF NOT EXISTS withdrawals (
@@ -92,6 +122,9 @@ CREATE TABLE IF NOT EXISTS withdrawals (
 );
 CREATE TRIGGER IF NOT EXISTS devices_withdraw AFTER DELETE ON devices BEGIN
     INSERT INTO withdrawals (owner) VALUES ('device/' || old.mac);
+END;
+CREATE TRIGGER IF NOT EXISTS accounts_withdraw AFTER DELETE ON accounts BEGIN
+    INSERT INTO withdrawals (owner) VALUES ('account/' || old.id);
 END;
 CREATE TRIGGER IF NOT EXISTS tenants_withdraw AFTER DELETE ON tenants BEGIN
     INSERT INTO withdrawals (owner) VALUES ('tenant/' || old.id);
