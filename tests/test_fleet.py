@@ -149,3 +149,31 @@ def test_the_filter_pages_with_the_keyset(ctl: Control) -> None:
     with pytest.raises(ServiceError) as refused:
         ctl.list_devices(tenant, which="some")
     assert "filter" in refused.value.errors
+
+
+def test_cli_import_then_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from provedge.cli import main
+
+    data = tmp_path / "data"
+    ctl = build_control(data, EDGE)
+    _tenant(ctl)
+    ctl.close()
+    good = tmp_path / "good.csv"
+    good.write_text(GOOD)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(GOOD + "001565000001,nokia,,,\n")
+    base = ["--data", str(data), "--tenant", "f"]
+    assert main(["devices", "import", str(bad), *base]) == 1
+    assert "rows[4].model" in capsys.readouterr().err
+    assert main(["devices", "import", str(good), *base, "--dry-run"]) == 0
+    assert "3 would be created" in capsys.readouterr().out
+    assert main(["devices", "import", str(good), *base, "--no-watch"]) == 0
+    assert "job 1 queued" in capsys.readouterr().out
+    ctl = build_control(data, EDGE)
+    ctl.jobs.run_until_idle()  # what the control plane's runner does
+    assert all(d["published"] for d in ctl.list_devices("f")["items"])
+    ctl.close()
+    out = tmp_path / "out.csv"
+    assert main(["devices", "export", *base, "--filter", "unassigned", "-o", str(out)]) == 0
+    assert out.read_text().splitlines()[1:] == ["001565000003,fanvil-x4u,,,,,,,"]
+    assert main(["devices", "import", str(good), *base, "--tenant", "nope"]) == 2
