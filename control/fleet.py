@@ -233,6 +233,35 @@ def write_import(
     return [w.mac for w in [*plan.created, *plan.changed]]
 
 
+def remove(conn: sqlite3.Connection, macs: Sequence[str], scope: int | None) -> int:
+    """Deletes the devices in the caller's transaction (the delete trigger queues their
+    withdrawals), or a 404 naming each MAC that is bad, unknown or outside ``scope``,
+    with nothing deleted."""
+    errors: dict[str, str] = {}
+    normal: dict[str, int] = {}
+    for index, mac in enumerate(macs):
+        try:
+            normal.setdefault(normalize_mac(mac), index)
+        except InvalidMac:
+            errors[f"macs[{index}]"] = "no such device"
+    found: set[str] = set()
+    for chunk in _chunks(list(normal)):
+        found.update(
+            r["mac"]
+            for r in conn.execute(
+                f"SELECT mac FROM devices WHERE mac IN ({_marks(len(chunk))})"
+                " AND (? IS NULL OR tenant_id = ?)",
+                [*chunk, scope, scope],
+            )
+        )
+    errors.update({f"macs[{i}]": "no such device" for mac, i in normal.items() if mac not in found})
+    if errors:
+        raise ServiceError(404, dict(list(errors.items())[:MAX_ERRORS]))
+    for chunk in _chunks(list(normal)):
+        conn.execute(f"DELETE FROM devices WHERE mac IN ({_marks(len(chunk))})", chunk)
+    return len(normal)
+
+
 def export_rows(
     conn: sqlite3.Connection, tenant_id: int, which: str
 ) -> tuple[list[sqlite3.Row], dict[str, list[str]]]:

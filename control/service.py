@@ -479,6 +479,14 @@ class Control:
         # compiled before the delete cannot land after the withdrawal.
         self.publishing.step(macs=[])
 
+    def remove_devices(self, macs: list[str], scope: int | None = None) -> dict[str, Any]:
+        """All or nothing: a 404 naming each unknown MAC, or every device removed, its
+        files withdrawn before this answers (as :meth:`delete_device`)."""
+        with self.db.transaction() as conn:
+            removed = fleet.remove(conn, macs, scope)
+        self.publishing.step(macs=[])
+        return {"removed": removed}
+
     def set_lines(self, mac: str, numbers: list[str], scope: int | None = None) -> dict[str, Any]:
         with self.db.transaction() as conn:
             row = self._device_row(conn, mac, scope)

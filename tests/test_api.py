@@ -592,3 +592,26 @@ def test_device_export_and_filter(api: httpx.Client, tenant: dict[str, object]) 
         assert [row[:12] for row in csv_rows] == macs
     bad = api.get("/api/v1/devices", params={"tenant": tenant["id"], "filter": "some"})
     assert bad.status_code == 422 and "filter" in bad.json()["errors"]
+
+
+def test_removed_phones_get_the_unknown_mac_404(
+    api: httpx.Client, tenant: dict[str, object]
+) -> None:
+    macs = [unique_mac(), unique_mac()]
+    text = "mac,model\n" + "".join(f"{mac},yealink-t46s\n" for mac in macs)
+    assert _import(api, tenant["id"], text).status_code == 200
+
+    def fetch(mac: str) -> httpx.Response:
+        ua = f"Yealink SIP-T46S 66.86.0.15 {mac}"
+        return httpx.get(f"{tenant['provisioning_url']}{mac}.cfg", headers={"User-Agent": ua})
+
+    assert fetch(macs[0]).status_code == 200
+    unknown = fetch(unique_mac())
+    assert unknown.status_code == 404
+    refused = api.post("/api/v1/devices/remove", json={"macs": [macs[0], "nope"]})
+    assert refused.status_code == 404 and set(refused.json()["errors"]) == {"macs[1]"}
+    removed = api.post("/api/v1/devices/remove", json={"macs": macs})
+    assert removed.status_code == 200 and removed.json() == {"removed": 2}
+    gone = fetch(macs[0])
+    assert (gone.status_code, gone.content) == (unknown.status_code, unknown.content)
+    assert api.get(f"/api/v1/devices/{macs[0]}").status_code == 404

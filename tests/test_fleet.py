@@ -177,3 +177,26 @@ def test_cli_import_then_export(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["devices", "export", *base, "--filter", "unassigned", "-o", str(out)]) == 0
     assert out.read_text().splitlines()[1:] == ["001565000003,fanvil-x4u,,,,,,,"]
     assert main(["devices", "import", str(good), *base, "--tenant", "nope"]) == 2
+
+
+def test_remove_is_all_or_nothing_and_withdraws(ctl: Control) -> None:
+    tenant = _tenant(ctl)
+    other = _tenant(ctl, "g")
+    ctl.import_devices(tenant, read_rows(GOOD))
+    ctl.create_device(DeviceIn(tenant=other, mac="0015650000ff", model="yealink-t46s"))
+    with pytest.raises(ServiceError) as refused:
+        ctl.remove_devices(["00:15:65:00:00:01", "001565000077", "nonsense"])
+    assert refused.value.status == 404
+    assert set(refused.value.errors) == {"macs[1]", "macs[2]"}
+    with pytest.raises(ServiceError):  # another tenant's device is unknown to a tenant
+        ctl.remove_devices(["0015650000ff"], scope=tenant)
+    assert len(ctl.list_devices(tenant)["items"]) == 3
+    assert ctl.remove_devices(["00:15:65:00:00:01", "0015.6500.0002"], scope=tenant) == {
+        "removed": 2
+    }
+    assert [d["mac"] for d in ctl.list_devices(tenant)["items"]] == ["001565000003"]
+    (queued,) = ctl.db.query_one("SELECT count(*) FROM withdrawals")
+    assert queued == 0  # applied before the answer
+    with pytest.raises(ServiceError) as gone:
+        ctl.get_device("001565000001")
+    assert gone.value.status == 404

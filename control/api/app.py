@@ -119,6 +119,10 @@ async def devices_import(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.import_devices, tenant, rows, q.dry_run, who.scope)
 
 
+async def devices_remove(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.remove_devices, request.state.body.macs, who.scope)
+
+
 async def devices_export(request: Request, who: Principal, ctl: Control) -> Any:
     tenant = _tenant_or_scope(request, who)
     text = await run_in_threadpool(
@@ -274,6 +278,9 @@ ROUTES: list[Op] = [
        "Import devices from CSV or JSON rows, all or nothing (`dry_run`: report only)",
        S.ImportOut, body=S.ImportRows, body_media_types=("application/json", "text/csv"),
        query=S.ImportQuery, errors=(404, 422)),
+    Op("POST", "/api/v1/devices/remove", devices_remove,
+       "Remove one or many devices, all or nothing (404 naming each unknown MAC)",
+       S.RemovedOut, body=S.DevicesRemoveIn, errors=(404,)),
     Op("GET", "/api/v1/devices/export", devices_export,
        "The filtered devices of a tenant as CSV (mac, model, name, line1..line6)", str,
        query=S.ExportQuery, errors=(404,), media_type="text/csv"),

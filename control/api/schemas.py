@@ -351,6 +351,14 @@ class ImportRow(_Strict):
 
 ImportRows = Annotated[list[ImportRow], Field(max_length=100_000)]
 
+
+class DevicesRemoveIn(_Strict):
+    macs: Annotated[
+        list[Annotated[str, Field(max_length=64)]],
+        Field(min_length=1, max_length=100_000, description="MACs in any notation"),
+    ]
+
+
 # The schemas of path parameters by name, for the document; a name not here is a string.
 PATH_PARAMETERS: dict[str, dict[str, object]] = {
     "tenant": {"type": "string", "minLength": 1, "description": "tenant id or name"},
@@ -519,6 +527,10 @@ class ImportOut(_Out):
     job: Annotated[
         JobOut | None, Field(description="the job publishing a large import; null: published")
     ]
+
+
+class RemovedOut(_Out):
+    removed: Annotated[int, Field(description="devices removed; their files are withdrawn")]
 
 
 class AccessRuleOut(_Out):
