@@ -14,10 +14,12 @@ import secrets
 import sqlite3
 import string
 import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
+from control import fleet
 from control.api.schemas import (
     USERNAME,
     AccountBatchIn,
@@ -31,6 +33,7 @@ from control.api.schemas import (
     batch_usernames,
     ip_problem,
 )
+from control.domain import devicecsv
 from control.domain.catalog import MODELS, Model, device_files
 from control.domain.errors import ServiceError, conflict, invalid, not_found
 from control.domain.locale import language_for
@@ -57,7 +60,9 @@ _DEVICE_ROWS = (
 )
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_"
-_PASSWORD_CLASSES = (string.ascii_uppercase, string.ascii_lowercase, string.digits, "-_")
+_PASSWORD_CLASSES = tuple(
+    frozenset(cls) for cls in (string.ascii_uppercase, string.ascii_lowercase, string.digits, "-_")
+)
 
 
 def new_password(length: int = 20) -> str:
@@ -70,7 +75,8 @@ def new_password(length: int = 20) -> str:
         # URL-safe base64 of random bytes: each character is 6 random bits, uniform over
         # exactly PASSWORD_ALPHABET, and 20 times faster than choosing one at a time.
         password = secrets.token_urlsafe(length)[:length]
-        if sum(any(c in cls for c in password) for cls in _PASSWORD_CLASSES) >= 3:
+        chars = set(password)  # sets: a 100,000-row import makes as many passwords
+        if sum(not chars.isdisjoint(cls) for cls in _PASSWORD_CLASSES) >= 3:
             return password
 
 
@@ -236,6 +242,42 @@ def find_tenant(
     return row
 
 
+def import_devices(
+    db: Database,
+    tenant: int | str,
+    rows: Sequence[Mapping[str, str | None]],
+    dry_run: bool = False,
+    scope: int | None = None,
+    always_job: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict[str, Any], list[str], int | None]:
+    """Checks every row, then (unless ``dry_run``) writes them all in one transaction:
+    ``(answer, MACs for the caller to step, recompile job id)``. More than a batch of
+    changed devices, or ``always_job`` (a process that cannot publish: the CLI), queues a
+    ``recompile`` job instead of MACs to step."""
+    with db.transaction() as conn:
+        tenant_id = int(find_tenant(conn, tenant, "tenant", scope)["id"])
+        plan = fleet.plan_import(conn, tenant_id, rows, progress)
+        macs: list[str] = []
+        job_id = None
+        if not dry_run:
+            macs = fleet.write_import(conn, tenant_id, plan, lambda: new_password(16))
+            if macs and (always_job or len(macs) > PUBLISH_BATCH):
+                job_id, macs = jobs.enqueue(conn, RECOMPILE, tenant_id), []
+    return {"tenant": tenant_id, "dry_run": dry_run, **plan.view()}, macs, job_id
+
+
+def export_devices(
+    db: Database, tenant: int | str, which: str = "all", scope: int | None = None
+) -> str:
+    """CSV of a tenant's devices under a filter, as an import reads it; no passwords."""
+    fleet.check_filter(which)
+    with db.read() as conn:
+        tenant_id = int(find_tenant(conn, tenant, "tenant", scope)["id"])
+        devices, lines = fleet.export_rows(conn, tenant_id, which)
+    return devicecsv.write_rows(devices, lines)
+
+
 class Control:
     def __init__(
         self,
@@ -358,12 +400,15 @@ class Control:
         scope: int | None = None,
         limit: int = DEFAULT_PAGE,
         after: str | None = None,
+        which: str = "all",
     ) -> dict[str, Any]:
         """One page in MAC order: ``{"items": [...], "next": cursor or None}``. Keyset
         paging (``after`` = the last MAC of the previous page) costs the same on the
-        millionth device as on the first, and two queries per page whatever its size."""
+        millionth device as on the first, and two queries per page whatever its size.
+        ``which``: ``all``, ``assigned`` (at least one line) or ``unassigned``."""
         if not 1 <= limit <= MAX_PAGE:
             raise invalid("limit", f"between 1 and {MAX_PAGE}")
+        fleet.check_filter(which)
         with self.db.read() as conn:
             tenant_id = (
                 None if tenant is None else self._tenant_row(conn, tenant, "tenant", scope)["id"]
@@ -372,11 +417,35 @@ class Control:
                 tenant_id = scope
             rows = conn.execute(
                 _DEVICE_ROWS
-                + " WHERE (? IS NULL OR d.tenant_id = ?) AND d.mac > ? ORDER BY d.mac LIMIT ?",
+                + " WHERE (? IS NULL OR d.tenant_id = ?) AND d.mac > ?"
+                + fleet.FILTERS[which]
+                + " ORDER BY d.mac LIMIT ?",
                 (tenant_id, tenant_id, after or "", limit + 1),
             ).fetchall()
             items = self._device_views(conn, rows[:limit])
         return {"items": items, "next": items[-1]["mac"] if len(rows) > limit else None}
+
+    def import_devices(
+        self,
+        tenant: int | str,
+        rows: Sequence[Mapping[str, str | None]],
+        dry_run: bool = False,
+        scope: int | None = None,
+    ) -> dict[str, Any]:
+        """All or nothing (:func:`import_devices`); published now, or by the job in ``job``."""
+        view, macs, job_id = import_devices(self.db, tenant, rows, dry_run, scope)
+        if macs:
+            self.publishing.step(macs=macs)
+        if job_id is not None:
+            self.jobs.wake()
+        view["job"] = None if job_id is None else self.get_job(job_id)
+        return view
+
+    def export_devices(
+        self, tenant: int | str, which: str = "all", scope: int | None = None
+    ) -> str:
+        """CSV of the devices (:func:`export_devices`)."""
+        return export_devices(self.db, tenant, which, scope)
 
     def update_device(
         self, mac: str, patch: DevicePatch, scope: int | None = None
@@ -409,6 +478,14 @@ class Control:
         # Applied by the next step, which waits for a batch being written now: a batch
         # compiled before the delete cannot land after the withdrawal.
         self.publishing.step(macs=[])
+
+    def remove_devices(self, macs: list[str], scope: int | None = None) -> dict[str, Any]:
+        """All or nothing: a 404 naming each unknown MAC, or every device removed, its
+        files withdrawn before this answers (as :meth:`delete_device`)."""
+        with self.db.transaction() as conn:
+            removed = fleet.remove(conn, macs, scope)
+        self.publishing.step(macs=[])
+        return {"removed": removed}
 
     def set_lines(self, mac: str, numbers: list[str], scope: int | None = None) -> dict[str, Any]:
         with self.db.transaction() as conn:

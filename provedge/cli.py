@@ -15,7 +15,8 @@ from pathlib import Path
 from provedge.config import Config, ConfigError, add_arguments
 
 TOKEN_FILE = "operator-token"
-JOB_COMMANDS = ("jobs", "recompile")  # provedge/jobs_cli.py; they take the data setting
+# provedge/jobs_cli.py and devices_cli.py; they take the data setting
+JOB_COMMANDS = ("jobs", "recompile", "devices")
 
 # Each command imports what it runs inside its function: `provedge edge` must load nothing
 # from control/ (the edge reads LMDB only), and `--help` stays instant.
@@ -167,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     from provedge.jobs_cli import add_commands  # imports nothing heavy at module level
 
     add_commands(sub, lambda parser: add_arguments(parser, "jobs"))
+    from provedge.devices_cli import add_commands as add_devices
+
+    add_devices(sub, lambda parser: add_arguments(parser, "jobs"))
     from provedge.loadtest_cli import add_commands as add_loadtest
 
     add_loadtest(sub, lambda parser: add_arguments(parser, "loadtest"))

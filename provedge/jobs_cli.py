@@ -125,9 +125,14 @@ def _ref(text: str) -> int | str:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else text
 
 
+def command_group(sub: Any, name: str, help: str) -> Any:
+    """A command of actions (``provedge NAME ACTION``): the parsers of its actions."""
+    group = sub.add_parser(name, help=help)
+    return group.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+
+
 def add_commands(sub: Any, data_arg: Any) -> None:
-    jobs = sub.add_parser("jobs", help="list, watch and cancel long-running jobs")
-    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    jobs_sub = command_group(sub, "jobs", "list, watch and cancel long-running jobs")
     listing = jobs_sub.add_parser("list", help="the latest jobs, newest first")
     data_arg(listing)
     listing.add_argument("--state", help="only jobs in this state")

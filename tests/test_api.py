@@ -526,3 +526,92 @@ def test_account_batch_lists_each_bad_row(api: httpx.Client, tenant: dict[str, o
     assert set(again.json()["errors"]) == {"rows[0].username", "rows[1].username"}
     listed = api.get("/api/v1/accounts", params={"tenant": tenant["id"]}).json()
     assert len([a for a in listed if a["username"].startswith("desk")]) == 4
+
+
+def _import(api: httpx.Client, tenant: object, text: str, **params: object) -> httpx.Response:
+    return api.post(
+        "/api/v1/devices/import",
+        params={"tenant": tenant, **params},
+        content=text.encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+
+
+def test_device_import_is_all_or_nothing_then_served(
+    provedge: Provedge, api: httpx.Client, tenant: dict[str, object]
+) -> None:
+    api.post("/api/v1/accounts", json={"tenant": tenant["id"], "username": "imp1"})
+    api.post(
+        "/api/v1/extensions", json={"tenant": tenant["id"], "number": "5001", "accounts": ["imp1"]}
+    )
+    good, other = unique_mac(), unique_mac()
+    fixed = f"mac,model,name,line1\n{good},yealink-t46s,Desk,5001\n{other},fanvil-x4u,,\n"
+    mixed = fixed + f"{good},nokia,,5009\n"
+    refused = _import(api, tenant["id"], mixed)
+    assert refused.status_code == 422, refused.text
+    assert set(refused.json()["errors"]) == {"rows[3].mac", "rows[3].model", "rows[3].line1"}
+    assert api.get(f"/api/v1/devices/{good}").status_code == 404  # nothing written
+    dry = _import(api, tenant["id"], fixed, dry_run="true").json()
+    assert (dry["dry_run"], dry["created"], dry["job"]) == (True, 2, None)
+    assert api.get(f"/api/v1/devices/{good}").status_code == 404
+    done = _import(api, tenant["id"], fixed)
+    assert done.status_code == 200 and done.json()["created"] == 2, done.text
+    wait_job(api, done.json()["job"])
+    config = httpx.get(
+        f"{tenant['provisioning_url']}{good}.cfg",
+        headers={"User-Agent": f"Yealink SIP-T46S 66.86.0.15 {good}"},
+    )
+    assert config.status_code == 200 and "imp1" in config.text
+    again = _import(api, tenant["id"], fixed).json()
+    assert (again["created"], again["changed"], again["unchanged"]) == (0, 0, 2)
+    rows = [{"mac": good, "model": "yealink-t46s", "name": "Desk 2"}]
+    as_json = api.post("/api/v1/devices/import", params={"tenant": tenant["id"]}, json=rows)
+    assert as_json.status_code == 200 and as_json.json()["changed_macs"] == [good]
+
+
+def test_device_export_and_filter(api: httpx.Client, tenant: dict[str, object]) -> None:
+    api.post("/api/v1/accounts", json={"tenant": tenant["id"], "username": "exp1"})
+    api.post(
+        "/api/v1/extensions", json={"tenant": tenant["id"], "number": "5101", "accounts": ["exp1"]}
+    )
+    lined, bare = sorted([unique_mac(), unique_mac()])
+    text = f"mac,model,line1\n{lined},yealink-t46s,5101\n{bare},yealink-t46s,\n"
+    assert _import(api, tenant["id"], text).status_code == 200
+    exported = api.get("/api/v1/devices/export", params={"tenant": tenant["id"]})
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert exported.text.splitlines()[1:] == [
+        f"{lined},yealink-t46s,,5101,,,,,",
+        f"{bare},yealink-t46s,,,,,,,",
+    ]
+    for which, macs in (("assigned", [lined]), ("unassigned", [bare]), ("all", [lined, bare])):
+        page = api.get("/api/v1/devices", params={"tenant": tenant["id"], "filter": which})
+        assert [d["mac"] for d in page.json()["items"]] == macs
+        csv_rows = api.get(
+            "/api/v1/devices/export", params={"tenant": tenant["id"], "filter": which}
+        ).text.splitlines()[1:]
+        assert [row[:12] for row in csv_rows] == macs
+    bad = api.get("/api/v1/devices", params={"tenant": tenant["id"], "filter": "some"})
+    assert bad.status_code == 422 and "filter" in bad.json()["errors"]
+
+
+def test_removed_phones_get_the_unknown_mac_404(
+    api: httpx.Client, tenant: dict[str, object]
+) -> None:
+    macs = [unique_mac(), unique_mac()]
+    text = "mac,model\n" + "".join(f"{mac},yealink-t46s\n" for mac in macs)
+    assert _import(api, tenant["id"], text).status_code == 200
+
+    def fetch(mac: str) -> httpx.Response:
+        ua = f"Yealink SIP-T46S 66.86.0.15 {mac}"
+        return httpx.get(f"{tenant['provisioning_url']}{mac}.cfg", headers={"User-Agent": ua})
+
+    assert fetch(macs[0]).status_code == 200
+    unknown = fetch(unique_mac())
+    assert unknown.status_code == 404
+    refused = api.post("/api/v1/devices/remove", json={"macs": [macs[0], "nope"]})
+    assert refused.status_code == 404 and set(refused.json()["errors"]) == {"macs[1]"}
+    removed = api.post("/api/v1/devices/remove", json={"macs": macs})
+    assert removed.status_code == 200 and removed.json() == {"removed": 2}
+    gone = fetch(macs[0])
+    assert (gone.status_code, gone.content) == (unknown.status_code, unknown.content)
+    assert api.get(f"/api/v1/devices/{macs[0]}").status_code == 404

@@ -28,6 +28,7 @@ from control.api.bodies import MAX_BODY_BYTES, parse_body, parse_query
 from control.api.metrics import ControlMetrics
 from control.api.openapi import document
 from control.api.route import Op, Role
+from control.domain import devicecsv
 from control.domain.catalog import MODELS
 from control.domain.errors import ServiceError
 from control.domain.refs import parse_ref
@@ -100,7 +101,34 @@ async def tenant_patch(request: Request, who: Principal, ctl: Control) -> Any:
 
 async def devices_list(request: Request, who: Principal, ctl: Control) -> Any:
     q = request.state.query
-    return await run_in_threadpool(ctl.list_devices, q.tenant, who.scope, q.limit, q.after)
+    return await run_in_threadpool(
+        ctl.list_devices, q.tenant, who.scope, q.limit, q.after, q.filter
+    )
+
+
+def _import_rows(body: str | list[schemas.ImportRow]) -> list[dict[str, str]]:
+    if isinstance(body, str):
+        return devicecsv.read_rows(body)
+    return [row.model_dump(exclude_none=True) for row in body]
+
+
+async def devices_import(request: Request, who: Principal, ctl: Control) -> Any:
+    q = request.state.query
+    rows = await run_in_threadpool(_import_rows, request.state.body)
+    tenant = _tenant_or_scope(request, who)
+    return await run_in_threadpool(ctl.import_devices, tenant, rows, q.dry_run, who.scope)
+
+
+async def devices_remove(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.remove_devices, request.state.body.macs, who.scope)
+
+
+async def devices_export(request: Request, who: Principal, ctl: Control) -> Any:
+    tenant = _tenant_or_scope(request, who)
+    text = await run_in_threadpool(
+        ctl.export_devices, tenant, request.state.query.filter, who.scope
+    )
+    return Response(text, media_type="text/csv; charset=utf-8")
 
 
 async def devices_create(request: Request, who: Principal, ctl: Control) -> Any:
@@ -246,6 +274,16 @@ ROUTES: list[Op] = [
        query=S.DevicesQuery, errors=(404,)),
     Op("POST", "/api/v1/devices", devices_create, "Add a device by MAC", S.DeviceOut, 201,
        body=S.DeviceIn, errors=(404, 409)),
+    Op("POST", "/api/v1/devices/import", devices_import,
+       "Import devices from CSV or JSON rows, all or nothing (`dry_run`: report only)",
+       S.ImportOut, body=S.ImportRows, body_media_types=("application/json", "text/csv"),
+       query=S.ImportQuery, errors=(404, 422)),
+    Op("POST", "/api/v1/devices/remove", devices_remove,
+       "Remove one or many devices, all or nothing (404 naming each unknown MAC)",
+       S.RemovedOut, body=S.DevicesRemoveIn, errors=(404,)),
+    Op("GET", "/api/v1/devices/export", devices_export,
+       "The filtered devices of a tenant as CSV (mac, model, name, line1..line6)", str,
+       query=S.ExportQuery, errors=(404,), media_type="text/csv"),
     Op("GET", "/api/v1/devices/{mac}", device_get, "One device", S.DeviceOut, errors=(404,)),
     Op("PATCH", "/api/v1/devices/{mac}", device_patch, "Change a device", S.DeviceOut,
        body=S.DevicePatch, errors=(404,)),
@@ -320,7 +358,9 @@ def _endpoint(
             principal = await _principal(op, ctl, request)
             request.state.query = parse_query(request, op.query)
             if op.body is not None:
-                request.state.body = await parse_body(request, op.body, max_body_bytes)
+                request.state.body = await parse_body(
+                    request, op.body, max_body_bytes, op.body_media_types
+                )
             result = await op.handler(request, principal, ctl)
         except ServiceError as exc:
             return _error(exc.status, exc.errors)

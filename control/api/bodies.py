@@ -81,9 +81,22 @@ def decode(raw: bytes, kind: Any) -> Any:
     return validate(kind, data)
 
 
-async def parse_body(request: Request, kind: Any, limit: int) -> Any:
-    """The body read within ``limit``, decoded and validated as ``kind``."""
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def parse_body(
+    request: Request, kind: Any, limit: int, media_types: tuple[str, ...] = ()
+) -> Any:
+    """The body read within ``limit``, decoded and validated as ``kind``; sent as one of
+    ``media_types`` other than JSON, it is the text itself (UTF-8), for the handler."""
     raw = await read_body(request, limit)
+    sent = media_type(request)
+    if sent != "application/json" and sent in media_types:
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            raise ServiceError(400, {"body": "not UTF-8 text"}) from None
     if len(raw) <= INLINE_PARSE_BYTES:
         return decode(raw, kind)
     return await run_in_threadpool(decode, raw, kind)

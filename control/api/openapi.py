@@ -20,6 +20,7 @@ from provedge import __version__
 
 _REF = "#/components/schemas/{model}"
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+_TEXT = {"type": "string", "description": "the same rows as text (CSV with a header line)"}
 
 
 class _Components:
@@ -86,9 +87,13 @@ def operation(op: Op, parts: _Components) -> dict[str, Any]:
     if params := _parameters(op, parts):
         entry["parameters"] = params
     if op.body is not None:
+        json_schema = parts.schema(op.body, "validation")
         entry["requestBody"] = {
             "required": True,
-            "content": _json(parts.schema(op.body, "validation")),
+            "content": {
+                media: {"schema": json_schema if media == "application/json" else _TEXT}
+                for media in op.body_media_types
+            },
         }
     if op.role == "public":
         entry["security"] = []

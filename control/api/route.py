@@ -19,6 +19,9 @@ Fields:
   ``None`` when the success status is 204.
 - ``status``: the success status (200, 201, 204).
 - ``body``: the type the JSON body must have, or ``None`` for no body.
+- ``body_media_types``: what the body may be sent as; JSON unless said. A body sent as
+  another of them (``Content-Type``, e.g. ``text/csv`` for a device import) reaches the
+  handler as text, which it parses; the document describes it as a string.
 - ``query``: a pydantic model of the query parameters, or ``None`` (then any is a 422).
 - ``role``: ``"public"`` (no token), ``"any"`` (any valid token), ``"admin"`` (operators
   and tenant admins) or ``"operator"``.
@@ -73,6 +76,7 @@ class Op:
     response: Any
     status: int = 200
     body: Any = None
+    body_media_types: tuple[str, ...] = ("application/json",)
     query: type[BaseModel] | None = None
     role: Role = "admin"
     errors: tuple[int, ...] = ()

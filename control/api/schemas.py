@@ -331,6 +331,34 @@ class LineIn(_Strict):
 
 Lines = Annotated[list[LineIn], Field(max_length=MAX_LINES)]
 
+Cell = Annotated[str, Field(max_length=256)]
+
+
+class ImportRow(_Strict):
+    """A row of an import as JSON: the CSV columns; each cell is checked by the import,
+    which names every bad row, column and reason at once."""
+
+    mac: Cell
+    model: Cell
+    name: Cell | None = None
+    line1: Cell | None = None
+    line2: Cell | None = None
+    line3: Cell | None = None
+    line4: Cell | None = None
+    line5: Cell | None = None
+    line6: Cell | None = None
+
+
+ImportRows = Annotated[list[ImportRow], Field(max_length=100_000)]
+
+
+class DevicesRemoveIn(_Strict):
+    macs: Annotated[
+        list[Annotated[str, Field(max_length=64)]],
+        Field(min_length=1, max_length=100_000, description="MACs in any notation"),
+    ]
+
+
 # The schemas of path parameters by name, for the document; a name not here is a string.
 PATH_PARAMETERS: dict[str, dict[str, object]] = {
     "tenant": {"type": "string", "minLength": 1, "description": "tenant id or name"},
@@ -341,13 +369,34 @@ PATH_PARAMETERS: dict[str, dict[str, object]] = {
 
 
 # ---- query parameters ----------------------------------------------------------------------
+DeviceFilter = Annotated[
+    Literal["all", "assigned", "unassigned"],
+    Field(description="`assigned`: devices with at least one line; `unassigned`: none"),
+]
+
+
 class DevicesQuery(_Strict):
     tenant: OptionalTenantRef = None
+    filter: DeviceFilter = "all"
     limit: Annotated[int, Field(ge=1, le=1000, description="devices per page")] = 100
     after: Annotated[
         str | None,
         Field(pattern=r"^[0-9a-f]{12}$", description="`next` of the previous page: its last MAC"),
     ] = None
+
+
+class ImportQuery(_Strict):
+    tenant: Annotated[
+        OptionalTenantRef, Field(description="required for operators; a tenant token's own")
+    ] = None
+    dry_run: Annotated[bool, Field(description="check and report; write nothing")] = False
+
+
+class ExportQuery(_Strict):
+    tenant: Annotated[
+        OptionalTenantRef, Field(description="required for operators; a tenant token's own")
+    ] = None
+    filter: DeviceFilter = "all"
 
 
 class JobsQuery(_Strict):
@@ -464,6 +513,24 @@ class DeviceOut(_Out):
 class DevicePage(_Out):
     items: list[DeviceOut]
     next: Annotated[str | None, Field(description="pass as `after` for the next page")]
+
+
+class ImportOut(_Out):
+    tenant: int
+    dry_run: bool
+    rows: int
+    created: Annotated[int, Field(description="devices new to the tenant")]
+    changed: Annotated[int, Field(description="devices whose model, name or lines change")]
+    unchanged: Annotated[int, Field(description="rows that change nothing")]
+    created_macs: Annotated[list[str], Field(description="the first 100 created")]
+    changed_macs: Annotated[list[str], Field(description="the first 100 changed")]
+    job: Annotated[
+        JobOut | None, Field(description="the job publishing a large import; null: published")
+    ]
+
+
+class RemovedOut(_Out):
+    removed: Annotated[int, Field(description="devices removed; their files are withdrawn")]
 
 
 class AccessRuleOut(_Out):
