@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from control import fleet
+from control import fleet, search
 from control.api.schemas import (
     USERNAME,
     AccountBatchIn,
@@ -711,13 +711,55 @@ class Control:
             row = self._account_row(conn, account_id, scope)
             return self._account_views(conn, [row])[0]
 
-    def list_accounts(self, tenant: int | str, scope: int | None = None) -> list[dict[str, Any]]:
+    def list_accounts(
+        self,
+        tenant: int | str,
+        scope: int | None = None,
+        q: str = "",
+        sort: str = "username",
+        order: str = "asc",
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of the tenant's accounts matching the Lucene query ``q``
+        (control/search.py), in ``sort`` order then by id; ``cursor`` is the previous
+        page's ``next_cursor``. A bad query is a 400 on ``q``, a bad cursor a 422."""
+        if sort not in search.SORT_FIELDS:
+            raise invalid("sort", f"one of {', '.join(search.SORT_FIELDS)}")
+        try:
+            where = search.translate(q)
+        except search.QueryError as exc:
+            raise ServiceError(400, {"q": str(exc)}) from None
+        try:
+            after = search.decode_cursor(cursor, sort, order) if cursor else None
+        except search.QueryError as exc:
+            raise invalid("cursor", str(exc)) from None
+        column = search.sort_key(sort)
+        direction, beyond = ("DESC", "<") if order == "desc" else ("ASC", ">")
         with self.db.read() as conn:
             tenant_id = self._tenant_row(conn, tenant, "tenant", scope)["id"]
+            base = f"FROM accounts a WHERE a.tenant_id = ? AND {where.text}"
+            params = [tenant_id, *where.params]
+            (total,) = conn.execute(f"SELECT count(*) {base}", params).fetchone()
+            page = base
+            if after is not None:
+                page += f" AND ({column}, a.id) {beyond} (?, ?)"
+                params += after
             rows = conn.execute(
-                "SELECT * FROM accounts WHERE tenant_id = ? ORDER BY username", (tenant_id,)
+                f"SELECT a.* {page} ORDER BY {column} {direction}, a.id {direction} LIMIT ?",
+                [*params, limit + 1],
             ).fetchall()
-            return self._account_views(conn, rows)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            items = self._account_views(conn, rows)
+        last = rows[-1] if more else None
+        return {
+            "items": items,
+            "total": total,
+            "next_cursor": None
+            if last is None
+            else search.encode_cursor(sort, order, last[sort], last["id"]),
+        }
 
     def reveal_password(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
         with self.db.read() as conn:

@@ -208,7 +208,7 @@ def test_disable_republishes_exactly_the_devices_carrying_it(ctl: Control) -> No
     tenant = _tenant(ctl)
     for name in ("a1", "a2"):
         ctl.create_account(AccountIn(tenant=tenant, username=name))
-    first = ctl.list_accounts(tenant)[0]
+    first = ctl.list_accounts(tenant)["items"][0]
     mac = _device_with(ctl, tenant, "001565000010", "100", "a1")
     _device_with(ctl, tenant, "001565000011", "101", "a2")
     compiled = spy_compiles(ctl)
@@ -296,7 +296,7 @@ def test_an_older_accounts_table_is_migrated_in_place(tmp_path: Path) -> None:
     conn.close()
     ctl = build_control(tmp_path, EDGE)
     try:
-        bob, carol = ctl.list_accounts(1)
+        bob, carol = ctl.list_accounts(1)["items"]
         assert (bob["realm"], bob["expires"], carol["expires"]) == ("old.example", 60, 3600)
         assert bob["auth_method"] == "password" and not bob["published"]
         assert ctl.list_extensions(1)[0]["accounts"] == ["bob"]  # references kept
@@ -379,12 +379,13 @@ def test_a_batch_from_a_pattern_all_or_nothing(
         ctl.create_accounts(body)
     assert caught.value.status == 422
     assert caught.value.errors == {"rows[1].username": "sales009 exists in the tenant"}
-    assert [a["username"] for a in ctl.list_accounts(tenant)] == ["sales009"]  # nothing written
+    listed = ctl.list_accounts(tenant)["items"]
+    assert [a["username"] for a in listed] == ["sales009"]  # nothing written
     body = validate(AccountBatchIn, {**body.model_dump(exclude_none=True), "start": 10})
     made = ctl.create_accounts(body)
     assert [r["username"] for r in made["items"]] == ["sales010", "sales011", "sales012"]
     assert made["job"] is None and all(len(r["password"]) == 20 for r in made["items"])
-    listed = {a["username"]: a for a in ctl.list_accounts(tenant)}
+    listed = {a["username"]: a for a in ctl.list_accounts(tenant)["items"]}
     assert listed["sales011"]["owner"] == "Sales" and listed["sales011"]["expires"] == 120
     assert len(_records(ctl)) == 4
     monkeypatch.setattr("control.service.PUBLISH_BATCH", 2)  # many: a job publishes them

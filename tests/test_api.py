@@ -142,7 +142,7 @@ def test_account_generates_username_and_strong_password(
         "/api/v1/accounts", json={"tenant": tenant["id"], "display_name": "Gen"}
     ).json()
     assert account["username"] and len(account["password"]) >= 16
-    listed = api.get("/api/v1/accounts", params={"tenant": tenant["id"]}).json()
+    listed = api.get("/api/v1/accounts", params={"tenant": tenant["id"]}).json()["items"]
     assert all("password" not in row for row in listed)  # shown once, on create only
     chosen = api.post(
         "/api/v1/accounts",
@@ -524,7 +524,7 @@ def test_account_batch_lists_each_bad_row(api: httpx.Client, tenant: dict[str, o
     again = api.post("/api/v1/accounts/batch", json={**body, "start": 3})
     assert again.status_code == 422
     assert set(again.json()["errors"]) == {"rows[0].username", "rows[1].username"}
-    listed = api.get("/api/v1/accounts", params={"tenant": tenant["id"]}).json()
+    listed = api.get("/api/v1/accounts", params={"tenant": tenant["id"]}).json()["items"]
     assert len([a for a in listed if a["username"].startswith("desk")]) == 4
 
 
@@ -615,3 +615,22 @@ def test_removed_phones_get_the_unknown_mac_404(
     gone = fetch(macs[0])
     assert (gone.status_code, gone.content) == (unknown.status_code, unknown.content)
     assert api.get(f"/api/v1/devices/{macs[0]}").status_code == 404
+
+
+def test_account_search_pages_and_refuses_a_malformed_query(
+    api: httpx.Client, tenant: dict[str, object]
+) -> None:
+    for n in range(3):
+        body = {"tenant": tenant["id"], "username": f"find{n}", "owner": f"Alice {n}"}
+        assert api.post("/api/v1/accounts", json=body).status_code == 201
+    query = {"tenant": tenant["id"], "q": "owner:alice*", "sort": "owner", "order": "desc"}
+    first = api.get("/api/v1/accounts", params={**query, "limit": 2}).json()
+    assert first["total"] == 3 and [a["username"] for a in first["items"]] == ["find2", "find1"]
+    rest = api.get("/api/v1/accounts", params={**query, "cursor": first["next_cursor"]}).json()
+    assert [a["username"] for a in rest["items"]] == ["find0"] and rest["next_cursor"] is None
+    bad = api.get("/api/v1/accounts", params={"tenant": tenant["id"], "q": "owner:(alice"})
+    assert bad.status_code == 400 and "end" in bad.json()["errors"]["q"]
+    bad = api.get("/api/v1/accounts", params={"tenant": tenant["id"], "q": "nosuch:x"})
+    assert bad.status_code == 400 and "position 0" in bad.json()["errors"]["q"]
+    unknown = api.get("/api/v1/accounts", params={"tenant": tenant["id"], "sort": "password"})
+    assert unknown.status_code == 422 and set(unknown.json()["errors"]) == {"sort"}

@@ -161,8 +161,11 @@ async def lines_put(request: Request, who: Principal, ctl: Control) -> Any:
 
 
 async def accounts_list(request: Request, who: Principal, ctl: Control) -> Any:
+    q = request.state.query
     tenant = _tenant_or_scope(request, who)
-    return await run_in_threadpool(ctl.list_accounts, tenant, who.scope)
+    return await run_in_threadpool(
+        ctl.list_accounts, tenant, who.scope, q.q, q.sort, q.order, q.limit, q.cursor
+    )
 
 
 def _with_activation_url(request: Request, answer: dict[str, Any]) -> dict[str, Any]:
@@ -293,8 +296,9 @@ ROUTES: list[Op] = [
        errors=(404,)),
     Op("PUT", "/api/v1/devices/{mac}/lines", lines_put, "Replace a device's lines (at most 6)",
        list[S.LineOut], body=S.Lines, errors=(404, 422)),
-    Op("GET", "/api/v1/accounts", accounts_list, "List SIP device accounts of a tenant",
-       list[S.AccountOut], query=S.TenantQuery, errors=(404,)),
+    Op("GET", "/api/v1/accounts", accounts_list,
+       "Search a tenant's SIP device accounts (Lucene syntax), one page at a time",
+       S.AccountPage, query=S.AccountsQuery, errors=(400, 404)),
     Op("POST", "/api/v1/accounts", accounts_create, "Create a SIP device account", S.AccountOut,
        201, body=S.AccountIn, errors=(404, 409)),
     Op("POST", "/api/v1/accounts/batch", accounts_batch,

@@ -56,7 +56,7 @@ STATUSES = {
     200: "OK",
     201: "created",
     204: "done; no content",
-    400: "the body is not JSON",
+    400: "the body is not JSON, or the query `q` is malformed (`errors.q` says where)",
     401: "missing or unknown bearer token",
     403: "the token's role may not do this",
     404: "no such object (or outside the token's tenant)",

@@ -409,6 +409,31 @@ class TenantQuery(_Strict):
     ] = None
 
 
+SortField = Literal[
+    "username", "owner", "email", "description", "caller_id_name", "caller_id_number",
+    "expires", "created_at", "id",
+]  # fmt: skip
+
+
+class AccountsQuery(TenantQuery):
+    q: Annotated[
+        str,
+        Field(
+            max_length=1000,
+            description="Lucene query syntax over owner, username, callerid, email,"
+            " description (and id, expires, created_at): field:term, bare terms, phrases,"
+            " AND/OR/NOT/-/+, grouping, * and ? wildcards, field:[a TO b]",
+            examples=["owner:alice* AND NOT email:*example.org"],
+        ),
+    ] = ""
+    sort: SortField = "username"
+    order: Literal["asc", "desc"] = "asc"
+    limit: Annotated[int, Field(ge=1, le=1000, description="accounts per page")] = 100
+    cursor: Annotated[
+        str | None, Field(max_length=2000, description="`next_cursor` of the previous page")
+    ] = None
+
+
 # ---- responses -----------------------------------------------------------------------------
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -575,6 +600,14 @@ class AccountOut(_Out):
         JobOut | None,
         Field(description="only in a PATCH or DELETE answer: the job republishing its devices"),
     ] = None
+
+
+class AccountPage(_Out):
+    items: list[AccountOut]
+    total: Annotated[int, Field(description="how many accounts match, over all pages")]
+    next_cursor: Annotated[
+        str | None, Field(description="pass as `cursor` for the next page; null on the last")
+    ]
 
 
 class ActivationIssued(_Out):

@@ -57,6 +57,15 @@ PRAGMA foreign_keys = ON;
 """
 
 
+# The search tables are external-content FTS5 tables: 'rebuild' reads the accounts afresh.
+_REBUILD_SEARCH = """
+BEGIN IMMEDIATE;
+INSERT INTO accounts_words (accounts_words) VALUES ('rebuild');
+INSERT INTO accounts_grams (accounts_grams) VALUES ('rebuild');
+COMMIT;
+"""
+
+
 def _migrate_accounts(conn: sqlite3.Connection, schema: str) -> None:
     columns = {row["name"] for row in conn.execute("PRAGMA table_info(accounts)")}
     if not columns or "auth_method" in columns:
@@ -82,7 +91,12 @@ class Database:
         # executescript commits on its own, so it runs outside transaction(); the
         # schema is idempotent (IF NOT EXISTS), and an older database is migrated first.
         _migrate_accounts(self._conn, schema)
+        searchable = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'accounts_words'"
+        ).fetchone()
         self._conn.executescript(schema)
+        if not searchable:  # search tables new to this database: index the accounts it has
+            self._conn.executescript(_REBUILD_SEARCH)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()

@@ -63,6 +63,42 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 CREATE INDEX IF NOT EXISTS accounts_unpublished ON accounts(published_rev) WHERE published_rev < rev;
 
+-- Search (control/search.py): words of the text fields in accounts_words (unicode61: terms
+-- and phrases), their trigrams in accounts_grams (wildcards through LIKE), both external
+-- content tables over accounts kept in step by the triggers below; db.py rebuilds them
+-- once for a database made before they existed. Ranges and sorting use the B-tree indexes.
+CREATE VIRTUAL TABLE IF NOT EXISTS accounts_words USING fts5(
+    owner, username, caller_id_name, caller_id_number, email, description, content='accounts', content_rowid='id');
+CREATE VIRTUAL TABLE IF NOT EXISTS accounts_grams USING fts5(
+    owner, username, caller_id_name, caller_id_number, email, description, content='accounts', content_rowid='id', tokenize='trigram', detail='none');
+CREATE TRIGGER IF NOT EXISTS accounts_search_insert AFTER INSERT ON accounts BEGIN
+    INSERT INTO accounts_words (rowid, owner, username, caller_id_name, caller_id_number, email, description) VALUES (new.id, new.owner, new.username, new.caller_id_name, new.caller_id_number, new.email, new.description);
+    INSERT INTO accounts_grams (rowid, owner, username, caller_id_name, caller_id_number, email, description) VALUES (new.id, new.owner, new.username, new.caller_id_name, new.caller_id_number, new.email, new.description);
+END;
+CREATE TRIGGER IF NOT EXISTS accounts_search_delete AFTER DELETE ON accounts BEGIN
+    INSERT INTO accounts_words (accounts_words, rowid, owner, username, caller_id_name, caller_id_number, email, description)
+        VALUES ('delete', old.id, old.owner, old.username, old.caller_id_name, old.caller_id_number, old.email, old.description);
+    INSERT INTO accounts_grams (accounts_grams, rowid, owner, username, caller_id_name, caller_id_number, email, description)
+        VALUES ('delete', old.id, old.owner, old.username, old.caller_id_name, old.caller_id_number, old.email, old.description);
+END;
+CREATE TRIGGER IF NOT EXISTS accounts_search_update
+AFTER UPDATE OF owner, username, caller_id_name, caller_id_number, email, description ON accounts BEGIN
+    INSERT INTO accounts_words (accounts_words, rowid, owner, username, caller_id_name, caller_id_number, email, description)
+        VALUES ('delete', old.id, old.owner, old.username, old.caller_id_name, old.caller_id_number, old.email, old.description);
+    INSERT INTO accounts_grams (accounts_grams, rowid, owner, username, caller_id_name, caller_id_number, email, description)
+        VALUES ('delete', old.id, old.owner, old.username, old.caller_id_name, old.caller_id_number, old.email, old.description);
+    INSERT INTO accounts_words (rowid, owner, username, caller_id_name, caller_id_number, email, description) VALUES (new.id, new.owner, new.username, new.caller_id_name, new.caller_id_number, new.email, new.description);
+    INSERT INTO accounts_grams (rowid, owner, username, caller_id_name, caller_id_number, email, description) VALUES (new.id, new.owner, new.username, new.caller_id_name, new.caller_id_number, new.email, new.description);
+END;
+CREATE INDEX IF NOT EXISTS accounts_by_owner ON accounts(tenant_id, owner COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS accounts_by_username ON accounts(tenant_id, username COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS accounts_by_caller_id_name ON accounts(tenant_id, caller_id_name COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS accounts_by_caller_id_number ON accounts(tenant_id, caller_id_number COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS accounts_by_email ON accounts(tenant_id, email COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS accounts_by_description ON accounts(tenant_id, description COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS accounts_by_expires ON accounts(tenant_id, expires, id);
+CREATE INDEX IF NOT EXISTS accounts_by_created_at ON accounts(tenant_id, created_at COLLATE NOCASE, id);
+
 -- One-time activation links of wizard-created accounts: the token is shown once (in the
 -- link), only its sha256 is kept. Used or past expires_at (unix seconds): 410, no change.
 CREATE TABLE IF NOT EXISTS activations (
