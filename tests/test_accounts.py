@@ -172,6 +172,23 @@ def test_defaults_realm_from_the_tenant_and_the_record_in_lmdb(ctl: Control) -> 
     assert ctl.reveal_password(made["id"])["password"] == password
 
 
+def test_routing_fields_reach_the_record_and_follow_a_change(ctl: Control) -> None:
+    tenant = _tenant(ctl)
+    made = ctl.create_account(
+        AccountIn(
+            tenant=tenant, username="route", invite_format="e164", outbound_flags=["carrier-b"],
+            caller_id_name="Front Desk", caller_id_number="+4930123", secondary_number="+4930999",
+        )
+    )  # fmt: skip
+    key = b"t.example/route/" + str(made["id"]).encode()
+    record = _records(ctl)[key]
+    assert (record["invite_format"], record["outbound_flags"]) == ("e164", ["carrier-b"])
+    assert (record["caller_id_name"], record["caller_id_number"]) == ("Front Desk", "+4930123")
+    assert record["secondary_number"] == "+4930999"
+    ctl.update_account(made["id"], AccountPatch(invite_format="npan"))
+    assert _records(ctl)[key]["invite_format"] == "npan"
+
+
 def test_ip_auth_and_access_rules_reach_the_record(ctl: Control) -> None:
     tenant = _tenant(ctl)
     body = validate(

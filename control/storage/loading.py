@@ -79,6 +79,11 @@ def account_publication(row: sqlite3.Row) -> Publication:
         ip_networks=[] if row["ip"] is None else [row["ip"]],
         access_rules=orjson.loads(row["access_rules"]),
         expires=row["expires"],
+        invite_format=row["invite_format"],
+        outbound_flags=orjson.loads(row["outbound_flags"]),
+        caller_id_name=row["caller_id_name"],
+        caller_id_number=row["caller_id_number"],
+        secondary_number=row["secondary_number"],
     )
     key = accounts.record_key(row["realm"], row["username"], row["id"])
     return Publication(f"{accounts.OWNER_PREFIX}{row['id']}", {key: record})

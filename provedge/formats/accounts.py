@@ -11,7 +11,15 @@ of the LMDB environment (provedge/formats/store.py), under the owner ``account/<
          "ip_networks": [CIDR, ...],       # auth_method "ip": the sources accepted
          "access_rules": [{"action": "deny" | "permit", "network": CIDR}, ...],
          "expires_min": 60, "expires_max": int,  # the account's expires, 60..3600
+         "invite_format": "username" | "npan" | "1npan" | "e164" | "route",
+         "outbound_flags": [token, ...],   # the carrier route calls from it take
+         "caller_id_name": str, "caller_id_number": str,
+         "secondary_number": str,          # "" or a number that also reaches it
          "ha1_md5": hex, "ha1_sha256": hex}      # H(username:realm:password), RFC 7616
+
+The routing fields (invite format, outbound flags, caller id, secondary number) travel in
+the record so that the SIP side, which reads LMDB only, has every SIP parameter the API
+takes.
 
 No plaintext password reaches the edge. Realms and usernames never hold ``/``, so a
 registrar finds the accounts of ``username@realm`` by a prefix scan of
@@ -117,6 +125,11 @@ def encode_record(
     ip_networks: list[str],
     access_rules: list[dict[str, str]],
     expires: int,
+    invite_format: str,
+    outbound_flags: list[str],
+    caller_id_name: str,
+    caller_id_number: str,
+    secondary_number: str,
 ) -> bytes:
     return orjson.dumps(
         {
@@ -131,6 +144,11 @@ def encode_record(
             "access_rules": access_rules,
             "expires_min": MIN_EXPIRES,
             "expires_max": expires,
+            "invite_format": invite_format,
+            "outbound_flags": outbound_flags,
+            "caller_id_name": caller_id_name,
+            "caller_id_number": caller_id_number,
+            "secondary_number": secondary_number,
             "ha1_md5": ha1(username, realm, password, "md5"),
             "ha1_sha256": ha1(username, realm, password, "sha256"),
         }
