@@ -99,6 +99,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_recompile(args: argparse.Namespace) -> int:
     """Mark every device (of one tenant) ahead of LMDB and queue the recompile job."""
     from control.domain.errors import ServiceError
+    from control.domain.refs import parse_ref
     from control.jobs import store
     from control.jobs.kinds import RECOMPILE
     from control.service import find_tenant
@@ -108,7 +109,7 @@ def cmd_recompile(args: argparse.Namespace) -> int:
         tenant_id = None
         if args.tenant is not None:
             try:
-                tenant_id = int(find_tenant(conn, _ref(args.tenant))["id"])
+                tenant_id = int(find_tenant(conn, parse_ref(args.tenant))["id"])
             except ServiceError:
                 print(f"provedge: no tenant {args.tenant!r}", file=sys.stderr)
                 return 2
@@ -119,10 +120,6 @@ def cmd_recompile(args: argparse.Namespace) -> int:
         job_id = store.enqueue(conn, RECOMPILE, tenant_id)
     print(f"job {job_id} queued")
     return watch(db, job_id, args.timeout) if args.watch else 0
-
-
-def _ref(text: str) -> int | str:
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else text
 
 
 def command_group(sub: Any, name: str, help: str) -> Any:
