@@ -21,7 +21,7 @@ from provedge.formats import edgestate
 T = TypeVar("T")
 DEADLINE = 15.0
 MAC = "001565aabbcc"
-UA = [(b"host", b"edge"), (b"user-agent", b"Yealink SIP-T46S 66.86.0.15")]
+UA = b"Yealink SIP-T46S 66.86.0.15"
 
 
 def poll(read: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
@@ -96,9 +96,9 @@ def test_batches_from_two_workers_add_up(
     monkeypatch.setattr(recorder_module, "_now", lambda: next(clock))
     for host in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
         first.fetch(MAC, (host, 5000), UA)
-    second.fetch(MAC, ("10.0.0.9", 5000), [(b"user-agent", b"latest")])  # at 3000: latest
+    second.fetch(MAC, ("10.0.0.9", 5000), b"latest")  # at 3000: latest
     second.fetch(MAC, ("10.0.0.4", 5000), UA)
-    second.fetch("0004f2000001", ("2001:db8::1", 5000), [])
+    second.fetch("0004f2000001", ("2001:db8::1", 5000), None)
     send_all(second)  # the latest fetch reaches the writer first
     send_all(first)
     reader = EdgeStateReader(data)
@@ -146,7 +146,7 @@ def test_a_killed_writer_is_restarted_and_nothing_pending_is_lost(
 def test_pending_is_bounded_when_no_writer_listens(recorders: Callable[..., Recorder]) -> None:
     recorder = recorders(max_pending=2)
     for mac in ("001565000001", "001565000002", "001565000003", "001565000001"):
-        recorder.fetch(mac, None, [])
+        recorder.fetch(mac, None, None)
     recorder.flush()
     assert recorder.stats() == {"noted": 4, "pending": 2, "sent": 0, "dropped": 1}
 

@@ -88,11 +88,13 @@ class EdgeApp:
     async def serve_file(self, scope: Scope, send: Send) -> None:
         started = time.perf_counter()
         if_none_match, agent = _headers(scope["headers"])
-        status = await self._serve_file(scope, send, if_none_match)
+        status = await self._serve_file(scope, send, if_none_match, agent)
         meter = self.meter
         meter.observe(status, meter.vendor(agent), time.perf_counter() - started)
 
-    async def _serve_file(self, scope: Scope, send: Send, if_none_match: bytes | None) -> int:
+    async def _serve_file(
+        self, scope: Scope, send: Send, if_none_match: bytes | None, agent: bytes | None
+    ) -> int:
         """Answer one /p/ request; the status it answered."""
         method = scope["method"]
         if method != "GET" and method != "HEAD":
@@ -106,7 +108,7 @@ class EdgeApp:
             return 404
         mac, blob = found
         if mac is not None and method == "GET" and self._recorder is not None:
-            self._recorder.fetch(mac, scope.get("client"), scope["headers"])
+            self._recorder.fetch(mac, scope.get("client"), agent)
         if _matches(if_none_match, blob.etag):
             await _respond(send, 304, [(b"etag", blob.etag)], b"")
             return 304

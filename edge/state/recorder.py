@@ -18,7 +18,6 @@ import asyncio
 import errno
 import socket
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +30,6 @@ DEFAULT_MAX_PENDING = 100_000  # MACs held while the writer is away
 # The writer is not there (restarting) or cannot take more now: keep the batch for later.
 _RETRY = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN, errno.ENOBUFS}
 _now = time.time
-
-
-def _user_agent(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
-    for key, value in headers:
-        if key == b"user-agent":
-            return bytes(value[:MAX_USER_AGENT])
-    return b""
 
 
 class Recorder:
@@ -59,9 +51,10 @@ class Recorder:
         self._sock.setblocking(False)
         self._timer: asyncio.TimerHandle | None = None
 
-    def fetch(self, mac: str, client: Any, headers: Any) -> None:
-        """The hot path: a served per-MAC file. ``client`` and ``headers`` as in the scope."""
-        self._events.append((mac, _now(), client, headers))
+    def fetch(self, mac: str, client: Any, user_agent: bytes | None) -> None:
+        """The hot path: a served per-MAC file. ``client`` as in the scope; ``user_agent``
+        the header the app already read (None: the request had none)."""
+        self._events.append((mac, _now(), client, user_agent))
 
     @property
     def pending(self) -> int:
@@ -111,13 +104,13 @@ class Recorder:
                 if event[1] >= entry[1][1]:
                     entry[1] = event
         pending = self._pending
-        for mac, (count, (_, at, client, headers)) in latest.items():
+        for mac, (count, (_, at, client, user_agent)) in latest.items():
             key = mac.encode()
             if key not in pending and len(pending) >= self.max_pending:
                 self.dropped += count
                 continue
             host = client[0] if client else None
-            fetch = Fetch(count, int(at * 1e6), pack_ip(host), _user_agent(headers))
+            fetch = Fetch(count, int(at * 1e6), pack_ip(host), (user_agent or b"")[:MAX_USER_AGENT])
             batch.fold(pending, key, fetch)
         if pending:
             self._send()
