@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= var
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test tools test-pythons install pgo bench fuzz lint clean loadtest storm
+.PHONY: screenshots run test tools test-pythons install pgo bench fuzz lint clean loadtest storm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ tools:
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends prometheus >/dev/null) \
 		|| echo "tools: promtool not installed; its check will be skipped"; }
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends chromium fonts-dejavu-core >/dev/null) \
+		|| echo "tools: chromium not installed; the console's browser tests need it"; }
+
+# The console's screenshots in docs/console/, taken by its browser tests (README shows them).
+screenshots: install tools
+	PROVEDGE_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q tests/test_console_browser.py
 
 # The compiled modules on the other interpreters the project supports (pyenv's 3.12 and
 # 3.13): a venv per interpreter (.venv-3.12, .venv-3.13) with the package and its test

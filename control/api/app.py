@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from control.api import schemas
 from control.api.auth import Principal, authenticate
@@ -28,6 +28,7 @@ from control.api.bodies import MAX_BODY_BYTES, parse_body, parse_query
 from control.api.metrics import ControlMetrics
 from control.api.openapi import document
 from control.api.route import Op, Role
+from control.console.app import create_console
 from control.domain import devicecsv
 from control.domain.catalog import MODELS
 from control.domain.errors import ServiceError
@@ -391,13 +392,17 @@ async def _no_route(request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, {field: exc.detail}, exc.headers)
 
 
-def create_app(ctl: Control, max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
-    """The control API over ``ctl``; request bodies over ``max_body_bytes`` answer 413."""
+def create_app(
+    ctl: Control, max_body_bytes: int = MAX_BODY_BYTES, secure_cookie: bool = False
+) -> Starlette:
+    """The control API over ``ctl``, and the console at ``/console/``; request bodies over
+    ``max_body_bytes`` answer 413. ``secure_cookie``: the console's cookie is Secure (TLS)."""
     counted = ControlMetrics(ctl.db)
-    routes = [
+    routes: list[Route | Mount] = [
         Route(op.path, _endpoint(op, ctl, max_body_bytes, counted), methods=[op.method])
         for op in ROUTES
     ]
+    routes.append(Mount("/console", app=create_console(ctl, secure_cookie)))
     app = Starlette(routes=routes, exception_handlers={HTTPException: _no_route})
     app.state.openapi = document(ROUTES)
     app.state.metrics = counted

@@ -189,3 +189,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     run_done         INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, id);
+
+-- Console log-ins (control/console/sessions.py): the cookie holds a random id, only its hash
+-- is kept; the session acts with the token it was opened with, so revoking or deleting that
+-- token ends the session.
+CREATE TABLE IF NOT EXISTS console_sessions (
+    id_hash    TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL REFERENCES tokens(token_hash) ON DELETE CASCADE,
+    csrf       TEXT NOT NULL,
+    expires_at REAL NOT NULL  -- epoch seconds
+);

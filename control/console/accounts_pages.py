@@ -1,0 +1,146 @@
+"""Console pages for SIP device accounts: search, create (plain, wizard, batch), one account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from control.api import schemas
+from control.console.page import form_fields, page, query_value, redirect, render, validate
+from control.console.sessions import Session
+from control.domain.errors import ServiceError
+from control.domain.refs import parse_ref
+from control.search import SORT_FIELDS
+from control.service import Control
+
+PAGE_SIZE = 50
+# The SIP parameters of the detail form, as the API names them.
+TEXT_FIELDS = (
+    "username", "realm", "display_name", "invite_format", "expires", "caller_id_name",
+    "caller_id_number", "owner", "email", "description", "secondary_number", "auth_method", "ip",
+)  # fmt: skip
+INVITE_FORMATS = ("username", "npan", "1npan", "e164", "route")
+
+
+def _tenant(request: Request, session: Session, given: str) -> int | str:
+    if given:
+        return parse_ref(given)
+    if session.principal.scope is None:
+        raise ServiceError(422, {"tenant": "choose a tenant"})
+    return session.principal.scope
+
+
+def _account_form(form: FormData) -> dict[str, Any]:
+    """The detail form as an API body: flags as a list, rules as rows, the enabled box."""
+    fields = form_fields(form, TEXT_FIELDS)
+    flags = str(form.get("outbound_flags") or "")
+    fields["outbound_flags"] = [flag.strip() for flag in flags.split(",") if flag.strip()]
+    actions, networks = form.getlist("rule_action"), form.getlist("rule_network")
+    fields["access_rules"] = [
+        {"action": str(action), "network": str(network).strip()}
+        for action, network in zip(actions, networks, strict=False)
+        if str(network).strip()
+    ]
+    return fields
+
+
+async def accounts(request: Request, session: Session, ctl: Control) -> Response:
+    scope = session.principal.scope
+    tenants = await run_in_threadpool(ctl.list_tenants, scope)
+    given = query_value(request, "tenant") or (str(tenants[0]["id"]) if tenants else "")
+    q, sort, order = (
+        query_value(request, n, d) for n, d in (("q", ""), ("sort", "username"), ("order", "asc"))
+    )
+    context: dict[str, Any] = {
+        "tenants": tenants, "tenant": given, "q": q, "sort": sort, "order": order,
+        "sorts": SORT_FIELDS, "done": query_value(request, "done"), "invite_formats": INVITE_FORMATS,
+    }  # fmt: skip
+    if not given:
+        return render(request, "accounts.html", session, listing=None, **context)
+    try:
+        listing = await run_in_threadpool(
+            ctl.list_accounts, _tenant(request, session, given), scope, q, sort, order,
+            PAGE_SIZE, query_value(request, "cursor") or None,
+        )  # fmt: skip
+    except ServiceError as exc:
+        if exc.status not in (400, 422):
+            raise
+        return render(
+            request, "accounts.html", session, 400, listing=None, errors=exc.errors, **context
+        )
+    return render(request, "accounts.html", session, listing=listing, **context)
+
+
+async def account_create(request: Request, session: Session, ctl: Control) -> Response:
+    """Plain (the password shown once) or wizard (disabled until its link is used)."""
+    form = request.state.form
+    fields = form_fields(form, ("tenant", "username", "password", "display_name", "owner", "email"))
+    fields["activation"] = form.get("mode") == "wizard"
+    body = validate(schemas.AccountIn, fields)
+    made = await run_in_threadpool(ctl.create_account, body, session.principal.scope)
+    token = made.pop("activation_token", None)
+    link = f"{str(request.base_url).rstrip('/')}/api/v1/activations/{token}" if token else None
+    return render(request, "account_created.html", session, account=made, activation_url=link)
+
+
+async def accounts_batch(request: Request, session: Session, ctl: Control) -> Response:
+    form = request.state.form
+    fields = form_fields(form, ("tenant", "count", "username_pattern", "start"))
+    body = validate(schemas.AccountBatchIn, fields)
+    made = await run_in_threadpool(ctl.create_accounts, body, session.principal.scope)
+    return render(request, "batch_created.html", session, result=made)
+
+
+async def account(request: Request, session: Session, ctl: Control) -> Response:
+    found = await run_in_threadpool(ctl.get_account, _id(request), session.principal.scope)
+    return render(
+        request, "account.html", session, account=found, invite_formats=INVITE_FORMATS,
+        done=query_value(request, "done"),
+    )  # fmt: skip
+
+
+async def account_update(request: Request, session: Session, ctl: Control) -> Response:
+    form = request.state.form
+    fields = _account_form(form)
+    fields["enabled"] = bool(form.get("enabled"))
+    if fields.get("auth_method") == "password":
+        fields.pop("ip", None)
+    patch = validate(schemas.AccountPatch, fields)
+    await run_in_threadpool(ctl.update_account, _id(request), patch, session.principal.scope)
+    return redirect(f"/accounts/{_id(request)}", "Account saved")
+
+
+async def account_reveal(request: Request, session: Session, ctl: Control) -> Response:
+    found = await run_in_threadpool(ctl.reveal_password, _id(request), session.principal.scope)
+    return render(request, "password.html", session, account=found)
+
+
+async def account_delete(request: Request, session: Session, ctl: Control) -> Response:
+    force = request.state.form.get("force") == "true"
+    await run_in_threadpool(ctl.delete_account, _id(request), force, session.principal.scope)
+    return redirect("/accounts", "Account deleted")
+
+
+def _id(request: Request) -> int:
+    text = request.path_params["id"]
+    if not text.isdigit():
+        raise ServiceError(404, {"id": "no such account"})
+    return int(text)
+
+
+def routes(ctl: Control) -> list[Route]:
+    listing = ("tenant", "q", "sort", "order", "cursor")
+    return [
+        Route("/accounts", page(accounts, ctl, params=listing), methods=["GET"]),
+        Route("/accounts", page(account_create, ctl), methods=["POST"]),
+        Route("/accounts/batch", page(accounts_batch, ctl), methods=["POST"]),
+        Route("/accounts/{id}", page(account, ctl), methods=["GET"]),
+        Route("/accounts/{id}", page(account_update, ctl), methods=["POST"]),
+        Route("/accounts/{id}/reveal", page(account_reveal, ctl), methods=["POST"]),
+        Route("/accounts/{id}/delete", page(account_delete, ctl), methods=["POST"]),
+    ]

@@ -1,0 +1,86 @@
+"""Console pages for tenants (operators only) and jobs (with live progress)."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from control.api import schemas
+from control.console.page import form_fields, page, query_value, redirect, render, validate
+from control.console.sessions import Session
+from control.domain.errors import ServiceError
+from control.domain.refs import parse_ref
+from control.service import Control
+
+TENANT_FIELDS = (
+    "name", "realm", "sip_server", "sip_port", "sip_transport", "timezone", "ntp_server", "language",
+)  # fmt: skip
+
+
+async def tenants(request: Request, session: Session, ctl: Control) -> Response:
+    found = await run_in_threadpool(ctl.list_tenants, session.principal.scope)
+    return render(
+        request, "tenants.html", session, tenants=found, done=query_value(request, "done")
+    )
+
+
+async def tenant_create(request: Request, session: Session, ctl: Control) -> Response:
+    body = validate(schemas.TenantIn, form_fields(request.state.form, TENANT_FIELDS))
+    made = await run_in_threadpool(ctl.create_tenant, body)
+    return redirect(f"/tenants/{made['id']}", f"Tenant {made['name']} created")
+
+
+async def tenant(request: Request, session: Session, ctl: Control) -> Response:
+    found = await run_in_threadpool(
+        ctl.get_tenant, parse_ref(request.path_params["ref"]), session.principal.scope
+    )
+    return render(request, "tenant.html", session, tenant=found, done=query_value(request, "done"))
+
+
+async def tenant_update(request: Request, session: Session, ctl: Control) -> Response:
+    ref = parse_ref(request.path_params["ref"])
+    fields = form_fields(request.state.form, TENANT_FIELDS[1:])
+    patch = validate(schemas.TenantPatch, fields)
+    changed = await run_in_threadpool(ctl.update_tenant, ref, patch)
+    job = changed.get("job")
+    if job:
+        return redirect(f"/jobs/{job['id']}", "Tenant saved; its phones are being recompiled")
+    return redirect(f"/tenants/{changed['id']}", "Tenant saved")
+
+
+async def jobs(request: Request, session: Session, ctl: Control) -> Response:
+    found = await run_in_threadpool(ctl.list_jobs, None, session.principal.scope)
+    return render(request, "jobs.html", session, jobs=found)
+
+
+async def job(request: Request, session: Session, ctl: Control) -> Response:
+    found = await run_in_threadpool(ctl.get_job, _job_id(request), session.principal.scope)
+    return render(request, "job.html", session, job=found, done=query_value(request, "done"))
+
+
+async def job_progress(request: Request, session: Session, ctl: Control) -> Response:
+    """The progress part of the job page alone: the console's script fetches it every
+    second while the job runs, so the operator watches it move without reloading."""
+    found = await run_in_threadpool(ctl.get_job, _job_id(request), session.principal.scope)
+    return render(request, "job_progress.html", session, job=found)
+
+
+def _job_id(request: Request) -> int:
+    text = request.path_params["id"]
+    if not text.isdigit():
+        raise ServiceError(404, {"id": "no such job"})
+    return int(text)
+
+
+def routes(ctl: Control) -> list[Route]:
+    return [
+        Route("/tenants", page(tenants, ctl, "operator"), methods=["GET"]),
+        Route("/tenants", page(tenant_create, ctl, "operator"), methods=["POST"]),
+        Route("/tenants/{ref}", page(tenant, ctl), methods=["GET"]),
+        Route("/tenants/{ref}", page(tenant_update, ctl, "operator"), methods=["POST"]),
+        Route("/jobs", page(jobs, ctl), methods=["GET"]),
+        Route("/jobs/{id}", page(job, ctl), methods=["GET"]),
+        Route("/jobs/{id}/progress", page(job_progress, ctl), methods=["GET"]),
+    ]

@@ -1,0 +1,141 @@
+"""Console pages for devices: the list with filter and pages, import, remove, one device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from control.api import schemas
+from control.console.page import form_fields, page, query_value, redirect, render, validate
+from control.console.sessions import Session
+from control.domain import devicecsv
+from control.domain.catalog import MODELS
+from control.domain.errors import ServiceError
+from control.domain.refs import parse_ref
+from control.service import Control
+
+PAGE_SIZE = 50
+FILTERS = ("all", "assigned", "unassigned")
+
+
+def _tenant_ref(text: str | None, session: Session) -> int | str | None:
+    if text:
+        return parse_ref(text)
+    return session.principal.scope
+
+
+async def devices(request: Request, session: Session, ctl: Control) -> Response:
+    scope = session.principal.scope
+    which = query_value(request, "filter", "all")
+    tenant = _tenant_ref(query_value(request, "tenant"), session)
+    listing = await run_in_threadpool(
+        ctl.list_devices, tenant, scope, PAGE_SIZE, query_value(request, "after") or None, which
+    )
+    tenants = await run_in_threadpool(ctl.list_tenants, scope)
+    return render(
+        request, "devices.html", session, devices=listing["items"], next=listing["next"],
+        filter=which, filters=FILTERS, tenant=query_value(request, "tenant"), tenants=tenants,
+        models=sorted(MODELS), done=query_value(request, "done"),
+    )  # fmt: skip
+
+
+async def device_create(request: Request, session: Session, ctl: Control) -> Response:
+    form = request.state.form
+    body = validate(schemas.DeviceIn, form_fields(form, ("tenant", "mac", "model", "name")))
+    made = await run_in_threadpool(ctl.create_device, body, session.principal.scope)
+    return redirect(f"/devices/{made['mac']}", f"Device {made['mac']} created")
+
+
+async def devices_remove(request: Request, session: Session, ctl: Control) -> Response:
+    macs = [str(mac) for mac in request.state.form.getlist("mac")]
+    if not macs:
+        raise ServiceError(422, {"mac": "select at least one device"})
+    done = await run_in_threadpool(ctl.remove_devices, macs, session.principal.scope)
+    return redirect("/devices", f"{done['removed']} device(s) removed")
+
+
+async def devices_import(request: Request, session: Session, ctl: Control) -> Response:
+    """A dry run first shows what would change and each bad row; the import proper is a
+    second submit of the same file, without the dry-run box."""
+    form = request.state.form
+    upload = form.get("file")
+    tenant = _tenant_ref(str(form.get("tenant") or ""), session)
+    context: dict[str, Any] = {
+        "tenant": form.get("tenant") or "",
+        "dry_run": bool(form.get("dry_run")),
+    }
+    if not isinstance(upload, UploadFile):
+        raise ServiceError(422, {"file": "choose a CSV file"})
+    if tenant is None:
+        raise ServiceError(422, {"tenant": "choose a tenant"})
+    text = (await upload.read()).decode("utf-8-sig", errors="replace")
+    try:
+        rows = devicecsv.read_rows(text)
+        result = await run_in_threadpool(
+            ctl.import_devices, tenant, rows, context["dry_run"], session.principal.scope
+        )
+    except ServiceError as exc:
+        if exc.status != 422:
+            raise
+        return render(request, "import.html", session, 422, errors=exc.errors, **context)
+    return render(request, "import.html", session, result=result, **context)
+
+
+async def devices_export(request: Request, session: Session, ctl: Control) -> Response:
+    tenant = _tenant_ref(query_value(request, "tenant"), session)
+    if tenant is None:
+        raise ServiceError(422, {"tenant": "choose a tenant to export"})
+    which = query_value(request, "filter", "all")
+    text = await run_in_threadpool(ctl.export_devices, tenant, which, session.principal.scope)
+    return Response(
+        text, media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="devices.csv"'},
+    )  # fmt: skip
+
+
+async def device(request: Request, session: Session, ctl: Control) -> Response:
+    found = await run_in_threadpool(
+        ctl.get_device, request.path_params["mac"], session.principal.scope
+    )
+    extensions = await run_in_threadpool(
+        ctl.list_extensions, found["tenant"], session.principal.scope
+    )
+    return render(
+        request, "device.html", session, device=found, model=MODELS[found["model"]],
+        models=sorted(MODELS), extensions=extensions, done=query_value(request, "done"),
+    )  # fmt: skip
+
+
+async def device_update(request: Request, session: Session, ctl: Control) -> Response:
+    mac = request.path_params["mac"]
+    fields = form_fields(request.state.form, ("name", "model", "admin_password"))
+    if "name" not in fields and "name" in request.state.form:
+        fields["name"] = ""  # clearing the name is a change, not "not given"
+    patch = validate(schemas.DevicePatch, fields)
+    await run_in_threadpool(ctl.update_device, mac, patch, session.principal.scope)
+    return redirect(f"/devices/{mac}", "Settings saved")
+
+
+async def device_lines(request: Request, session: Session, ctl: Control) -> Response:
+    mac = request.path_params["mac"]
+    numbers = [str(n).strip() for n in request.state.form.getlist("extension") if str(n).strip()]
+    await run_in_threadpool(ctl.set_lines, mac, numbers, session.principal.scope)
+    return redirect(f"/devices/{mac}", "Lines saved")
+
+
+def routes(ctl: Control) -> list[Route]:
+    return [
+        Route("/devices", page(devices, ctl, params=("filter", "tenant", "after")), methods=["GET"]),
+        Route("/devices", page(device_create, ctl), methods=["POST"]),
+        Route("/devices/remove", page(devices_remove, ctl), methods=["POST"]),
+        Route("/devices/import", page(devices_import, ctl), methods=["POST"]),
+        Route("/devices/export", page(devices_export, ctl, params=("tenant", "filter")), methods=["GET"]),
+        Route("/devices/{mac}", page(device, ctl), methods=["GET"]),
+        Route("/devices/{mac}", page(device_update, ctl), methods=["POST"]),
+        Route("/devices/{mac}/lines", page(device_lines, ctl), methods=["POST"]),
+    ]  # fmt: skip

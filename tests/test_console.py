@@ -1,0 +1,223 @@
+"""The console's access rules and forms, in-process (the browser tests drive a real server).
+
+Each test builds its own data directory, tenants, devices and tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from control.api.app import create_app
+from control.api.auth import create_token
+from control.api.schemas import AccountIn, DeviceIn, TenantIn
+from control.console.guard import LOGIN_LIMIT
+from control.service import Control
+from control.wiring import build_control
+from tests.conftest import unique_mac, unique_name
+
+
+@pytest.fixture
+def ctl(tmp_path: Path) -> Iterator[Control]:
+    control = build_control(tmp_path, "http://127.0.0.1:9")
+    yield control
+    control.close()
+
+
+def client(ctl: Control) -> TestClient:
+    return TestClient(create_app(ctl), base_url="http://testserver", follow_redirects=False)
+
+
+def tenant(ctl: Control) -> dict[str, object]:
+    return ctl.create_tenant(
+        TenantIn(name=unique_name("con"), realm="c.example.com", sip_server="pbx.c.example.com")
+    )
+
+
+def log_in(web: TestClient, token: str) -> str:
+    """Logs ``web`` in with ``token``; returns the session's CSRF token."""
+    answer = web.post("/console/login", data={"token": token, "next": "/console/devices"})
+    assert answer.status_code == 303, answer.text
+    return csrf_of(web.get("/console/tenants").text or web.get("/console/jobs").text)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def test_pages_carry_security_headers_and_the_cookie_its_flags(ctl: Control) -> None:
+    web = client(ctl)
+    page = web.get("/console/login")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in page.text  # no inline script to allow
+    answer = web.post("/console/login", data={"token": create_token(ctl.db, "operator")})
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; create_app(secure_cookie=True) on TLS
+
+
+def test_without_a_session_every_page_sends_to_the_login(ctl: Control) -> None:
+    web = client(ctl)
+    for path in ("/console/", "/console/devices", "/console/accounts", "/console/jobs"):
+        answer = web.get(path)
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/console/login?next=")
+
+
+def test_login_refuses_bad_tokens_then_limits_the_address(ctl: Control) -> None:
+    web = client(ctl)
+    for _ in range(LOGIN_LIMIT):
+        answer = web.post("/console/login", data={"token": "pe_wrong"})
+        assert answer.status_code == 401 and "not valid" in answer.text
+    good = create_token(ctl.db, "operator")
+    limited = web.post("/console/login", data={"token": good})
+    assert limited.status_code == 429  # even the right token waits: the limit is per address
+    assert int(limited.headers["retry-after"]) > 0
+
+
+def test_login_goes_back_only_to_console_pages(ctl: Control) -> None:
+    web = client(ctl)
+    token = create_token(ctl.db, "operator")
+    for target, expected in [
+        ("/console/jobs", "/console/jobs"),
+        ("//evil.example/console/", "/console/"),
+        ("https://evil.example/console/", "/console/"),
+        ("/api/v1/tenants", "/console/"),
+    ]:
+        answer = web.post("/console/login", data={"token": token, "next": target})
+        assert answer.headers["location"] == expected
+
+
+def test_a_form_without_the_sessions_csrf_token_changes_nothing(ctl: Control) -> None:
+    web = client(ctl)
+    log_in(web, create_token(ctl.db, "operator"))
+    name = unique_name("csrf")
+    fields = {"name": name, "realm": "r.example.com", "sip_server": "pbx.example.com"}
+    for csrf in (None, "forged"):
+        data = fields if csrf is None else {**fields, "csrf": csrf}
+        answer = web.post("/console/tenants", data=data)
+        assert answer.status_code == 403 and "csrf" in answer.text
+    assert name not in [t["name"] for t in ctl.list_tenants()]
+
+
+def test_logout_ends_the_session(ctl: Control) -> None:
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    assert web.get("/console/jobs").status_code == 200
+    assert web.post("/console/logout", data={"csrf": csrf}).status_code == 303
+    web.cookies.clear()
+    assert web.get("/console/jobs").status_code == 303
+
+
+def test_deleting_the_token_ends_its_sessions(ctl: Control) -> None:
+    web = client(ctl)
+    token = create_token(ctl.db, "operator")
+    log_in(web, token)
+    with ctl.db.transaction() as conn:
+        conn.execute("DELETE FROM tokens")
+    assert web.get("/console/jobs").status_code == 303
+
+
+def test_unknown_query_parameters_are_refused(ctl: Control) -> None:
+    web = client(ctl)
+    log_in(web, create_token(ctl.db, "operator"))
+    answer = web.get("/console/devices?filter=all&colour=red")
+    assert answer.status_code == 400 and "colour" in answer.text
+
+
+def test_a_tenant_admin_cannot_reach_another_tenants_pages_by_url(ctl: Control) -> None:
+    mine, theirs = tenant(ctl), tenant(ctl)
+    their_mac = unique_mac()
+    ctl.create_device(DeviceIn(tenant=theirs["id"], mac=their_mac, model="yealink-t46s"))
+    account = ctl.create_account(AccountIn(tenant=theirs["id"], owner="secret-owner"))
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "tenant_admin", int(str(mine["id"]))))
+    missing_mac = unique_mac()
+    # Another tenant's objects answer exactly as objects that do not exist.
+    for path, absent in [
+        (f"/console/devices/{their_mac}", f"/console/devices/{missing_mac}"),
+        (f"/console/accounts/{account['id']}", "/console/accounts/999999"),
+        (f"/console/tenants/{theirs['id']}", "/console/tenants/999999"),
+    ]:
+        seen, control = web.get(path), web.get(absent)
+        assert seen.status_code == control.status_code == 404
+        assert str(theirs["name"]) not in seen.text and "secret-owner" not in seen.text
+    listing = web.get(f"/console/devices?tenant={theirs['id']}")
+    assert listing.status_code == 404 and their_mac not in listing.text
+    assert web.get(f"/console/accounts?tenant={theirs['id']}").status_code == 404
+    assert web.get("/console/tenants").status_code == 403  # the tenants list: operators only
+    changed = web.post(f"/console/devices/{their_mac}", data={"csrf": csrf, "name": "taken over"})
+    assert changed.status_code == 404
+    assert ctl.get_device(their_mac)["name"] == ""
+    removed = web.post("/console/devices/remove", data={"csrf": csrf, "mac": their_mac})
+    assert removed.status_code == 404
+    assert ctl.get_device(their_mac)["mac"] == their_mac
+
+
+def test_import_shows_bad_rows_writes_nothing_then_imports_the_fixed_file(ctl: Control) -> None:
+    mine = tenant(ctl)
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    good, bad = unique_mac(), "00:15:65:zz:00:01"
+    text = f"mac,model,name\n{good},yealink-t46s,Reception\n{bad},yealink-t46s,Broken\n"
+
+    def send(body: str, dry_run: bool) -> str:
+        data = {"csrf": csrf, "tenant": str(mine["id"]), **({"dry_run": "true"} if dry_run else {})}
+        answer = web.post(
+            "/console/devices/import", data=data, files={"file": ("d.csv", body, "text/csv")}
+        )
+        return f"{answer.status_code} {answer.text}"
+
+    refused = send(text, dry_run=False)
+    assert refused.startswith("422") and "rows[2]" in refused and "Nothing was written" in refused
+    assert ctl.list_devices(mine["id"])["items"] == []
+    fixed = text.replace(bad, unique_mac())
+    preview = send(fixed, dry_run=True)
+    assert preview.startswith("200") and "Would create 2" in preview
+    assert ctl.list_devices(mine["id"])["items"] == []
+    done = send(fixed, dry_run=False)
+    assert done.startswith("200") and "Created 2" in done
+    assert len(ctl.list_devices(mine["id"])["items"]) == 2
+
+
+def test_an_account_form_error_names_the_rule_and_changes_nothing(ctl: Control) -> None:
+    mine = tenant(ctl)
+    account = ctl.create_account(AccountIn(tenant=mine["id"]))
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    answer = web.post(
+        f"/console/accounts/{account['id']}",
+        data={
+            "csrf": csrf, "owner": "Alice", "enabled": "true", "auth_method": "password",
+            "rule_action": ["deny", "permit"],
+            "rule_network": ["0.0.0.0/0.0.0.0", "216.27.242.66/255.0.255.0"],
+        },
+    )  # fmt: skip
+    assert answer.status_code == 422 and "access_rules.1" in answer.text
+    assert ctl.get_account(account["id"])["owner"] == ""
+    saved = web.post(
+        f"/console/accounts/{account['id']}",
+        data={
+            "csrf": csrf, "owner": "Alice", "enabled": "true", "auth_method": "password",
+            "rule_action": ["deny", "permit"],
+            "rule_network": ["0.0.0.0/0.0.0.0", "216.27.242.66/255.255.255.255"],
+        },
+    )  # fmt: skip
+    assert saved.status_code == 303
+    stored = ctl.get_account(account["id"])
+    assert stored["owner"] == "Alice"
+    assert stored["access_rules"] == [
+        {"action": "deny", "network": "0.0.0.0/0"},
+        {"action": "permit", "network": "216.27.242.66/32"},
+    ]

@@ -1,0 +1,220 @@
+"""The console in a real browser: Playwright driving the distribution's Chromium against a
+real ``provedge run`` on loopback.
+
+Chromium comes from Debian (``make tools`` installs the ``chromium`` package); Playwright
+is pointed at that executable and downloads nothing. Each panel is checked with axe-core
+(vendored in tests/vendor/) for serious and critical violations, and photographed: into
+the test's temporary directory, or into docs/console/ when ``PROVEDGE_SCREENSHOTS`` names a
+directory (``make screenshots``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright import sync_api
+
+from tests.conftest import Provedge, unique_mac, unique_name
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    target = os.environ.get("PROVEDGE_SCREENSHOTS")
+    path = Path(target) if target else tmp_path / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def page(browser: Any, provedge: Provedge) -> Iterator[Any]:
+    context = browser.new_context(base_url=provedge.control, viewport=LAPTOP)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=provedge.control)
+    tab = context.new_page()
+    tab.on("dialog", lambda dialog: dialog.accept())  # the confirmation dialogs: yes
+    yield tab
+    context.close()
+
+
+def log_in(page: Any, token: str) -> None:
+    page.goto("/console/login")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/console/devices**")
+
+
+def check_panel(page: Any, shots: Path, name: str) -> None:
+    """No serious or critical accessibility violation; a screenshot, laptop and phone."""
+    page.evaluate(AXE.read_text())
+    result = page.evaluate("async () => await axe.run(document)")
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"{name}: {bad}"
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(shots / f"{name}-phone.png"), full_page=True)
+    page.set_viewport_size(LAPTOP)
+
+
+def api(provedge: Provedge) -> httpx.Client:
+    return provedge.api()
+
+
+def test_import_assign_copy_url_and_fetch_the_phones_file(
+    page: Any, provedge: Provedge, shots: Path
+) -> None:
+    with api(provedge) as client:
+        tenant = client.post(
+            "/api/v1/tenants",
+            json={"name": unique_name("web"), "realm": "w.example.com", "sip_server": "pbx.w.example.com"},
+        ).json()  # fmt: skip
+        account = client.post(
+            "/api/v1/accounts", json={"tenant": tenant["id"], "username": unique_name("alice")}
+        ).json()
+        number = "2" + unique_mac()[-5:].translate(str.maketrans("abcdef", "123456"))
+        made = client.post(
+            "/api/v1/extensions",
+            json={"tenant": tenant["id"], "number": number, "accounts": [account["username"]]},
+        )
+        assert made.status_code == 201, made.text
+    log_in(page, provedge.token)
+    check_panel(page, shots, "devices")
+
+    good, spare = unique_mac(), unique_mac()
+    bad_csv = f"mac,model,name\n{good},yealink-t46s,Desk\nnot-a-mac,yealink-t46s,Broken\n"
+    importer = page.locator("form", has=page.get_by_role("heading", name="Import a CSV"))
+    importer.get_by_label("Tenant").select_option(str(tenant["id"]))
+    importer.get_by_label("File").set_input_files(
+        {"name": "phones.csv", "mimeType": "text/csv", "buffer": bad_csv.encode()}
+    )
+    importer.get_by_label("Dry run").uncheck()
+    importer.get_by_role("button", name="Import").click()
+    assert page.get_by_role("alert").first.inner_text().startswith("Nothing was written")
+    assert "rows[2]" in page.locator("table.row-errors").inner_text()
+    check_panel(page, shots, "import-errors")
+    with api(provedge) as client:
+        listed = client.get("/api/v1/devices", params={"tenant": tenant["id"]}).json()
+        assert listed["items"] == []
+
+    page.goto("/console/devices")
+    importer = page.locator("form", has=page.get_by_role("heading", name="Import a CSV"))
+    importer.get_by_label("Tenant").select_option(str(tenant["id"]))
+    importer.get_by_label("File").set_input_files(
+        {"name": "phones.csv", "mimeType": "text/csv",
+         "buffer": bad_csv.replace("not-a-mac", spare).encode()}
+    )  # fmt: skip
+    importer.get_by_label("Dry run").uncheck()
+    importer.get_by_role("button", name="Import").click()
+    assert "Created 2" in page.get_by_role("status").inner_text()
+
+    page.goto(f"/console/devices?tenant={tenant['id']}")
+    page.get_by_label("Unassigned").check()
+    page.get_by_role("button", name="Apply").click()
+    rows = page.locator("tbody tr")
+    assert rows.count() == 2
+    page.get_by_role("link", name=good).click()
+    page.get_by_label("Line 1", exact=True).select_option(number)
+    page.get_by_role("button", name="Save lines").click()
+    assert "Lines saved" in page.get_by_role("status").inner_text()
+    check_panel(page, shots, "device")
+
+    page.get_by_role("button", name="Copy the provisioning URL").click()
+    url = page.evaluate("navigator.clipboard.readText()")
+    files = page.locator("dt:has-text('Files') + dd").inner_text().split(", ")
+    fetched = [httpx.get(url + name, timeout=10) for name in files]
+    assert [r.status_code for r in fetched] == [200] * len(files)
+    config = "".join(r.text for r in fetched)  # the boot file, then the per-MAC config
+    assert account["username"] in config and account["password"] in config
+
+    page.goto(f"/console/devices?tenant={tenant['id']}&filter=unassigned")
+    assert page.locator("tbody tr").count() == 1  # the assigned one left the filter
+
+
+def test_wizard_account_activates_through_its_link_and_search(
+    page: Any, provedge: Provedge, shots: Path
+) -> None:
+    with api(provedge) as client:
+        tenant = client.post(
+            "/api/v1/tenants",
+            json={"name": unique_name("wiz"), "realm": "z.example.com", "sip_server": "pbx.z.example.com"},
+        ).json()  # fmt: skip
+    log_in(page, provedge.token)
+    page.goto(f"/console/accounts?tenant={tenant['id']}")
+    creator = page.locator("form", has=page.get_by_role("heading", name="New account"))
+    creator.get_by_label("Wizard").check()
+    creator.get_by_label("Owner").fill("Carol Wizard")
+    creator.get_by_role("button", name="Create").click()
+    link = page.locator("#activation-url").get_attribute("href")
+    assert link and "/api/v1/activations/" in link
+    check_panel(page, shots, "account-created")
+    used = httpx.get(link, timeout=10)
+    assert used.status_code == 200, used.text
+    assert httpx.get(link, timeout=10).status_code == 410  # one time only
+
+    page.goto(f"/console/accounts?tenant={tenant['id']}")
+    page.get_by_label("Search (Lucene syntax)").fill("owner:carol* AND NOT email:*example.org")
+    page.get_by_role("button", name="Search").click()
+    assert "1 account(s)" in page.get_by_role("status").inner_text()
+    check_panel(page, shots, "accounts")
+    page.get_by_label("Search (Lucene syntax)").fill("owner:carol )")
+    page.get_by_role("button", name="Search").click()
+    problem = page.locator("ul.errors").inner_text()
+    assert problem.startswith("q:") and "position 12" in problem  # where it broke
+
+    page.goto(f"/console/accounts?tenant={tenant['id']}&q=owner:carol*")
+    page.locator("tbody a").first.click()
+    assert page.get_by_label("Enabled").is_checked()  # activated
+    page.get_by_label("Owner").fill("Carol W.")
+    assert "changed" in (page.get_by_label("Owner").get_attribute("class") or "")
+    check_panel(page, shots, "account")
+    page.get_by_role("button", name="Save").click()
+    assert "Account saved" in page.get_by_role("status").inner_text()
+
+
+def test_tenant_change_shows_its_recompile_job(page: Any, provedge: Provedge, shots: Path) -> None:
+    with api(provedge) as client:
+        tenant = client.post(
+            "/api/v1/tenants",
+            json={"name": unique_name("job"), "realm": "j.example.com", "sip_server": "pbx.j.example.com"},
+        ).json()  # fmt: skip
+        csv = "mac,model\n" + "".join(f"{unique_mac()},polycom-vvx400\n" for _ in range(30))
+        imported = client.post(
+            "/api/v1/devices/import", params={"tenant": tenant["id"]}, content=csv,
+            headers={"Content-Type": "text/csv"},
+        )  # fmt: skip
+        assert imported.status_code == 200, imported.text
+    log_in(page, provedge.token)
+    page.goto(f"/console/tenants/{tenant['id']}")
+    check_panel(page, shots, "tenant")
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/console/jobs/**")
+    # The page refreshes its progress part by itself (console.js) until the job is done.
+    sync_api.expect(page.locator(".job-state")).to_have_text("done", timeout=30_000)
+    assert "30 of 30" in page.locator(".progress-box").inner_text()
+    check_panel(page, shots, "job")
+    page.goto("/console/jobs")
+    check_panel(page, shots, "jobs")
+    page.goto("/console/tenants")
+    check_panel(page, shots, "tenants")
