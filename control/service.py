@@ -37,6 +37,7 @@ from control.domain import devicecsv
 from control.domain.catalog import MODELS, Model, device_files
 from control.domain.errors import ServiceError, conflict, invalid, not_found
 from control.domain.locale import language_for
+from control.firewall import Firewall
 from control.jobs import store as jobs
 from control.jobs.kinds import RECOMPILE, Recompile
 from control.jobs.runner import JobRunner
@@ -296,6 +297,7 @@ class Control:
         self.edge_url = edge_url
         self.publishing = Publishing(db, publisher, compiler, edge_url)
         self.jobs = JobRunner(db, {RECOMPILE: Recompile(self.publishing)})
+        self.firewall = Firewall(db, publisher, self.edge_state)
 
     def close(self) -> None:
         self.jobs.stop()
@@ -308,10 +310,11 @@ class Control:
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM tenants WHERE name = ?", (body.name,)).fetchone():
                 raise conflict("name", "a tenant with this name exists")
+            fields = body.model_dump()
             cur = conn.execute(
-                "INSERT INTO tenants (name, realm, sip_server, sip_port, sip_transport, timezone,"
-                " ntp_server, language, url_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*body.model_dump().values(), secrets.token_urlsafe(18)),
+                f"INSERT INTO tenants ({', '.join(fields)}, url_key)"
+                f" VALUES ({', '.join('?' * len(fields))}, ?)",
+                (*fields.values(), secrets.token_urlsafe(18)),
             )
             tenant_id = int(cur.lastrowid or 0)
         self.publishing.step(macs=[])  # the tenant's common files: a few dozen small blobs
@@ -330,9 +333,13 @@ class Control:
                     f"UPDATE tenants SET {columns}, rev = rev + 1 WHERE id = :id",
                     {**changes, "id": tenant["id"]},
                 )
-                bumped = conn.execute(
-                    "UPDATE devices SET rev = rev + 1 WHERE tenant_id = ?", (tenant["id"],)
-                ).rowcount
+                # PnP on/off is the tenant's own record: its devices' files stay as they are.
+                bumped = (
+                    set(changes) != {"pnp"}
+                    and conn.execute(
+                        "UPDATE devices SET rev = rev + 1 WHERE tenant_id = ?", (tenant["id"],)
+                    ).rowcount
+                )
                 if bumped:
                     job_id = jobs.enqueue(conn, RECOMPILE, tenant["id"])
         self.publishing.step(macs=[])
@@ -364,6 +371,7 @@ class Control:
             if key not in ("url_key", "rev", "published_rev")
         }
         view["provisioning_url"] = loading.provisioning_url(self.edge_url, row["url_key"])
+        view["pnp"] = bool(row["pnp"])
         return view
 
     # ---- devices -------------------------------------------------------------------------
@@ -940,6 +948,14 @@ class Control:
         jobs.request_cancel(self.db, job_id)
         return self.get_job(job_id, scope)
 
+    # ---- firewall --------------------------------------------------------------------------
+    def firewall_tenant(self, ref: int | str | None) -> int | None:
+        """A tenant reference of the firewall routes as its id (None: the global settings)."""
+        if ref is None:
+            return None
+        with self.db.read() as conn:
+            return int(find_tenant(conn, ref, "tenant", None)["id"])
+
     # ---- publishing ----------------------------------------------------------------------
     def publish_pending(self) -> int:
         """Everything ahead of LMDB, in this thread (tests and tools; requests step)."""
@@ -950,6 +966,7 @@ class Control:
         recompile job (its id, None when nothing is pending)."""
         self.publishing.reconcile(fingerprint)
         self.publishing.step(macs=[])
+        self.firewall.publish()  # an LMDB made afresh gets the settings, bans and lifts
         if not self.publishing.pending():
             return None
         with self.db.transaction() as conn:

@@ -16,7 +16,7 @@ from provedge.config import Config, ConfigError, add_arguments
 
 TOKEN_FILE = "operator-token"
 # provedge/jobs_cli.py and devices_cli.py; they take the data setting
-JOB_COMMANDS = ("jobs", "recompile", "devices")
+JOB_COMMANDS = ("jobs", "recompile", "devices", "bans")
 
 # Each command imports what it runs inside its function: `provedge edge` must load nothing
 # from control/ (the edge reads LMDB only), and `--help` stays instant.
@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     from provedge.devices_cli import add_commands as add_devices
 
     add_devices(sub, lambda parser: add_arguments(parser, "jobs"))
+    from provedge.bans_cli import add_commands as add_bans
+
+    add_bans(sub, lambda parser: add_arguments(parser, "jobs"))
     from provedge.loadtest_cli import add_commands as add_loadtest
 
     add_loadtest(sub, lambda parser: add_arguments(parser, "loadtest"))

@@ -133,6 +133,10 @@ class Config:
     )  # fmt: skip
     sip: bool = _setting(True, "SIP listeners (UDP and TCP) in the edge", _EDGE)
     sip_port: int = _setting(5060, "SIP port, UDP and TCP (0: SIP off)", _EDGE, low=0, high=65535)
+    pnp_multicast: bool = _setting(
+        False, "answer plug-and-play SUBSCRIBEs multicast to 224.0.1.75 on the SIP port too "
+        "(joined on the interface of --host; one worker per host joins)", _EDGE,
+    )  # fmt: skip
     workers: int = _setting(1, "edge worker processes sharing its ports", _EDGE, low=1, high=64)
     loop: str = _setting(
         "auto", "event loop of the edge and the control plane (auto: uvloop when installed)",

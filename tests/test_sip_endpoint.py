@@ -72,7 +72,7 @@ def test_methods_not_implemented_get_501_with_allow(provedge: Provedge) -> None:
         .replace(b"1 OPTIONS", b"1 REGISTER")
     )
     response = parse(udp_exchange(provedge.sip_port, register))
-    assert response.status == 501 and response.header("Allow") == "OPTIONS"
+    assert response.status == 501 and response.header("Allow") == "OPTIONS, SUBSCRIBE"
 
 
 def test_tcp_stream_frames_messages_split_anywhere(provedge: Provedge) -> None:

@@ -250,6 +250,31 @@ async def job_cancel(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.cancel_job, _job_id(request), who.scope)
 
 
+async def firewall_get(request: Request, who: Principal, ctl: Control) -> Any:
+    tenant = await run_in_threadpool(ctl.firewall_tenant, request.state.query.tenant)
+    return await run_in_threadpool(ctl.firewall.settings, tenant)
+
+
+async def firewall_put(request: Request, who: Principal, ctl: Control) -> Any:
+    tenant = await run_in_threadpool(ctl.firewall_tenant, request.state.query.tenant)
+    body = request.state.body.model_dump()
+    return await run_in_threadpool(ctl.firewall.put_settings, tenant, body)
+
+
+async def bans_list(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.firewall.list)
+
+
+async def bans_add(request: Request, who: Principal, ctl: Control) -> Any:
+    body = request.state.body
+    return 201, await run_in_threadpool(ctl.firewall.add, body.address, body.duration_s)
+
+
+async def ban_lift(request: Request, who: Principal, ctl: Control) -> Any:
+    await run_in_threadpool(ctl.firewall.lift, request.path_params["address"])
+    return 204, None
+
+
 async def openapi(request: Request, who: Principal, ctl: Control) -> Any:
     return request.app.state.openapi
 
@@ -330,6 +355,20 @@ ROUTES: list[Op] = [
     Op("GET", "/api/v1/jobs/{id}", job_get, "One job and its progress", S.JobOut, errors=(404,)),
     Op("POST", "/api/v1/jobs/{id}/cancel", job_cancel,
        "Cancel a job (a running one stops after its current step)", S.JobOut, errors=(404,)),
+    Op("GET", "/api/v1/firewall", firewall_get,
+       "Firewall settings: thresholds, ban period, trusted networks (global or a tenant's)",
+       S.FirewallOut, query=S.FirewallQuery, role="operator", errors=(404,)),
+    Op("PUT", "/api/v1/firewall", firewall_put,
+       "Set the global firewall settings, or a tenant's overrides; the edge follows",
+       S.FirewallOut, body=S.FirewallIn, query=S.FirewallQuery, role="operator",
+       errors=(404,)),
+    Op("GET", "/api/v1/bans", bans_list, "Banned source addresses (SIP and HTTP)",
+       list[S.BanOut], role="operator"),
+    Op("POST", "/api/v1/bans", bans_add, "Ban an address by hand", S.BanOut, 201,
+       body=S.BanIn, role="operator"),
+    Op("DELETE", "/api/v1/bans/{address}", ban_lift,
+       "Lift the bans of an address (the edge answers it again within a second)", None, 204,
+       role="operator", errors=(404,)),
     Op("GET", "/api/v1/openapi.json", openapi, "This document", dict[str, Any], role="public"),
     Op("GET", "/healthz", healthz, "Liveness", S.Health, role="public"),
     Op("GET", "/metrics", metrics, "Prometheus metrics (text format)", str, role="operator",

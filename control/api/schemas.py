@@ -9,7 +9,7 @@ answers, so the schemathesis run in the tests notices a field the document does 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -113,6 +113,9 @@ class TenantIn(_Strict):
     timezone: Timezone = "UTC"
     ntp_server: Host = "pool.ntp.org"
     language: Language = "English"
+    pnp: Annotated[
+        bool, Field(description="answer its phones' plug-and-play SUBSCRIBEs (the edge)")
+    ] = True
 
 
 class TenantPatch(_Strict):
@@ -123,6 +126,7 @@ class TenantPatch(_Strict):
     timezone: Timezone | None = None
     ntp_server: Host | None = None
     language: Language | None = None
+    pnp: bool | None = None
 
 
 def _mac(value: str) -> str:
@@ -365,6 +369,7 @@ PATH_PARAMETERS: dict[str, dict[str, object]] = {
     "mac": {"type": "string", "description": "MAC address in any common notation"},
     "id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "job or account id"},
     "token": {"type": "string", "description": "the one-time token of an activation link"},
+    "address": {"type": "string", "maxLength": 64, "description": "an IPv4 or IPv6 address"},
 }
 
 
@@ -434,6 +439,37 @@ class AccountsQuery(TenantQuery):
     ] = None
 
 
+class FirewallQuery(_Strict):
+    tenant: Annotated[
+        OptionalTenantRef, Field(description="a tenant's settings; none: the global ones")
+    ] = None
+
+
+class FirewallIn(_Strict):
+    """Global: absent fields take the documented defaults. A tenant: absent fields inherit
+    the global value; its trusted networks add to the global ones."""
+
+    max_failures: (
+        Annotated[int, Field(ge=1, le=100_000, description="failures that ban")] | None
+    ) = None
+    window_s: (
+        Annotated[int, Field(ge=1, le=86_400, description="sliding window, seconds")] | None
+    ) = None
+    ban_s: Annotated[int, Field(ge=1, le=604_800, description="ban period, seconds")] | None = None
+    trusted: Annotated[
+        list[Annotated[str, Field(max_length=64)]],
+        Field(max_length=1000, description="networks never banned (CIDR or address/netmask)",
+              examples=[["10.0.0.0/8"]]),
+    ] | None = None  # fmt: skip
+
+
+class BanIn(_Strict):
+    address: Annotated[str, Field(max_length=64, examples=["203.0.113.7"])]
+    duration_s: Annotated[
+        int, Field(ge=1, le=604_800, description="default: the global ban period")
+    ] | None = None  # fmt: skip
+
+
 # ---- responses -----------------------------------------------------------------------------
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -493,11 +529,31 @@ class TenantOut(_Out):
     ntp_server: str
     language: str
     provisioning_url: str
+    pnp: bool
     created_at: str
     job: Annotated[
         JobOut | None,
         Field(description="only in the answer to a PATCH: the job recompiling its devices"),
     ] = None
+
+
+class FirewallOut(_Out):
+    tenant: int | None
+    max_failures: int
+    window_s: int
+    ban_s: int
+    trusted: list[str]
+    overrides: Annotated[dict[str, Any], Field(description="a tenant's own fields")]
+
+
+class BanOut(_Out):
+    address: str
+    reason: Annotated[str, Field(description="digest, unknown_user, access_denied, malformed,"
+                                 " unknown_mac, scan or manual")]  # fmt: skip
+    failures: int
+    first_at: str | None
+    banned_at: str
+    until: str
 
 
 class LineOut(_Out):

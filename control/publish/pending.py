@@ -28,6 +28,7 @@ from control.publish.compiler import Compiler
 from control.publish.publisher import Publication, Publisher
 from control.storage import loading
 from control.storage.db import Database
+from provedge.formats import pnp
 
 PUBLISH_BATCH = 500
 
@@ -56,6 +57,16 @@ def _pending_rows(
         f"{ahead} AND (? IS NULL OR {alias}tenant_id = ?) LIMIT ?",
         (tenant_id, tenant_id, PUBLISH_BATCH),
     ).fetchall()
+
+
+def _pnp_owner(owner: str) -> str | None:
+    """The PnP owner published beside a device's or a tenant's files (loading.py)."""
+    kind, _, name = owner.partition("/")
+    if kind == "device":
+        return pnp.device_owner(name)
+    if kind == "tenant" and name.isdigit():
+        return pnp.tenant_owner(int(name))
+    return None
 
 
 @dataclass
@@ -135,12 +146,16 @@ class Publishing:
         with self.db.read() as conn:  # one snapshot: a withdrawal and what follows it agree
             for row in conn.execute("SELECT id, owner FROM withdrawals ORDER BY id"):
                 publications.append(Publication(row["owner"], {}))
+                beside = _pnp_owner(row["owner"])
+                if beside is not None:  # the PnP record published beside its files
+                    publications.append(Publication(beside, {}))
                 step.withdrawn = row["id"]
             for row in conn.execute("SELECT * FROM tenants WHERE published_rev < rev"):
                 files = self.compiler.tenant_files(
                     row["url_key"], loading.tenant_data(row, self.edge_url)
                 )
                 publications.append(Publication(f"tenant/{row['id']}", files))
+                publications.append(loading.pnp_tenant_publication(row))
                 step.tenants.append((row["id"], row["rev"]))
             rows = _pending_rows(conn, _DEVICE_COLUMNS, "d.", "mac", macs, tenant_id)
             tenants = {
@@ -161,6 +176,7 @@ class Publishing:
                     step.devices.append((row["mac"], row["rev"]))
                     continue
                 publications.append(Publication(f"device/{row['mac']}", files))
+                publications.append(loading.pnp_publication(row, self.edge_url))
                 step.devices.append((row["mac"], row["rev"]))
             only = None if macs is None else accounts  # a request's own, or a batch
             for row in _pending_rows(conn, _ACCOUNT_COLUMNS, "", "id", only, tenant_id):

@@ -2,7 +2,9 @@
 
 An *owner* (``device/<mac>`` or ``tenant/<id>``) publishes its whole set of files at once;
 ``account/<id>`` publishes its registrar record (provedge/formats/accounts.py) the same
-way, into the accounts sub-database.
+way, into the accounts sub-database; ``pnp/...`` its plug-and-play records
+(provedge/formats/pnp.py) and ``firewall`` the firewall's settings, manual bans and lifts
+(provedge/formats/firewall.py), each into its own sub-database.
 All owners of a batch go into one write transaction, so a reader sees either the old set
 or the new one, never half; files an owner no longer has are deleted in the same
 transaction. Publishing the same set twice changes nothing (idempotent), which is what
@@ -18,7 +20,7 @@ from typing import Protocol
 import lmdb
 import orjson
 
-from provedge.formats import accounts, store
+from provedge.formats import accounts, firewall, pnp, store
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,12 @@ class LmdbPublisher:
         self._blobs = env.open_db(store.BLOBS_DB)
         self._index = env.open_db(store.INDEX_DB)
         self._accounts = env.open_db(accounts.ACCOUNTS_DB)
+        # Owners whose records are not files, by prefix: each kind has its sub-database.
+        self._dbs = (
+            (accounts.OWNER_PREFIX, self._accounts),
+            (pnp.OWNER_PREFIX, env.open_db(pnp.PNP_DB)),
+            (firewall.OWNER, env.open_db(firewall.FIREWALL_DB)),
+        )
 
     def publish(self, batch: Iterable[Publication]) -> None:
         with self._env.begin(write=True) as txn:
@@ -49,7 +57,7 @@ class LmdbPublisher:
 
     def _replace(self, txn: lmdb.Transaction, publication: Publication) -> None:
         owner_key = publication.owner.encode()
-        db = self._accounts if publication.owner.startswith(accounts.OWNER_PREFIX) else self._blobs
+        db = next((d for p, d in self._dbs if publication.owner.startswith(p)), self._blobs)
         previous = txn.get(owner_key, db=self._index)
         stale = set(map(str.encode, orjson.loads(previous))) if previous else set()
         stale.difference_update(publication.files)

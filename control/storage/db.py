@@ -80,6 +80,17 @@ def _migrate_accounts(conn: sqlite3.Connection, schema: str) -> None:
         raise
 
 
+# Columns added after a table first shipped: (table, column, its declaration).
+_ADDED_COLUMNS = (("tenants", "pnp", "INTEGER NOT NULL DEFAULT 1 CHECK (pnp IN (0, 1))"),)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    for table, column, declaration in _ADDED_COLUMNS:
+        columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if columns and column not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
 class Database:
     def __init__(self, data_dir: str | Path) -> None:
         self.path = private_dir(data_dir) / DB_FILE
@@ -91,6 +102,7 @@ class Database:
         # executescript commits on its own, so it runs outside transaction(); the
         # schema is idempotent (IF NOT EXISTS), and an older database is migrated first.
         _migrate_accounts(self._conn, schema)
+        _add_columns(self._conn)
         searchable = self._conn.execute(
             "SELECT 1 FROM sqlite_master WHERE name = 'accounts_words'"
         ).fetchone()

@@ -1,4 +1,4 @@
-"""The control plane's read-only view of the edge state (fetch counters per MAC).
+"""The control plane's read-only view of the edge state (fetch counters per MAC, bans).
 
 The edge writes ``DATA/edge-state`` (provedge.formats.edgestate); the control plane only
 opens it read-only, and copes with it not existing yet (an edge that never ran): every
@@ -14,7 +14,7 @@ from typing import Any
 
 import lmdb
 
-from provedge.formats import edgestate
+from provedge.formats import bans, edgestate
 from provedge.formats.edgestate import NO_FETCH, Fetch
 
 
@@ -40,6 +40,23 @@ class EdgeStateReader:
 
     def fetch(self, mac: str) -> Fetch:
         return self.fetches([mac]).get(mac, NO_FETCH)
+
+    def bans(self) -> dict[str, bans.Ban]:
+        """Every ban in the edge state, by address (expired ones the writer has not swept
+        yet included: callers check ``active``)."""
+        if not self._open():
+            return {}
+        assert self._env is not None
+        found: dict[str, bans.Ban] = {}
+        try:
+            db = self._env.open_db(edgestate.BANS_DB, create=False)
+        except lmdb.Error:
+            return {}
+        with self._env.begin(db=db, buffers=True) as txn:
+            for key, raw in txn.cursor():
+                if len(key) == bans.KEY_SIZE:
+                    found[bans.address(bytes(key))] = bans.decode(raw)
+        return found
 
     def _open(self) -> bool:
         if self._env is not None:

@@ -9,11 +9,38 @@ import orjson
 from control.domain.catalog import MODELS
 from control.domain.variables import DeviceData, LineData, TenantData
 from control.publish.publisher import Publication
-from provedge.formats import accounts
+from provedge.formats import accounts, pnp
 
 
 def provisioning_url(edge_url: str, url_key: str) -> str:
     return f"{edge_url.rstrip('/')}/p/{url_key}/"
+
+
+def pnp_url(model_id: str, base_url: str, mac: str) -> str:
+    """The URL a PnP NOTIFY gives a device, in the form its vendor takes (vendors.md 2.2):
+    snom fetches exactly the URL it is given, so it gets its own per-device file; the
+    others (Yealink, Grandstream, Fanvil, ...) append their file names to a directory
+    URL, which must end in ``/`` (Grandstream ignores one that does not)."""
+    model = MODELS[model_id]
+    if model.vendor.id == "snom":
+        first = next(f for f in model.vendor.files if f.scope == "device")
+        return base_url + first.name(model.file_params(mac))
+    return base_url
+
+
+def pnp_publication(row: sqlite3.Row, edge_url: str) -> Publication:
+    """A device row (with its tenant's ``url_key``) as its PnP record."""
+    url = pnp_url(row["model"], provisioning_url(edge_url, row["url_key"]), row["mac"])
+    device = pnp.Device(row["tenant_id"], MODELS[row["model"]].vendor.id, url)
+    return Publication(
+        pnp.device_owner(row["mac"]), {row["mac"].encode(): pnp.encode_device(device)}
+    )
+
+
+def pnp_tenant_publication(row: sqlite3.Row) -> Publication:
+    """Whether a tenant's phones get PnP answers at all."""
+    record = pnp.encode_tenant(bool(row["pnp"]))
+    return Publication(pnp.tenant_owner(row["id"]), {pnp.tenant_key(row["id"]): record})
 
 
 def tenant_data(row: sqlite3.Row, edge_url: str) -> TenantData:

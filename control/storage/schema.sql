@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS tenants (
     ntp_server    TEXT NOT NULL DEFAULT 'pool.ntp.org',
     language      TEXT NOT NULL DEFAULT 'English',
     url_key       TEXT NOT NULL UNIQUE,  -- unguessable path segment of the provisioning URL
+    pnp           INTEGER NOT NULL DEFAULT 1 CHECK (pnp IN (0, 1)),  -- answer PnP SUBSCRIBEs
     rev           INTEGER NOT NULL DEFAULT 1,  -- as devices.rev, for the tenant's common files
     published_rev INTEGER NOT NULL DEFAULT 0,
     created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
@@ -147,6 +148,19 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE TABLE IF NOT EXISTS settings (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+
+-- Bans an operator made by hand, and lifts (edge bans made at or before `lifted_at` end);
+-- both are published for the edge (provedge/formats/firewall.py). Times: epoch seconds.
+CREATE TABLE IF NOT EXISTS manual_bans (
+    address   TEXT PRIMARY KEY,
+    reason    TEXT NOT NULL DEFAULT 'manual',
+    banned_at REAL NOT NULL,
+    until     REAL NOT NULL CHECK (until > banned_at)
+);
+CREATE TABLE IF NOT EXISTS ban_lifts (
+    address   TEXT PRIMARY KEY,
+    lifted_at REAL NOT NULL
 );
 
 -- Owners to withdraw from LMDB. The triggers make every delete (of a device, an account, a tenant

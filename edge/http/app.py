@@ -7,6 +7,10 @@ an answer never tells a scanner whether a MAC exists.
 
 A ``GET`` answered 200 or 304 for a per-MAC file is noted for the device's fetch counters
 (edge/state/recorder.py: an append to a list; the batching happens off the request path).
+
+A source address the firewall has banned (edge/sip/firewall.py; the same bans as SIP) gets
+``403 Forbidden`` for every HTTP request, before anything else is looked at: one call,
+``firewall.banned(host)``, a dict lookup.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from starlette.routing import Route
 
 from edge.http.metrics import Meter, render
 from edge.http.routing import classify
-from edge.sip.transport import SipEndpoint
+from edge.sip import pnp
+from edge.sip.firewall import Firewall
+from edge.sip.transport import FirewallLike, NoFirewall, SipContext, SipEndpoint
 from edge.state.recorder import Recorder
 from provedge.formats import store
 
@@ -43,6 +49,12 @@ _NOT_FOUND_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 _NOT_ALLOWED_HEADERS = [(b"allow", b"GET, HEAD"), (b"content-length", b"0")]
+_FORBIDDEN = b"Forbidden\n"
+_FORBIDDEN_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", str(len(_FORBIDDEN)).encode()),
+    (b"cache-control", b"no-store"),
+]
 
 
 class EdgeApp:
@@ -52,11 +64,15 @@ class EdgeApp:
         sip: tuple[str, int] | None = None,
         recorder: Recorder | None = None,
         meter: Meter | None = None,
+        firewall: FirewallLike | None = None,
+        pnp_multicast: bool = False,
     ) -> None:
         self._env = env
         self._blobs = env.open_db(store.BLOBS_DB)
         self._sip = sip
         self._recorder = recorder
+        self.firewall = firewall or NoFirewall()
+        self._pnp_multicast = pnp_multicast
         self.meter = meter or Meter()
         if recorder is not None:
             self.meter.stats = recorder.stats
@@ -74,12 +90,23 @@ class EdgeApp:
                 stack.callback(self._recorder.stop)  # the last batch goes at shutdown
             self.meter.start()
             stack.callback(self.meter.stop)  # after the recorder's: its last counts too
+            if isinstance(self.firewall, Firewall):
+                self.firewall.start()
+                stack.callback(self.firewall.stop)  # its last failures go at shutdown
             if self._sip is not None:
-                endpoint = await SipEndpoint.start(*self._sip)
+                firewall = self.firewall
+                plug = pnp.PlugAndPlay(pnp.Directory(self._env), firewall.failure)
+                context = SipContext(firewall, plug)
+                endpoint = await SipEndpoint.start(*self._sip, context, self._pnp_multicast)
                 stack.push_async_callback(endpoint.stop)
             yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            client = scope.get("client")
+            if client and self.firewall.banned(client[0]):
+                await _respond(send, 403, _FORBIDDEN_HEADERS, _FORBIDDEN)
+                return
         if scope["type"] == "http" and scope["path"].startswith(PREFIX):
             await self.serve_file(scope, send)
         else:
@@ -139,6 +166,8 @@ class EdgeApp:
         body: dict[str, Any] = {"status": "ok", "files": files, "pid": os.getpid(), "loop": loop}
         if self._recorder is not None:
             body["edge_state"] = self._recorder.stats()
+        if isinstance(self.firewall, Firewall):
+            body["firewall"] = self.firewall.stats()
         return JSONResponse(body)
 
     async def metrics(self, request: Request) -> Response:

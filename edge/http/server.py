@@ -13,6 +13,7 @@ turns it back into the same Config (docs/configuration.md).
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from granian.log import LogLevels
 
 from edge.http import metrics
 from edge.http.app import EdgeApp
+from edge.sip.firewall import Firewall
 from edge.state.recorder import Recorder
 from edge.state.writer import WriterProcess
 from provedge.config import Config
@@ -35,7 +37,26 @@ def app_factory() -> EdgeApp:
     config = Config.from_env()
     recorder = Recorder(edgestate.socket_path(config.data))
     meter = metrics.Meter(Path(config.data) / metrics.METRICS_DIR)
-    return EdgeApp(store.open_env(config.data), config.sip_address, recorder, meter)
+    env = store.open_env(config.data)
+    # One worker per host joins the PnP multicast group: each would get every datagram.
+    multicast = config.pnp_multicast and config.sip_enabled and _take(config.data, _PNP_LOCK)
+    return EdgeApp(env, config.sip_address, recorder, meter, Firewall(config.data, env), multicast)
+
+
+_PNP_LOCK = "pnp-multicast.lock"
+_held: list[int] = []  # the lock's descriptor, held for the worker's life
+
+
+def _take(data_dir: str, name: str) -> bool:
+    """An exclusive lock in the edge state, without waiting; False when another has it."""
+    fd = os.open(edgestate.env_path(data_dir) / name, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _held.append(fd)
+    return True
 
 
 def serve(config: Config) -> None:

@@ -1,20 +1,28 @@
 """The edge's SIP side, on the same event loop as HTTP: UDP datagrams and TCP streams.
 
-For now it answers ``OPTIONS`` (phones and SBCs use it as a keep-alive and health
-probe) with 200 and every other request with the status RFC 3261 asks for: 501 for a
-method not implemented here yet, and whatever ``sipcheck.validate`` finds (400, 416,
-420, 505, ...) for a message that parses but is not acceptable. A message that cannot be
-parsed gets no answer over UDP (there is nothing to address a response to) and closes
-the connection over TCP (a byte stream cannot be re-synchronised). Responses and ACKs
-are never answered.
+It answers ``OPTIONS`` (phones and SBCs use it as a keep-alive and health probe) with 200,
+a ua-profile ``SUBSCRIBE`` through plug-and-play (edge/sip/pnp.py), and every other
+request with the status RFC 3261 asks for: 501 for a method not implemented here yet, and
+whatever ``sipcheck.validate`` finds (400, 416, 420, 505, ...) for a message that parses
+but is not acceptable. A message that cannot be parsed gets no answer over UDP (there is
+nothing to address a response to) and closes the connection over TCP (a byte stream
+cannot be re-synchronised). Responses and ACKs are never answered.
+
+The firewall (edge/sip/firewall.py) comes first: a banned source address gets nothing,
+not even a parse (UDP: silence; TCP: the connection is closed). Malformed requests
+(unparseable, or 400/416/505) count as failures of their source address.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import Protocol
 
+from edge.sip import pnp
 from edge.sipparse import (
     REASON_PHRASES,
     Message,
@@ -23,13 +31,72 @@ from edge.sipparse import (
     build_response,
     new_tag,
     parse,
+    request_status,
     validate,
 )
 
 log = logging.getLogger("provedge.sip")
 
-ALLOWED_METHODS = ("OPTIONS",)
+ALLOWED_METHODS = ("OPTIONS", "SUBSCRIBE")
 _ALLOW = ", ".join(ALLOWED_METHODS)
+PNP_GROUP = "224.0.1.75"  # sip.mcast.net (RFC 3261), where factory phones ask for PnP
+MALFORMED = frozenset((400, 416, 505))  # answers that mean "not a well-formed request"
+
+
+class FirewallLike(Protocol):
+    def banned(self, host: str) -> bool: ...
+
+    def failure(self, host: str, reason: str, tenant: int | None = None) -> None: ...
+
+
+class NoFirewall:
+    """Bans nobody, counts nothing (a SIP endpoint started without a firewall)."""
+
+    def banned(self, host: str) -> bool:
+        return False
+
+    def failure(self, host: str, reason: str, tenant: int | None = None) -> None:
+        return None
+
+
+@dataclass
+class SipContext:
+    """What every SIP protocol instance of a worker shares."""
+
+    firewall: FirewallLike = field(default_factory=NoFirewall)
+    pnp: pnp.PlugAndPlay | None = None
+
+    def handle(
+        self, msg: Message, source: tuple[str, int], local: tuple[str, int], transport: str,
+        multicast: bool = False,
+    ) -> list[tuple[bytes, tuple[str, int]]]:  # fmt: skip
+        """What to send, and where, for one parsed message."""
+        plug = self.pnp
+        if (
+            plug is not None
+            and msg.is_request
+            and pnp.is_pnp(msg)
+            and request_status(msg, methods=ALLOWED_METHODS) is None
+        ):
+            return [
+                (_stamp(msg, data, source) if data.startswith(b"SIP/2.0 ") else data, to)
+                for data, to in plug.handle(msg, source, local, transport, multicast)
+            ]
+        if multicast:
+            return []  # only PnP is answered on the multicast group
+        response = answer(msg, source)
+        if response is None:
+            return []
+        if int(response[8:11]) in MALFORMED:
+            self.firewall.failure(source[0], "malformed")
+        return [(response, source)]
+
+
+def _looks_like_sip(data: bytes) -> bool:
+    """Text that tried to be a SIP message (not a CRLF keep-alive, not STUN): a failure
+    when it does not parse."""
+    head = data.lstrip(b"\r\n")
+    return bool(head) and head[:1].isalpha()
 
 
 def answer(msg: Message, source: tuple[str, int]) -> bytes | None:
@@ -85,65 +152,118 @@ def _stamp(msg: Message, response: bytes, source: tuple[str, int]) -> bytes:
 
 
 class SipDatagram(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
+    def __init__(self, context: SipContext | None = None, multicast: bool = False) -> None:
+        self.context = context or SipContext()
+        self.multicast = multicast
         self.transport: asyncio.DatagramTransport | None = None
+        self.local: tuple[str, int] = ("", 0)
+        self.reply: asyncio.DatagramTransport | None = None  # where answers leave from
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.local = transport.get_extra_info("sockname")[:2]
+        if self.reply is None:
+            self.reply = self.transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        context = self.context
+        if context.firewall.banned(addr[0]):
+            return  # a banned source gets silence, and costs no parse
         try:
             msg = parse(data)
         except SipParseError as exc:
             log.debug("dropped unparseable datagram from %s: %s", addr[0], exc)
+            if _looks_like_sip(data) and not self.multicast:
+                context.firewall.failure(addr[0], "malformed")
             return
-        response = answer(msg, addr[:2])
-        if response is not None and self.transport is not None:
-            self.transport.sendto(response, addr)
+        reply = self.reply
+        if reply is None:
+            return
+        local = reply.get_extra_info("sockname")[:2]
+        for data_out, to in context.handle(msg, addr[:2], local, "udp", self.multicast):
+            reply.sendto(data_out, to)
 
 
 class SipStream(asyncio.Protocol):
-    def __init__(self) -> None:
+    def __init__(self, context: SipContext | None = None) -> None:
+        self.context = context or SipContext()
         self.transport: asyncio.Transport | None = None
         self.parser = StreamParser()
         self.peer: tuple[str, int] = ("", 0)
+        self.local: tuple[str, int] = ("", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.peer = transport.get_extra_info("peername")[:2]
+        self.local = transport.get_extra_info("sockname")[:2]
+        if self.context.firewall.banned(self.peer[0]):
+            transport.close()
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
+        firewall = self.context.firewall
+        if firewall.banned(self.peer[0]):
+            self.transport.close()  # banned since the connection opened
+            return
         try:
             messages = self.parser.feed(data)
         except SipParseError as exc:
             log.debug("closing SIP stream from %s: %s", self.peer[0], exc)
+            firewall.failure(self.peer[0], "malformed")
             self.transport.close()
             return
         for msg in messages:
-            response = answer(msg, self.peer)
-            if response is not None:
-                self.transport.write(response)
+            for data_out, _ in self.context.handle(msg, self.peer, self.local, "tcp"):
+                self.transport.write(data_out)  # over TCP everything goes back on the flow
 
 
 @dataclass
 class SipEndpoint:
-    """The bound UDP and TCP listeners of one edge process."""
+    """The bound UDP and TCP listeners of one edge process (and the PnP multicast one)."""
 
     udp: asyncio.DatagramTransport
     tcp: asyncio.Server
+    multicast: asyncio.DatagramTransport | None = None
 
     @classmethod
-    async def start(cls, host: str, port: int) -> SipEndpoint:
+    async def start(
+        cls, host: str, port: int, context: SipContext | None = None,
+        multicast: bool = False,
+    ) -> SipEndpoint:  # fmt: skip
         loop = asyncio.get_running_loop()
+        context = context or SipContext()
         # reuse_port: every edge worker binds the same SIP port, as they share the HTTP one.
         udp, _ = await loop.create_datagram_endpoint(
-            SipDatagram, local_addr=(host, port), reuse_port=True
+            lambda: SipDatagram(context), local_addr=(host, port), reuse_port=True
         )
-        tcp = await loop.create_server(SipStream, host, port, reuse_port=True)
-        return cls(udp, tcp)
+        tcp = await loop.create_server(lambda: SipStream(context), host, port, reuse_port=True)
+        group = None
+        if multicast:
+            group = await _join_pnp_group(loop, host, port, context, udp)
+        return cls(udp, tcp, group)
 
     async def stop(self) -> None:
         self.udp.close()
+        if self.multicast is not None:
+            self.multicast.close()
         self.tcp.close()
         await self.tcp.wait_closed()
+
+
+async def _join_pnp_group(
+    loop: asyncio.AbstractEventLoop, host: str, port: int, context: SipContext,
+    unicast: asyncio.DatagramTransport,
+) -> asyncio.DatagramTransport:  # fmt: skip
+    """A socket on 224.0.1.75:``port`` joined on the interface of ``host``; what arrives
+    there is answered from the unicast socket (vendors.md 2.2: reply from unicast)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((PNP_GROUP, port))
+    interface = socket.inet_aton(host if host not in ("", "0.0.0.0") else "0.0.0.0")
+    membership = struct.pack("4s4s", socket.inet_aton(PNP_GROUP), interface)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+    protocol = SipDatagram(context, multicast=True)
+    protocol.reply = unicast
+    transport, _ = await loop.create_datagram_endpoint(lambda: protocol, sock=sock)
+    return transport

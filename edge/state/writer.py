@@ -26,11 +26,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any, Protocol
 
 import lmdb
 
-from edge.state import batch
-from provedge.formats import edgestate
+from edge.state import bans, batch
+from provedge.formats import edgestate, firewall, store
 from provedge.formats.edgestate import Fetch
 
 DEFAULT_INTERVAL = 0.05  # seconds of batches merged into one write transaction
@@ -41,14 +42,51 @@ _RECV_BUFFER = 4 << 20  # asked for; the kernel caps it at net.core.rmem_max
 log = logging.getLogger("provedge.edge.state")
 
 
+class Kind(Protocol):
+    """A kind of datagram besides fetch batches, keyed by its 4-byte magic in ``kinds``:
+    ``fold`` takes one datagram (ValueError: malformed), ``commit`` writes what was
+    folded inside the writer's one write transaction per interval."""
+
+    def fold(self, datagram: bytes) -> None: ...
+
+    def commit(self, txn: lmdb.Transaction) -> bool: ...
+
+
+def commit_fetches(txn: lmdb.Transaction, db: Any, pending: dict[bytes, Fetch]) -> None:
+    """Merge pending fetches into the stored records."""
+    for mac, fetch in sorted(pending.items()):
+        old = txn.get(mac, db=db)
+        merged = fetch if old is None else edgestate.merge(edgestate.decode_fetch(old), fetch)
+        txn.put(mac, edgestate.encode_fetch(merged), db=db)
+
+
 def commit(env: lmdb.Environment, pending: dict[bytes, Fetch]) -> None:
     """Merge pending fetches into the stored records, in one write transaction."""
     fetches = env.open_db(edgestate.FETCHES_DB)
-    with env.begin(write=True, db=fetches) as txn:
-        for mac, fetch in sorted(pending.items()):
-            old = txn.get(mac)
-            merged = fetch if old is None else edgestate.merge(edgestate.decode_fetch(old), fetch)
-            txn.put(mac, edgestate.encode_fetch(merged))
+    with env.begin(write=True) as txn:
+        commit_fetches(txn, fetches, pending)
+
+
+class Published:
+    """The writer's read-only handle on the published LMDB (firewall settings, manual
+    bans, lifts), opened once it and its sub-database exist."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._source: tuple[lmdb.Environment, Any] | None = None
+
+    def __call__(self) -> tuple[lmdb.Environment, Any] | None:
+        if self._source is None and (self.data_dir / "lmdb" / "data.mdb").exists():
+            env = store.open_env(self.data_dir, readonly=True)
+            try:
+                self._source = (env, env.open_db(firewall.FIREWALL_DB, create=False))
+            except lmdb.Error:  # no control plane has published the firewall yet
+                env.close()
+        return self._source
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source[0].close()
 
 
 class Writer:
@@ -63,12 +101,17 @@ class Writer:
         self.interval = interval
         self._stop = False
         self._pending: dict[bytes, Fetch] = {}
+        self._kinds: dict[bytes, Kind] = {}
+        self._published = Published(self.data_dir)
 
     def run(self) -> None:
         env = edgestate.open_env(self.data_dir)
         with env.begin(write=True) as txn:
             for name in edgestate.DATABASES:
                 env.open_db(name, txn=txn)
+        self._fetches = env.open_db(edgestate.FETCHES_DB)
+        # Every kind of datagram besides fetch batches, by magic (docs/edge-state.md).
+        self._kinds = {bans.MAGIC: bans.BanKeeper(env.open_db(edgestate.BANS_DB), self._published)}
         # A second writer on this data dir (an orphan of a killed edge) waits here.
         lock = os.open(self._path(LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -85,6 +128,7 @@ class Writer:
             selector.close()
             self.socket_path.unlink(missing_ok=True)
             self._path(edgestate.PID_NAME).unlink(missing_ok=True)
+            self._published.close()
             env.close()
             os.close(lock)
 
@@ -136,17 +180,23 @@ class Writer:
             except (BlockingIOError, InterruptedError):
                 return
             try:
+                kind = self._kinds.get(datagram[:4])
+                if kind is not None:
+                    kind.fold(datagram)
+                    continue
                 for mac, fetch in batch.decode(datagram):
                     batch.fold(self._pending, mac, fetch)
             except ValueError:
                 log.warning("edge-state writer: dropped a malformed datagram")
 
     def _commit(self, env: lmdb.Environment) -> None:
+        """One write transaction for everything folded this interval, every kind."""
         pending, self._pending = self._pending, {}
-        if not pending:
-            return
         try:
-            commit(env, pending)
+            with env.begin(write=True) as txn:
+                commit_fetches(txn, self._fetches, pending)
+                for kind in self._kinds.values():
+                    kind.commit(txn)
         except lmdb.Error:
             log.exception("edge-state writer: a batch of %d MACs was lost", len(pending))
 
