@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from control import fleet, search
+from control import fleet, search, selfservice
 from control.api.schemas import (
     USERNAME,
     AccountBatchIn,
@@ -28,6 +28,7 @@ from control.api.schemas import (
     DeviceIn,
     DevicePatch,
     ExtensionIn,
+    MyDevicePatch,
     TenantIn,
     TenantPatch,
     batch_usernames,
@@ -44,7 +45,7 @@ from control.jobs.runner import JobRunner
 from control.publish.compiler import Compiler
 from control.publish.pending import PUBLISH_BATCH, Publishing
 from control.publish.publisher import Publisher
-from control.storage import loading
+from control.storage import audit, loading
 from control.storage.db import Database
 from control.storage.edgestate import EdgeStateReader, fetch_view
 from provedge.formats.edgestate import NO_FETCH, Fetch
@@ -495,9 +496,23 @@ class Control:
         self.publishing.step(macs=[])
         return {"removed": removed}
 
-    def set_lines(self, mac: str, numbers: list[str], scope: int | None = None) -> dict[str, Any]:
+    def set_lines(
+        self,
+        mac: str,
+        numbers: list[str],
+        scope: int | None = None,
+        labels: Sequence[str | None] | None = None,
+    ) -> dict[str, Any]:
+        """Replaces the lines; a line's label is ``labels[i]``, or (None) the label its
+        extension had on this device before."""
         with self.db.transaction() as conn:
             row = self._device_row(conn, mac, scope)
+            kept = {
+                r["extension_id"]: r["label"]
+                for r in conn.execute(
+                    "SELECT extension_id, label FROM device_lines WHERE mac = ?", (row["mac"],)
+                )
+            }
             extension_ids = []
             for index, number in enumerate(numbers):
                 ext = conn.execute(
@@ -512,10 +527,15 @@ class Control:
             if len(set(extension_ids)) != len(extension_ids):
                 raise invalid("lines", "an extension may appear once per device")
             _check_lines(MODELS[row["model"]], len(extension_ids), "lines")
+            given = list(labels or [])
+            given += [None] * (len(extension_ids) - len(given))
             conn.execute("DELETE FROM device_lines WHERE mac = ?", (row["mac"],))
             conn.executemany(
-                "INSERT INTO device_lines (mac, position, extension_id) VALUES (?, ?, ?)",
-                [(row["mac"], pos, ext_id) for pos, ext_id in enumerate(extension_ids, 1)],
+                "INSERT INTO device_lines (mac, position, extension_id, label) VALUES (?, ?, ?, ?)",
+                [
+                    (row["mac"], pos, ext_id, kept.get(ext_id, "") if label is None else label)
+                    for pos, (ext_id, label) in enumerate(zip(extension_ids, given), 1)
+                ],
             )
             conn.execute("UPDATE devices SET rev = rev + 1 WHERE mac = ?", (row["mac"],))
         self.publishing.step(macs=[row["mac"]])
@@ -536,13 +556,17 @@ class Control:
         lines: dict[str, list[dict[str, Any]]] = {row["mac"]: [] for row in rows}
         if rows:
             for line in conn.execute(
-                "SELECT dl.mac, dl.position, e.number FROM device_lines dl JOIN extensions e"
+                "SELECT dl.mac, dl.position, dl.label, e.number FROM device_lines dl JOIN extensions e"
                 f" ON e.id = dl.extension_id WHERE dl.mac IN ({', '.join('?' * len(rows))})"
                 " ORDER BY dl.mac, dl.position",
                 [row["mac"] for row in rows],
             ):
                 lines[line["mac"]].append(
-                    {"position": line["position"], "extension": line["number"]}
+                    {
+                        "position": line["position"],
+                        "extension": line["number"],
+                        "label": line["label"],
+                    }
                 )
         # The fetch counters of the whole page in one read of the edge state.
         fetches = self.edge_state.fetches(row["mac"] for row in rows)
@@ -955,6 +979,55 @@ class Control:
             return None
         with self.db.read() as conn:
             return int(find_tenant(conn, ref, "tenant", None)["id"])
+
+    # ---- end-user self-service (control/selfservice.py) -------------------------------------
+    def my_devices(self, account_id: int, scope: int) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = selfservice.device_rows(conn, account_id, scope)
+            return [selfservice.device_view(conn, row, account_id) for row in rows]
+
+    def my_device(self, mac: str, account_id: int, scope: int) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = selfservice.device_row(conn, mac, account_id, scope)
+            return selfservice.device_view(conn, row, account_id)
+
+    def update_my_device(
+        self, mac: str, patch: MyDevicePatch, account_id: int, scope: int
+    ) -> dict[str, Any]:
+        """Applies each given field by its changer, all in one transaction."""
+        with self.db.transaction() as conn:
+            row = selfservice.device_row(conn, mac, account_id, scope)
+            changed = False
+            for name in sorted(patch.model_fields_set):
+                value = getattr(patch, name)
+                if value is not None:
+                    changed |= selfservice.CHANGERS[name](conn, row, account_id, value)
+            if changed:
+                conn.execute("UPDATE devices SET rev = rev + 1 WHERE mac = ?", (row["mac"],))
+        if changed:
+            self.publishing.step(macs=[row["mac"]])
+        return self.my_device(row["mac"], account_id, scope)
+
+    # ---- audit trail (control/storage/audit.py) -------------------------------------------
+    def list_audit(
+        self,
+        tenant: int | str | None,
+        scope: int | None,
+        object_name: str | None = None,
+        since: str | None = None,
+        limit: int = DEFAULT_PAGE,
+        cursor: int | None = None,
+    ) -> dict[str, Any]:
+        """Newest first; a tenant admin sees its tenant's entries only (``tenant`` of
+        another is the ordinary 404)."""
+        with self.db.read() as conn:
+            tenant_id = (
+                scope
+                if tenant is None
+                else int(self._tenant_row(conn, tenant, "tenant", scope)["id"])
+            )
+            items, after = audit.entries(conn, tenant_id, object_name, since, limit, cursor)
+        return {"items": items, "next_cursor": None if after is None else str(after)}
 
     # ---- publishing ----------------------------------------------------------------------
     def publish_pending(self) -> int:

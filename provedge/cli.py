@@ -8,7 +8,9 @@ server commands are generated from the settings declared in provedge/config.py.
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,28 +55,47 @@ def cmd_edge(config: Config) -> int:
     return 0
 
 
-def cmd_token_create(config: Config, args: argparse.Namespace) -> int:
-    from control.api.auth import create_token
+def cmd_token(config: Config, args: argparse.Namespace) -> int:
+    """``provedge token create|list|revoke``: exit 2 with a message for a bad argument."""
+    from control.api import auth
     from control.domain.errors import ServiceError
     from control.domain.refs import parse_ref
     from control.service import find_tenant
     from control.storage.db import Database
 
     db = Database(config.data)
-    tenant_id = None
-    if args.tenant is not None:
-        ref = parse_ref(args.tenant)  # a string is always an id or a name
-        try:
-            with db.transaction() as conn:
+    try:
+        if args.token_command == "list":
+            for t in auth.list_tokens(db):
+                print(
+                    f"{t['id']}  {t['role']:<12} tenant={t['tenant'] or '-'}"
+                    f" account={t['account'] or '-'} expires={t['expires_at'] or 'never'}"
+                    f"{' (expired)' if t['expired'] else ''} last_used={t['last_used_at'] or '-'}"
+                    f"  {t['label']}"
+                )
+            return 0
+        if args.token_command == "revoke":
+            auth.revoke_token(db, args.id)
+            print(f"revoked {args.id}")
+            return 0
+        tenant_id = None
+        if args.tenant is not None:
+            ref = parse_ref(args.tenant)  # a string is always an id or a name
+            with db.read() as conn:
                 tenant_id = int(find_tenant(conn, ref)["id"])
-        except ServiceError:
-            print(f"provedge: no tenant {args.tenant!r}", file=sys.stderr)
-            return 2
-    if args.role != "operator" and tenant_id is None:
-        print("provedge: --tenant is required for role " + args.role, file=sys.stderr)
+        expires_at = None if args.expires_days is None else time.time() + args.expires_days * 86400
+        print(auth.create_token(db, args.role, tenant_id, args.label, args.account, expires_at))
+        return 0
+    except ServiceError as exc:
+        field, reason = next(iter(exc.errors.items()))
+        if field == "tenant" and exc.status == 404:
+            reason = f"no tenant {args.tenant!r}"
+        elif field == "id":
+            reason = f"no token {args.id!r}"
+        print(f"provedge token {args.token_command}: {field}: {reason}", file=sys.stderr)
         return 2
-    print(create_token(db, args.role, tenant_id, args.label))
-    return 0
+    finally:
+        db.close()
 
 
 def prepare_data(data: str, edge_url: str) -> Path | None:
@@ -164,6 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["operator", "tenant_admin", "end_user"])
     create.add_argument("--tenant", help="tenant id or name (required unless --role operator)")
     create.add_argument("--label", default="", help="a note on what the token is for")
+    create.add_argument(
+        "--account", help="role end_user: the username of the SIP account it is bound to"
+    )
+    create.add_argument(
+        "--expires-days", type=float, help="valid for this many days (default: no expiry)"
+    )
+    listing = token_sub.add_parser("list", help="list tokens (ids, roles, expiry, last use)")
+    add_arguments(listing, "token")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id (from list)")
+    add_arguments(revoke, "token")
+    revoke.add_argument("id", help="the token's id: 12 hex digits")
 
     from provedge.jobs_cli import add_commands  # imports nothing heavy at module level
 
@@ -180,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no name for this uid (a bare container)
+        return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = "jobs" if args.command in JOB_COMMANDS else args.command
@@ -190,14 +229,21 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"provedge {args.command}: {exc}", file=sys.stderr)
         return 2
-    if args.command == "token":
-        return cmd_token_create(config, args)
-    if command in ("jobs", "loadtest"):
-        args.data = config.data
-        if command == "loadtest":
-            args.edge_url = config.public_edge_url
-        return int(args.func(args))
-    return SERVERS[args.command][1](config)
+    if args.command == "edge":
+        return cmd_edge(config)  # before anything imports control/: the edge reads LMDB only
+    from control.storage.audit import Actor, acting
+
+    # What the command changes is recorded in the audit trail as the CLI's, with the OS
+    # user (the control plane's requests and jobs record their own actors).
+    with acting(Actor("cli", _os_user())):
+        if args.command == "token":
+            return cmd_token(config, args)
+        if command in ("jobs", "loadtest"):
+            args.data = config.data
+            if command == "loadtest":
+                args.edge_url = config.public_edge_url
+            return int(args.func(args))
+        return SERVERS[args.command][1](config)
 
 
 if __name__ == "__main__":

@@ -221,3 +221,46 @@ def test_an_account_form_error_names_the_rule_and_changes_nothing(ctl: Control) 
         {"action": "deny", "network": "0.0.0.0/0"},
         {"action": "permit", "network": "216.27.242.66/32"},
     ]
+
+
+def test_an_end_user_sees_only_its_devices_and_changes_only_its_labels(ctl: Control) -> None:
+    from control.api.schemas import ExtensionIn
+
+    mine = tenant(ctl)
+    account = ctl.create_account(AccountIn(tenant=mine["id"], username=unique_name("eu")))
+    other = ctl.create_account(AccountIn(tenant=mine["id"], username=unique_name("eo")))
+    ctl.create_extension(
+        ExtensionIn(tenant=mine["id"], number="3101", accounts=[account["username"]])
+    )
+    ctl.create_extension(
+        ExtensionIn(tenant=mine["id"], number="3102", accounts=[other["username"]])
+    )
+    my_mac, their_mac = unique_mac(), unique_mac()
+    for mac, number in ((my_mac, "3101"), (their_mac, "3102")):
+        ctl.create_device(DeviceIn(tenant=mine["id"], mac=mac, model="yealink-t46s"))
+        ctl.set_lines(mac, [number])
+    web = client(ctl)
+    token = create_token(ctl.db, "end_user", int(str(mine["id"])), account=account["username"])
+    assert web.post("/console/login", data={"token": token}).status_code == 303
+    page = web.get("/console/me")
+    assert page.status_code == 200 and my_mac in page.text and their_mac not in page.text
+    csrf = csrf_of(page.text)
+    for path in (
+        "/console/devices",
+        f"/console/devices/{my_mac}",
+        "/console/accounts",
+        "/console/jobs",
+    ):
+        assert web.get(path).status_code == 403
+    saved = web.post(
+        f"/console/me/{my_mac}", data={"csrf": csrf, "position": "1", "label": "Front desk"}
+    )
+    assert saved.status_code == 303
+    assert (
+        ctl.my_device(my_mac, account["id"], int(str(mine["id"])))["lines"][0]["label"]
+        == "Front desk"
+    )
+    refused = web.post(
+        f"/console/me/{their_mac}", data={"csrf": csrf, "position": "1", "label": "x"}
+    )
+    assert refused.status_code == 404

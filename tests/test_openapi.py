@@ -99,4 +99,4 @@ def test_a_new_route_is_one_entry() -> None:
     entry = document([*ROUTES, op])["paths"]["/api/v1/widgets/{id}/polish"]["post"]
     assert entry["operationId"] == "widget_polish"
     assert entry["parameters"][0]["name"] == "id"
-    assert list(entry["responses"]) == ["200", "401", "403", "404", "409", "422"]
+    assert list(entry["responses"]) == ["200", "401", "403", "404", "409", "422", "429"]

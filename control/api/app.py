@@ -10,7 +10,10 @@ bounded by ``max_body_bytes``) are validated by pydantic; every error is JSON of
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -22,18 +25,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from control.api import schemas
-from control.api.auth import Principal, authenticate
+from control.api import auth, schemas
+from control.api.auth import Principal
 from control.api.bodies import MAX_BODY_BYTES, parse_body, parse_query
+from control.api.gate import Gate
+from control.api.lastuse import DEFAULT_INTERVAL_S, LastUse
 from control.api.metrics import ControlMetrics
 from control.api.openapi import document
 from control.api.route import Op, Role
+from control.api.throttle import FailureThrottle
 from control.console.app import create_console
 from control.domain import devicecsv
 from control.domain.catalog import MODELS
 from control.domain.errors import ServiceError
 from control.domain.refs import parse_ref
 from control.service import Control
+from control.storage.audit import Actor, acting
+from provedge.formats.macaddr import InvalidMac, normalize_mac
 
 # Public routes run with this principal: scoped to tenant 0, which no tenant has.
 PUBLIC = Principal("public", 0)
@@ -60,6 +68,11 @@ def _tenant_or_scope(request: Request, principal: Principal) -> int | str:
 
 
 def _authorize(role: Role, principal: Principal) -> None:
+    # An end user's token reaches its own routes only, and only it reaches them.
+    if (role == "self") != (principal.role == "end_user"):
+        if role == "self":
+            raise ServiceError(403, {"role": "end-user tokens only"})
+        raise ServiceError(403, {"role": "not with an end-user token"})
     if role == "operator" and principal.role != "operator":
         raise ServiceError(403, {"role": "operators only"})
     if role == "admin" and principal.role == "end_user":
@@ -157,7 +170,9 @@ async def lines_get(request: Request, who: Principal, ctl: Control) -> Any:
 
 async def lines_put(request: Request, who: Principal, ctl: Control) -> Any:
     numbers = [line.extension for line in request.state.body]
-    device = await run_in_threadpool(ctl.set_lines, request.path_params["mac"], numbers, who.scope)
+    labels = [line.label for line in request.state.body]
+    mac = request.path_params["mac"]
+    device = await run_in_threadpool(ctl.set_lines, mac, numbers, who.scope, labels)
     return device["lines"]
 
 
@@ -275,6 +290,87 @@ async def ban_lift(request: Request, who: Principal, ctl: Control) -> Any:
     return 204, None
 
 
+# ---- end-user self-service (control/selfservice.py) -------------------------------------
+def _me(who: Principal) -> tuple[int, int]:
+    """The account and tenant of an end user's token (only they reach role "self")."""
+    assert who.account_id is not None and who.tenant_id is not None
+    return who.account_id, who.tenant_id
+
+
+async def me_devices(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.my_devices, *_me(who))
+
+
+async def me_device_get(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.my_device, request.path_params["mac"], *_me(who))
+
+
+async def me_device_patch(request: Request, who: Principal, ctl: Control) -> Any:
+    mac = request.path_params["mac"]
+    return await run_in_threadpool(ctl.update_my_device, mac, request.state.body, *_me(who))
+
+
+# ---- audit trail and tokens ----------------------------------------------------------------
+def _utc_text(when: datetime | None) -> str | None:
+    """As the trail writes ``at`` (text that sorts as time); a naive time is UTC."""
+    if when is None:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _object_name(name: str | None) -> str | None:
+    """``device/<MAC in any notation>[/...]`` as the trail names it; others as given."""
+    if name is None or not name.startswith("device/"):
+        return name
+    mac, _, tail = name[len("device/") :].partition("/")
+    try:
+        normal = normalize_mac(mac)
+    except InvalidMac:
+        raise ServiceError(422, {"object": "not a MAC address after device/"}) from None
+    return f"device/{normal}" + (f"/{tail}" if tail else "")
+
+
+async def audit_list(request: Request, who: Principal, ctl: Control) -> Any:
+    q = request.state.query
+    cursor = None if q.cursor is None else int(q.cursor)
+    return await run_in_threadpool(
+        ctl.list_audit,
+        q.tenant,
+        who.scope,
+        _object_name(q.object),
+        _utc_text(q.since),
+        q.limit,
+        cursor,
+    )
+
+
+async def tokens_list(request: Request, who: Principal, ctl: Control) -> Any:
+    request.app.state.gate.last_use.flush()  # a listing shows fresh last-use times
+    return await run_in_threadpool(auth.list_tokens, ctl.db)
+
+
+async def tokens_create(request: Request, who: Principal, ctl: Control) -> Any:
+    body: schemas.TokenIn = request.state.body
+    tenant_id = None
+    if body.tenant is not None:
+        tenant_id = (await run_in_threadpool(ctl.get_tenant, body.tenant))["id"]
+    expires_at = (
+        None if body.expires_in_days is None else time.time() + body.expires_in_days * 86400
+    )
+    token = await run_in_threadpool(
+        auth.create_token, ctl.db, body.role, tenant_id, body.label, body.account, expires_at
+    )
+    view = await run_in_threadpool(auth.get_token, ctl.db, auth.token_hash(token)[: auth.ID_LENGTH])
+    return 201, {**view, "token": token}
+
+
+async def token_revoke(request: Request, who: Principal, ctl: Control) -> Any:
+    await run_in_threadpool(auth.revoke_token, ctl.db, request.path_params["token_id"])
+    return 204, None
+
+
 async def openapi(request: Request, who: Principal, ctl: Control) -> Any:
     return request.app.state.openapi
 
@@ -369,6 +465,22 @@ ROUTES: list[Op] = [
     Op("DELETE", "/api/v1/bans/{address}", ban_lift,
        "Lift the bans of an address (the edge answers it again within a second)", None, 204,
        role="operator", errors=(404,)),
+    Op("GET", "/api/v1/me/devices", me_devices,
+       "End users: the devices whose lines carry your account", list[S.MyDeviceOut], role="self"),
+    Op("GET", "/api/v1/me/devices/{mac}", me_device_get, "End users: one of your devices",
+       S.MyDeviceOut, role="self", errors=(404,)),
+    Op("PATCH", "/api/v1/me/devices/{mac}", me_device_patch,
+       "End users: label the lines of yours on one of your devices", S.MyDeviceOut,
+       body=S.MyDevicePatch, role="self", errors=(404,)),
+    Op("GET", "/api/v1/audit", audit_list,
+       "The audit trail, newest first (tenant admins: their tenant's)", S.AuditPage,
+       query=S.AuditQuery, errors=(404,)),
+    Op("GET", "/api/v1/tokens", tokens_list, "API tokens (never the tokens themselves)",
+       list[S.TokenOut], role="operator"),
+    Op("POST", "/api/v1/tokens", tokens_create, "Create an API token (shown once)",
+       S.TokenCreated, 201, body=S.TokenIn, role="operator", errors=(404,)),
+    Op("DELETE", "/api/v1/tokens/{token_id}", token_revoke, "Revoke an API token", None, 204,
+       role="operator", errors=(404,)),
     Op("GET", "/api/v1/openapi.json", openapi, "This document", dict[str, Any], role="public"),
     Op("GET", "/healthz", healthz, "Liveness", S.Health, role="public"),
     Op("GET", "/metrics", metrics, "Prometheus metrics (text format)", str, role="operator",
@@ -376,19 +488,25 @@ ROUTES: list[Op] = [
 ]  # fmt: skip
 
 
-async def _principal(op: Op, ctl: Control, request: Request) -> Principal:
+async def _principal(op: Op, gate: Gate, request: Request) -> Principal:
     if op.role == "public":
         return PUBLIC
     header = request.headers.get("authorization")
-    principal = await run_in_threadpool(authenticate, ctl.db, header)
-    if principal is None:
-        raise ServiceError(401, {"authorization": "a valid bearer token is required"})
+    address = request.client.host if request.client else ""
+    principal = await run_in_threadpool(gate.admit, header, address)
     _authorize(op.role, principal)
     return principal
 
 
+def _actor(op: Op, principal: Principal) -> Actor:
+    """Who the audit trail records for this request's changes."""
+    if op.role == "public":
+        return Actor("public", op.handler.__name__)
+    return Actor(principal.role, principal.label, principal.token_id)
+
+
 def _endpoint(
-    op: Op, ctl: Control, max_body_bytes: int, counted: ControlMetrics
+    op: Op, ctl: Control, max_body_bytes: int, counted: ControlMetrics, gate: Gate
 ) -> Callable[[Request], Awaitable[Response]]:
     name = op.handler.__name__
 
@@ -399,15 +517,16 @@ def _endpoint(
 
     async def _answer(request: Request) -> Response:
         try:
-            principal = await _principal(op, ctl, request)
+            principal = await _principal(op, gate, request)
             request.state.query = parse_query(request, op.query)
             if op.body is not None:
                 request.state.body = await parse_body(
                     request, op.body, max_body_bytes, op.body_media_types
                 )
-            result = await op.handler(request, principal, ctl)
+            with acting(_actor(op, principal)):  # the threads it starts inherit it
+                result = await op.handler(request, principal, ctl)
         except ServiceError as exc:
-            return _error(exc.status, exc.errors)
+            return _error(exc.status, exc.errors, exc.headers)
         if isinstance(result, Response):  # a non-JSON answer (op.media_type), made whole
             return result
         status, content = result if isinstance(result, tuple) else (op.status, result)
@@ -432,17 +551,31 @@ async def _no_route(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    ctl: Control, max_body_bytes: int = MAX_BODY_BYTES, secure_cookie: bool = False
+    ctl: Control,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    throttle: FailureThrottle | None = None,
+    last_use_interval_s: float = DEFAULT_INTERVAL_S,
+    secure_cookie: bool = False,
 ) -> Starlette:
     """The control API over ``ctl``, and the console at ``/console/``; request bodies over
-    ``max_body_bytes`` answer 413. ``secure_cookie``: the console's cookie is Secure (TLS)."""
+    ``max_body_bytes`` answer 413; failed authentications are limited by ``throttle`` (10 a
+    minute per address unless given); tokens' last use is written every
+    ``last_use_interval_s``. ``secure_cookie``: the console's cookie is Secure (TLS)."""
     counted = ControlMetrics(ctl.db)
+    gate = Gate(ctl.db, throttle or FailureThrottle(), LastUse(ctl.db, last_use_interval_s))
     routes: list[Route | Mount] = [
-        Route(op.path, _endpoint(op, ctl, max_body_bytes, counted), methods=[op.method])
+        Route(op.path, _endpoint(op, ctl, max_body_bytes, counted, gate), methods=[op.method])
         for op in ROUTES
     ]
     routes.append(Mount("/console", app=create_console(ctl, secure_cookie)))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _no_route})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(gate.last_use.flush)  # the last uses noted, at shutdown
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _no_route}, lifespan=lifespan)
     app.state.openapi = document(ROUTES)
     app.state.metrics = counted
+    app.state.gate = gate
     return app

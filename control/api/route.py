@@ -23,8 +23,9 @@ Fields:
   another of them (``Content-Type``, e.g. ``text/csv`` for a device import) reaches the
   handler as text, which it parses; the document describes it as a string.
 - ``query``: a pydantic model of the query parameters, or ``None`` (then any is a 422).
-- ``role``: ``"public"`` (no token), ``"any"`` (any valid token), ``"admin"`` (operators
-  and tenant admins) or ``"operator"``.
+- ``role``: ``"public"`` (no token), ``"any"`` (any valid token but an end user's),
+  ``"admin"`` (operators and tenant admins), ``"operator"``, or ``"self"`` (end users
+  only: the ``/api/v1/me`` routes). An end user's token reaches ``"self"`` routes only.
 - ``errors``: the error statuses the handler or the service raise themselves (404 for an
   unknown object, 409 for a conflict, 422 for a check beyond the body's schema).
 - ``media_type``: of a successful answer; JSON unless said (``/metrics``: ``text/plain``,
@@ -32,8 +33,8 @@ Fields:
   JSON whatever it is.
 
 The statuses the machinery adds are derived, never listed by hand (:meth:`Op.statuses`):
-401 unless public, 403 when the role is limited, 400/413 with a body, 422 always (an
-unknown or repeated query parameter, a bad field).
+401 and 429 (failed authentications from the address) unless public, 403 unless public,
+400/413 with a body, 422 always (an unknown or repeated query parameter, a bad field).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from control.api.auth import Principal
 from control.service import Control
 
 Handler = Callable[[Request, Principal, Control], Awaitable[Any]]
-Role = Literal["public", "any", "admin", "operator"]
+Role = Literal["public", "any", "admin", "operator", "self"]
 
 # What each status means, for the document; the `errors` of the body say which field.
 STATUSES = {
@@ -64,6 +65,7 @@ STATUSES = {
     410: "gone: a one-time link that was used or has expired",
     413: "the body is larger than the limit",
     422: "invalid fields or query parameters; `errors` maps each to what is wrong",
+    429: "too many failed authentications from this address; `Retry-After` says when",
 }
 
 
@@ -86,9 +88,7 @@ class Op:
         """Every status this route can answer, the success status first."""
         found = set(self.errors)
         if self.role != "public":
-            found.add(401)
-        if self.role in ("admin", "operator"):
-            found.add(403)
+            found |= {401, 403, 429}  # 403: every role but public refuses some token
         if self.body is not None:
             found |= {400, 413}
         found.add(422)  # every route checks its query: an unknown parameter is refused

@@ -9,6 +9,7 @@ answers, so the schemathesis run in the tests notices a field the document does 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -329,8 +330,14 @@ class ExtensionIn(_Strict):
         return value
 
 
+LineLabel = Annotated[SafeText, Field(max_length=64, description="what the phone shows")]
+
+
 class LineIn(_Strict):
     extension: Annotated[str, Field(pattern=NUMBER)]
+    label: Annotated[
+        LineLabel | None, Field(description="omitted: the label it had on this device")
+    ] = None
 
 
 Lines = Annotated[list[LineIn], Field(max_length=MAX_LINES)]
@@ -370,6 +377,7 @@ PATH_PARAMETERS: dict[str, dict[str, object]] = {
     "id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "job or account id"},
     "token": {"type": "string", "description": "the one-time token of an activation link"},
     "address": {"type": "string", "maxLength": 64, "description": "an IPv4 or IPv6 address"},
+    "token_id": {"type": "string", "pattern": "^[0-9a-f]{12}$", "description": "an API token's id"},
 }
 
 
@@ -559,6 +567,7 @@ class BanOut(_Out):
 class LineOut(_Out):
     position: Annotated[int, Field(ge=1, le=6)]
     extension: str
+    label: Annotated[str, Field(description="empty: the phone shows the extension number")]
 
 
 class DeviceOut(_Out):
@@ -711,3 +720,114 @@ class ExtensionOut(_Out):
     number: str
     display_name: str
     accounts: list[str]
+
+
+# ---- end-user self-service (control/selfservice.py) ------------------------------------------
+class MyLineLabel(_Strict):
+    position: Annotated[int, Field(ge=1, le=MAX_LINES)]
+    label: LineLabel
+
+
+class MyDevicePatch(_Strict):
+    """What an end user may change on a device of theirs; each field is applied by its
+    changer in control/selfservice.py (BLF keys and background: one field each, added there)."""
+
+    lines: Annotated[
+        list[MyLineLabel] | None,
+        Field(max_length=MAX_LINES, description="labels of lines that carry your account"),
+    ] = None
+
+
+class MyLineOut(_Out):
+    position: int
+    extension: str
+    label: str
+    mine: Annotated[bool, Field(description="carries your account: you may label it")]
+
+
+class MyDeviceOut(_Out):
+    mac: str
+    model: str
+    name: str
+    lines: list[MyLineOut]
+
+
+# ---- audit trail (control/storage/audit.py) --------------------------------------------------
+class AuditQuery(TenantQuery):
+    object: Annotated[
+        str | None,
+        Field(
+            max_length=200,
+            pattern=r"^[a-z_]+(/[^/\s]+)*$",
+            description="`device` (every device), `device/<mac>` (one, with its lines),"
+            " `account/<id>`, `tenant/<id>`, `extension/<id>`, `token/<id>`",
+            examples=["device/001565aabbcc"],
+        ),
+    ] = None
+    since: Annotated[
+        datetime | None, Field(description="entries at or after (ISO 8601; no zone: UTC)")
+    ] = None
+    limit: Annotated[int, Field(ge=1, le=1000, description="entries per page")] = 100
+    cursor: Annotated[
+        str | None,
+        Field(pattern=r"^[0-9]{1,18}$", description="`next_cursor` of the previous page"),
+    ] = None
+
+
+class AuditActor(_Out):
+    role: Annotated[
+        str, Field(description="operator, tenant_admin, end_user, public, cli, job or system")
+    ]
+    label: Annotated[str, Field(description="the token's label, the OS user, or the job")]
+    token: Annotated[str, Field(description="the token's id (API requests)")]
+
+
+class AuditEntry(_Out):
+    id: int
+    at: Annotated[str, Field(description="ISO 8601 UTC, milliseconds")]
+    actor: AuditActor
+    tenant: int | None
+    object: str
+    action: Literal["create", "update", "delete"]
+    before: Annotated[dict[str, Any] | None, Field(description="secrets masked")]
+    after: Annotated[dict[str, Any] | None, Field(description="secrets masked")]
+    changed: list[str]
+
+
+class AuditPage(_Out):
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+# ---- API tokens (control/api/auth.py) --------------------------------------------------------
+TokenRole = Literal["operator", "tenant_admin", "end_user"]
+
+
+class TokenIn(_Strict):
+    role: TokenRole
+    tenant: Annotated[TenantRef | None, Field(description="required unless role operator")] = None
+    account: Annotated[
+        str | None, Field(pattern=USERNAME, description="end_user: the account it is bound to")
+    ] = None
+    label: Text = ""
+    expires_in_days: Annotated[
+        float | None, Field(gt=0, le=3650, description="omitted: never expires")
+    ] = None
+
+
+class TokenOut(_Out):
+    id: str
+    role: TokenRole
+    tenant: int | None
+    account: str | None
+    label: str
+    created_at: str
+    expires_at: str | None
+    expired: bool
+    last_used_at: Annotated[
+        str | None, Field(description="ISO 8601 UTC; written at most every few seconds")
+    ]
+
+
+class TokenCreated(TokenOut):
+    token: Annotated[str, Field(description="the bearer token, shown only here")]

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from control.console import accounts_pages, admin_pages, device_pages, sessions
+from control.console import accounts_pages, admin_pages, device_pages, me_pages, sessions
 from control.console.guard import LoginLimiter, SecurityHeaders
 from control.console.page import PREFIX, page, render
 from control.service import Control
@@ -94,6 +94,7 @@ def create_console(ctl: Control, secure_cookie: bool = False) -> Starlette:
         *device_pages.routes(ctl),
         *accounts_pages.routes(ctl),
         *admin_pages.routes(ctl),
+        *me_pages.routes(ctl),
         Mount("/static", app=StaticFiles(directory=str(static)), name="static"),
     ]
     app = Starlette(routes=routes)

@@ -28,6 +28,7 @@ from control.console.guard import csrf_ok
 from control.console.sessions import Session
 from control.domain.errors import ServiceError
 from control.service import Control
+from control.storage.audit import Actor, acting
 
 PREFIX = "/console"
 M = TypeVar("M", bound=BaseModel)
@@ -112,8 +113,11 @@ def page(
 
 
 async def _handle(handler: Handler, request: Request, session: Session, ctl: Control) -> Response:
+    who = session.principal
     try:
-        return await handler(request, session, ctl)
+        # Changes are recorded in the audit trail as this session's token's (console).
+        with acting(Actor(who.role, f"console: {who.label}".rstrip(": "), who.token_id)):
+            return await handler(request, session, ctl)
     except ServiceError as exc:
         return error_page(request, session, exc.status, exc.errors)
 

@@ -14,7 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from control.api.auth import Principal, authenticate
+from control.api.auth import ID_LENGTH, Principal, authenticate
 from control.storage.db import Database
 
 COOKIE = "provedge_session"
@@ -50,17 +50,23 @@ def open_session(db: Database, token: str, now: float | None = None) -> tuple[st
 
 
 def find_session(db: Database, session_id: str | None) -> Session | None:
+    """The live session of that id whose token is still valid (not expired, not revoked)."""
     if not session_id:
         return None
+    now = time.time()
     row = db.query_one(
-        "SELECT s.csrf, t.role, t.tenant_id FROM console_sessions s"
-        " JOIN tokens t ON t.token_hash = s.token_hash"
-        " WHERE s.id_hash = ? AND s.expires_at > ?",
-        (_hash(session_id), time.time()),
+        "SELECT s.csrf, t.token_hash, t.role, t.tenant_id, t.label, t.account_id FROM"
+        " console_sessions s JOIN tokens t ON t.token_hash = s.token_hash"
+        " WHERE s.id_hash = ? AND s.expires_at > ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
+        (_hash(session_id), now, now),
     )
     if row is None:
         return None
-    return Session(Principal(row["role"], row["tenant_id"]), row["csrf"])
+    principal = Principal(
+        row["role"], row["tenant_id"], row["label"], row["token_hash"][:ID_LENGTH],
+        row["account_id"],
+    )  # fmt: skip
+    return Session(principal, row["csrf"])
 
 
 def close_session(db: Database, session_id: str | None) -> None:

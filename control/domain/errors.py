@@ -4,10 +4,13 @@ from __future__ import annotations
 
 
 class ServiceError(Exception):
-    def __init__(self, status: int, errors: dict[str, str]) -> None:
+    def __init__(
+        self, status: int, errors: dict[str, str], headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status}: {errors}")
         self.status = status
         self.errors = errors
+        self.headers = headers  # e.g. Retry-After on a 429
 
 
 def not_found(field: str, what: str) -> ServiceError:

@@ -18,6 +18,7 @@ import orjson
 
 from control.jobs import store
 from control.jobs.kinds import JobKind
+from control.storage.audit import Actor, acting
 from control.storage.db import Database
 
 log = logging.getLogger("provedge.jobs")
@@ -67,7 +68,9 @@ class JobRunner:
             return True
         params: dict[str, Any] = orjson.loads(job["params"])
         try:
-            self._run(job["id"], kind, job["tenant_id"], params)
+            # What the job changes is recorded in the audit trail as the job's.
+            with acting(Actor("job", f"{job['kind']} #{job['id']}")):
+                self._run(job["id"], kind, job["tenant_id"], params)
         except Exception as exc:  # a failed job is reported, the runner goes on
             log.exception("job %s failed", job["id"])
             store.finish(self.db, job["id"], "failed", f"{type(exc).__name__}: {exc}")

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from control.storage import audit
 from provedge.private import private_dir, private_file
 
 DB_FILE = "provedge.sqlite3"
@@ -66,6 +67,24 @@ COMMIT;
 """
 
 
+# Columns added to existing tables after their first release: (table, column, definition).
+# A database made before them gets them in place (ALTER TABLE ADD COLUMN keeps every row).
+_ADDED_COLUMNS = (
+    ("device_lines", "label", "TEXT NOT NULL DEFAULT ''"),
+    ("tokens", "account_id", "INTEGER REFERENCES accounts(id) ON DELETE CASCADE"),
+    ("tokens", "expires_at", "REAL"),
+    ("tokens", "last_used_at", "TEXT"),
+    ("tenants", "pnp", "INTEGER NOT NULL DEFAULT 1 CHECK (pnp IN (0, 1))"),
+)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    for table, column, definition in _ADDED_COLUMNS:
+        columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if columns and column not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+
 def _migrate_accounts(conn: sqlite3.Connection, schema: str) -> None:
     columns = {row["name"] for row in conn.execute("PRAGMA table_info(accounts)")}
     if not columns or "auth_method" in columns:
@@ -78,17 +97,6 @@ def _migrate_accounts(conn: sqlite3.Connection, schema: str) -> None:
         conn.execute("PRAGMA legacy_alter_table = OFF")
         conn.execute("PRAGMA foreign_keys = ON")
         raise
-
-
-# Columns added after a table first shipped: (table, column, its declaration).
-_ADDED_COLUMNS = (("tenants", "pnp", "INTEGER NOT NULL DEFAULT 1 CHECK (pnp IN (0, 1))"),)
-
-
-def _add_columns(conn: sqlite3.Connection) -> None:
-    for table, column, declaration in _ADDED_COLUMNS:
-        columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if columns and column not in columns:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 class Database:
@@ -109,6 +117,7 @@ class Database:
         self._conn.executescript(schema)
         if not searchable:  # search tables new to this database: index the accounts it has
             self._conn.executescript(_REBUILD_SEARCH)
+        audit.install(self._conn)  # every write of this connection is recorded from here on
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()

@@ -58,7 +58,7 @@ def tenant_data(row: sqlite3.Row, edge_url: str) -> TenantData:
 
 
 _LINES_SQL = """
-SELECT dl.position, e.number, e.display_name AS ext_name,
+SELECT dl.position, dl.label, e.number, e.display_name AS ext_name,
        a.username, a.password, a.display_name AS acc_name, a.expires, a.enabled
 FROM device_lines dl
 JOIN extensions e ON e.id = dl.extension_id
@@ -76,7 +76,7 @@ def device_data(conn: sqlite3.Connection, row: sqlite3.Row) -> DeviceData:
             auth_user=line["username"],
             password=line["password"],
             display_name=line["ext_name"] or line["acc_name"] or line["number"],
-            label=line["number"],
+            label=line["label"] or line["number"],
             expires=line["expires"],
             enabled=bool(line["enabled"]),
         )

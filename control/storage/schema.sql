@@ -128,21 +128,33 @@ CREATE TABLE IF NOT EXISTS extension_accounts (
 );
 
 -- One MAC carries up to 6 extensions: the position CHECK is that rule.
+-- label: what the phone shows for the line (empty: the extension number); db.py adds the
+-- column to a database made before it existed.
 CREATE TABLE IF NOT EXISTS device_lines (
     mac          TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
     position     INTEGER NOT NULL CHECK (position BETWEEN 1 AND 6),
     extension_id INTEGER NOT NULL REFERENCES extensions(id) ON DELETE CASCADE,
+    label        TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (mac, position)
 );
 CREATE INDEX IF NOT EXISTS device_lines_extension ON device_lines(extension_id);
 
+-- API tokens (control/api/auth.py). Its id is the first 12 hex digits of the hash; an
+-- end_user token is bound to one account (and goes with it). expires_at: unix seconds,
+-- NULL for never; last_used_at is written coalesced (control/api/lastuse.py). db.py adds
+-- the columns after label to a database made before they existed; the rules on them are
+-- enforced by auth.py there.
 CREATE TABLE IF NOT EXISTS tokens (
-    token_hash TEXT PRIMARY KEY,  -- sha256 of the token; the token itself is shown once
-    role       TEXT NOT NULL CHECK (role IN ('operator', 'tenant_admin', 'end_user')),
-    tenant_id  INTEGER REFERENCES tenants(id) ON DELETE CASCADE,
-    label      TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
-    CHECK (role = 'operator' OR tenant_id IS NOT NULL)
+    token_hash   TEXT PRIMARY KEY,  -- sha256 of the token; the token itself is shown once
+    role         TEXT NOT NULL CHECK (role IN ('operator', 'tenant_admin', 'end_user')),
+    tenant_id    INTEGER REFERENCES tenants(id) ON DELETE CASCADE,
+    label        TEXT NOT NULL DEFAULT '',
+    created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    account_id   INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+    expires_at   REAL,
+    last_used_at TEXT,
+    CHECK (role = 'operator' OR tenant_id IS NOT NULL),
+    CHECK ((role = 'end_user') = (account_id IS NOT NULL))
 );
 
 CREATE TABLE IF NOT EXISTS settings (
@@ -213,3 +225,23 @@ CREATE TABLE IF NOT EXISTS console_sessions (
     csrf       TEXT NOT NULL,
     expires_at REAL NOT NULL  -- epoch seconds
 );
+
+-- The audit trail (control/storage/audit.py): one row per changed row of an audited table,
+-- written by temporary triggers on the writer connection in the same transaction as the
+-- change. No foreign keys: the trail outlives what it names. before/after are JSON with
+-- secrets masked; `at` sorts as text.
+CREATE TABLE IF NOT EXISTS audit (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    actor_role  TEXT NOT NULL,
+    actor_label TEXT NOT NULL,
+    actor_token TEXT NOT NULL DEFAULT '',
+    tenant_id   INTEGER,
+    object      TEXT NOT NULL,
+    action      TEXT NOT NULL CHECK (action IN ('create', 'update', 'delete')),
+    before      TEXT CHECK (before IS NULL OR json_valid(before)),
+    after       TEXT CHECK (after IS NULL OR json_valid(after))
+);
+CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit(tenant_id, id);
+CREATE INDEX IF NOT EXISTS audit_by_object ON audit(object, id);
+CREATE INDEX IF NOT EXISTS audit_by_at ON audit(at);
