@@ -90,7 +90,7 @@ def test_failures_past_the_threshold_ban_and_successes_never_do(
     malformed = b"REGISTER sip:x SIP/2.0\r\nthis is not a header line\r\n\r\n"
     for _ in range(6):
         sip_answer(provedge.sip_port, abuser, malformed, timeout=0.2)
-    banned = lambda: abuser in [b["address"] for b in api.get("/api/v1/bans").json()]  # noqa: E731
+    banned = lambda: abuser in [b["address"] for b in api.get("/api/v1/bans").json()]
     assert until(banned)
     ban = next(b for b in api.get("/api/v1/bans").json() if b["address"] == abuser)
     assert ban["reason"] == "malformed" and ban["failures"] >= 5
