@@ -106,6 +106,8 @@ AUDITED: tuple[Audited, ...] = (
         secrets=("token_hash",),
         bookkeeping=("last_used_at",),
     ),
+    Audited("manual_bans", "'ban/' || {row}.address", "NULL"),
+    Audited("ban_lifts", "'ban/' || {row}.address || '/lift'", "NULL"),
 )
 # Tables whose rows nobody changes as such, and why (tests/test_audit.py checks the split).
 NOT_AUDITED: dict[str, str] = {
@@ -113,6 +115,7 @@ NOT_AUDITED: dict[str, str] = {
     "settings": "the compiler fingerprint the control plane keeps for itself",
     "withdrawals": "publishing bookkeeping, queued by the delete triggers of audited tables",
     "jobs": "work queued by audited changes; a job's own record is its progress",
+    "console_sessions": "log-ins: what a session changes is recorded under its token",
 }
 
 
