@@ -11,7 +11,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from control.api import schemas
-from control.console.page import form_fields, page, query_value, redirect, render, validate
+from control.console.page import (
+    form_fields,
+    numeric_id,
+    page,
+    query_value,
+    redirect,
+    render,
+    validate,
+)
 from control.console.sessions import Session
 from control.domain.errors import ServiceError
 from control.domain.refs import parse_ref
@@ -127,10 +135,7 @@ async def account_delete(request: Request, session: Session, ctl: Control) -> Re
 
 
 def _id(request: Request) -> int:
-    text = request.path_params["id"]
-    if not text.isdigit():
-        raise ServiceError(404, {"id": "no such account"})
-    return int(text)
+    return numeric_id(request, "account")
 
 
 def routes(ctl: Control) -> list[Route]:

@@ -8,9 +8,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from control.api import schemas
-from control.console.page import form_fields, page, query_value, redirect, render, validate
+from control.console.page import (
+    form_fields,
+    numeric_id,
+    page,
+    query_value,
+    redirect,
+    render,
+    validate,
+)
 from control.console.sessions import Session
-from control.domain.errors import ServiceError
 from control.domain.refs import parse_ref
 from control.service import Control
 
@@ -56,22 +63,19 @@ async def jobs(request: Request, session: Session, ctl: Control) -> Response:
 
 
 async def job(request: Request, session: Session, ctl: Control) -> Response:
-    found = await run_in_threadpool(ctl.get_job, _job_id(request), session.principal.scope)
+    found = await run_in_threadpool(
+        ctl.get_job, numeric_id(request, "job"), session.principal.scope
+    )
     return render(request, "job.html", session, job=found, done=query_value(request, "done"))
 
 
 async def job_progress(request: Request, session: Session, ctl: Control) -> Response:
     """The progress part of the job page alone: the console's script fetches it every
     second while the job runs, so the operator watches it move without reloading."""
-    found = await run_in_threadpool(ctl.get_job, _job_id(request), session.principal.scope)
+    found = await run_in_threadpool(
+        ctl.get_job, numeric_id(request, "job"), session.principal.scope
+    )
     return render(request, "job_progress.html", session, job=found)
-
-
-def _job_id(request: Request) -> int:
-    text = request.path_params["id"]
-    if not text.isdigit():
-        raise ServiceError(404, {"id": "no such job"})
-    return int(text)
 
 
 def routes(ctl: Control) -> list[Route]:

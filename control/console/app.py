@@ -19,8 +19,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from control.api.throttle import FailureThrottle
 from control.console import accounts_pages, admin_pages, device_pages, me_pages, sessions
-from control.console.guard import LoginLimiter, SecurityHeaders
+from control.console.guard import LOGIN_LIMIT, LOGIN_WINDOW_S, SecurityHeaders
 from control.console.page import PREFIX, page, render
 from control.service import Control
 
@@ -41,7 +42,7 @@ def _client(request: Request) -> str:
 
 def create_console(ctl: Control, secure_cookie: bool = False) -> Starlette:
     """``secure_cookie``: mark the session cookie Secure (the control plane is on TLS)."""
-    limiter = LoginLimiter()
+    limiter = FailureThrottle(LOGIN_LIMIT, LOGIN_WINDOW_S)
 
     async def login_form(request: Request) -> Response:
         return render(
@@ -64,7 +65,6 @@ def create_console(ctl: Control, secure_cookie: bool = False) -> Starlette:
             limiter.failed(address)
             return render(request, "login.html", None, 401, next=target,
                           error="That token is not valid.")  # fmt: skip
-        limiter.succeeded(address)
         session_id, _ = opened
         moved = RedirectResponse(target, status_code=303)
         moved.set_cookie(

@@ -8,16 +8,14 @@
   request whose token differs is refused (403) before anything happens. The session
   cookie is also ``SameSite=Strict``; the token is the defence that does not depend on
   the browser.
-- Log-in attempts are limited per source address: ``LOGIN_LIMIT`` failures in
-  ``LOGIN_WINDOW_S`` seconds make further attempts answer 429 until the window passes.
+- Log-in attempts are limited per source address by the API's own throttle
+  (control/api/throttle.py): ``LOGIN_LIMIT`` failures in ``LOGIN_WINDOW_S`` seconds make
+  further attempts answer 429 until the oldest ages out.
 """
 
 from __future__ import annotations
 
 import hmac
-import threading
-import time
-from collections import deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -59,37 +57,3 @@ class SecurityHeaders:
 
 def csrf_ok(expected: str, sent: object) -> bool:
     return isinstance(sent, str) and hmac.compare_digest(expected.encode(), sent.encode())
-
-
-class LoginLimiter:
-    """Failed log-ins per source address in a sliding window (in memory, per process)."""
-
-    def __init__(self, limit: int = LOGIN_LIMIT, window_s: float = LOGIN_WINDOW_S) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, address: str) -> int:
-        """Seconds until ``address`` may try again; 0 when it may now."""
-        now = time.monotonic()
-        with self._lock:
-            failures = self._failures.get(address)
-            if failures is None:
-                return 0
-            while failures and failures[0] <= now - self.window_s:
-                failures.popleft()
-            if not failures:
-                del self._failures[address]
-                return 0
-            if len(failures) < self.limit:
-                return 0
-            return max(1, int(failures[0] + self.window_s - now + 0.999))
-
-    def failed(self, address: str) -> None:
-        with self._lock:
-            self._failures.setdefault(address, deque()).append(time.monotonic())
-
-    def succeeded(self, address: str) -> None:
-        with self._lock:
-            self._failures.pop(address, None)

@@ -143,5 +143,13 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
         raise ServiceError(422, errors) from None
 
 
+def numeric_id(request: Request, what: str) -> int:
+    """The ``{id}`` of the path as a number; anything else is the ordinary 404."""
+    text = request.path_params["id"]
+    if not text.isdigit():
+        raise ServiceError(404, {"id": f"no such {what}"})
+    return int(text)
+
+
 def query_value(request: Request, name: str, default: str = "") -> str:
     return request.query_params.get(name, default)
