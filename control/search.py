@@ -146,7 +146,26 @@ def _not(part: Sql) -> Sql:
     return Sql(f"(NOT {part.text})", part.params)
 
 
+def _prefix_range(value: str) -> tuple[str, str] | None:
+    """``alice*``: the bounds ``[alice, alicf)`` of the values starting with the prefix,
+    as ``COLLATE NOCASE`` compares them (ASCII letters folded, as ``LIKE`` folds them), so
+    that the B-tree index of the column serves a prefix; None for any other wildcard."""
+    if not value.endswith("*") or value.endswith("\\*") or _has_wildcard(value[:-1]):
+        return None
+    prefix = _unescape(value[:-1]).lower()
+    if not prefix or not prefix.isascii() or prefix[-1] == "\x7f":
+        return None
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 class _Translator:
+    """The SQL of a query tree. Under a NOT, a wildcard is tested on the row itself: the
+    rows a negation keeps are found by the other terms (or a scan), and building the set
+    of every row a broad pattern matches, to exclude it, would cost more than the test."""
+
+    def __init__(self) -> None:
+        self.negated = 0
+
     def term(self, fieldname: str | None, node: tree.Term) -> Sql:
         if isinstance(node, tree.Word) and _has_wildcard(node.value):
             return self.wildcard(fieldname, node.value)
@@ -173,6 +192,14 @@ class _Translator:
             return _any([Sql(f"a.{c} != ''") for c in columns]) if fieldname else _TRUE
         if fieldname in NUMERIC_FIELDS or fieldname in VALUE_FIELDS:
             return Sql(f"a.{fieldname} LIKE ? ESCAPE '\\'", [pattern])
+        bounds = _prefix_range(value)
+        if bounds is not None:
+            return _any(
+                [Sql(f"(a.{c} COLLATE NOCASE >= ? AND a.{c} COLLATE NOCASE < ?)", list(bounds))
+                 for c in columns]
+            )  # fmt: skip
+        if self.negated:
+            return _any([Sql(f"a.{c} LIKE ? ESCAPE '\\'", [pattern]) for c in columns])
         likes = " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns)
         return Sql(
             f"a.id IN (SELECT rowid FROM accounts_grams WHERE {likes})", [pattern] * len(columns)
@@ -229,13 +256,20 @@ class _Translator:
         if isinstance(node, tree.OrOperation):
             return _any([self.node(c, fieldname) for c in node.children])
         if isinstance(node, (tree.Not, tree.Prohibit)):
-            return _not(self.node(node.a, fieldname))
+            return self.negation(node.a, fieldname)
         if isinstance(node, tree.Plus):
             return self.node(node.a, fieldname)
         if isinstance(node, tree.UnknownOperation):
             return self.implicit(node, fieldname)
         kind = type(node).__name__.lower()
         raise QueryError(f"{kind} is not supported {_where(node)}")
+
+    def negation(self, node: tree.Item, fieldname: str | None) -> Sql:
+        self.negated += 1
+        try:
+            return _not(self.node(node, fieldname))
+        finally:
+            self.negated -= 1
 
     def implicit(self, node: tree.UnknownOperation, fieldname: str | None) -> Sql:
         """Terms side by side: ``+`` ones must match, ``-``/NOT ones must not, and at
@@ -245,7 +279,7 @@ class _Translator:
             if isinstance(child, tree.Plus):
                 must.append(self.node(child.a, fieldname))
             elif isinstance(child, (tree.Not, tree.Prohibit)):
-                must_not.append(_not(self.node(child.a, fieldname)))
+                must_not.append(self.negation(child.a, fieldname))
             else:
                 should.append(self.node(child, fieldname))
         parts = [*must, *must_not]

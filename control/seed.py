@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from control.domain.catalog import MODELS
 from control.domain.errors import conflict
+from control.domain.passwords import new_password
 from control.jobs import store as jobs
 from control.jobs.kinds import RECOMPILE
-from control.service import new_password
 from control.storage.db import Database
 from control.storage.loading import provisioning_url
 

@@ -9,19 +9,18 @@ next start publishes again, so nothing depends on the process surviving a reques
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import sqlite3
-import string
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
 
-from control import fleet, search, selfservice
+from control import accountbatch, fleet, search, selfservice
+from control.accountbatch import ACCOUNT_DEFAULTS, account_params
 from control.api.schemas import (
-    USERNAME,
+    MAX_BATCH,
     AccountBatchIn,
     AccountIn,
     AccountPatch,
@@ -34,10 +33,11 @@ from control.api.schemas import (
     batch_usernames,
     ip_problem,
 )
-from control.domain import devicecsv
+from control.domain import accountcsv, devicecsv
 from control.domain.catalog import MODELS, Model, device_files
 from control.domain.errors import ServiceError, conflict, invalid, not_found
 from control.domain.locale import language_for
+from control.domain.passwords import new_password
 from control.firewall import Firewall
 from control.jobs import store as jobs
 from control.jobs.kinds import RECOMPILE, Recompile
@@ -48,6 +48,7 @@ from control.publish.publisher import Publisher
 from control.storage import audit, loading
 from control.storage.db import Database
 from control.storage.edgestate import EdgeStateReader, fetch_view
+from control.storage.tenants import find_tenant
 from provedge.formats.edgestate import NO_FETCH, Fetch
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
@@ -60,26 +61,6 @@ MAX_PAGE = 1000
 _DEVICE_ROWS = (
     "SELECT d.*, t.url_key, t.language FROM devices d JOIN tenants t ON t.id = d.tenant_id"
 )
-
-PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_"
-_PASSWORD_CLASSES = tuple(
-    frozenset(cls) for cls in (string.ascii_uppercase, string.ascii_lowercase, string.digits, "-_")
-)
-
-
-def new_password(length: int = 20) -> str:
-    """A random password every vendor takes: letters, digits, ``-`` and ``_`` only, which
-    every phone's config syntax takes, from at least 3 of the 4 classes (upper, lower,
-    digit, symbol), as Cisco MPP requires of an admin password (8-127 characters)."""
-    if not 8 <= length <= 127:
-        raise ValueError("a password is 8 to 127 characters")
-    while True:
-        # URL-safe base64 of random bytes: each character is 6 random bits, uniform over
-        # exactly PASSWORD_ALPHABET, and 20 times faster than choosing one at a time.
-        password = secrets.token_urlsafe(length)[:length]
-        chars = set(password)  # sets: a 100,000-row import makes as many passwords
-        if sum(not chars.isdisjoint(cls) for cls in _PASSWORD_CLASSES) >= 3:
-            return password
 
 
 def _check_lines(model: Model, count: int, field: str) -> None:
@@ -97,40 +78,15 @@ def _language_view(model: Model, language: str) -> dict[str, Any]:
     return {"language": given.name, "language_fallback": given.fallback}
 
 
-# What a new account has when its create body leaves a field out.
-ACCOUNT_DEFAULTS: dict[str, Any] = {
-    "display_name": "",
-    "auth_method": "password",
-    "invite_format": "username",
-    "expires": 360,
-    "outbound_flags": [],
-    "caller_id_name": "",
-    "caller_id_number": "",
-    "owner": "",
-    "email": "",
-    "description": "",
-    "secondary_number": "",
-    "enabled": True,
-    "access_rules": [],
-}
 # The account columns a phone's file carries (control/storage/loading.py): a change of one
 # republishes the devices whose lines have the account as their identity.
 RENDERED_ACCOUNT_FIELDS = frozenset({"username", "password", "display_name", "expires", "enabled"})
-_JSON_FIELDS = ("outbound_flags", "access_rules")
-
-
-def _account_params(fields: dict[str, Any]) -> dict[str, Any]:
-    """Field values as SQLite takes them: lists as JSON text."""
-    return {
-        name: orjson.dumps(value).decode() if name in _JSON_FIELDS else value
-        for name, value in fields.items()
-    }
 
 
 def _account_fields(row: sqlite3.Row) -> dict[str, Any]:
     """The fields of an account row as the API writes them."""
     fields = {name: row[name] for name in row.keys()}  # noqa: SIM118 - a Row's keys
-    for name in _JSON_FIELDS:
+    for name in ("outbound_flags", "access_rules"):
         fields[name] = orjson.loads(row[name])
     fields["enabled"] = bool(row["enabled"])
     return fields
@@ -151,32 +107,7 @@ def _account_devices(conn: sqlite3.Connection, ids: list[int]) -> dict[int, list
     return found
 
 
-_USERNAME = re.compile(USERNAME)
 _BATCH_ONLY = {"tenant", "count", "username_pattern", "start"}
-
-
-def _existing_usernames(conn: sqlite3.Connection, tenant_id: int, names: list[str]) -> set[str]:
-    taken: set[str] = set()
-    for start in range(0, len(names), 500):  # within SQLite's limit of bound parameters
-        chunk = names[start : start + 500]
-        taken.update(
-            r["username"]
-            for r in conn.execute(
-                "SELECT username FROM accounts WHERE tenant_id = ?"
-                f" AND username IN ({', '.join('?' * len(chunk))})",
-                [tenant_id, *chunk],
-            )
-        )
-    return taken
-
-
-def _first(errors: dict[str, str], limit: int, field: str) -> dict[str, str]:
-    """At most ``limit`` errors, and under ``field`` how many there were when more."""
-    if len(errors) <= limit:
-        return errors
-    kept = dict(list(errors.items())[:limit])
-    kept[field] = f"{len(errors)} bad rows; the first {limit} are listed"
-    return kept
 
 
 def _token_hash(token: str) -> str:
@@ -231,19 +162,6 @@ def _scoped(row: sqlite3.Row | None, scope: int | None, field: str, what: str) -
     return row
 
 
-def find_tenant(
-    conn: sqlite3.Connection, ref: int | str, field: str = "tenant", scope: int | None = None
-) -> sqlite3.Row:
-    """The tenant a reference (id or name) names, within ``scope``; 404 on ``field`` otherwise."""
-    column = "id" if isinstance(ref, int) else "name"
-    row: sqlite3.Row | None = conn.execute(
-        f"SELECT * FROM tenants WHERE {column} = ?", (ref,)
-    ).fetchone()
-    if row is None or (scope is not None and row["id"] != scope):
-        raise not_found(field, "tenant")
-    return row
-
-
 def import_devices(
     db: Database,
     tenant: int | str,
@@ -278,6 +196,85 @@ def export_devices(
         tenant_id = int(find_tenant(conn, tenant, "tenant", scope)["id"])
         devices, lines = fleet.export_rows(conn, tenant_id, which)
     return devicecsv.write_rows(devices, lines)
+
+
+def list_accounts(
+    db: Database,
+    tenant: int | str,
+    scope: int | None = None,
+    q: str = "",
+    sort: str = "username",
+    order: str = "asc",
+    limit: int = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """One page of the tenant's accounts matching the Lucene query ``q``
+    (control/search.py), in ``sort`` order then by id; ``cursor`` is the previous
+    page's ``next_cursor``. A bad query is a 400 on ``q``, a bad cursor a 422."""
+    if sort not in search.SORT_FIELDS:
+        raise invalid("sort", f"one of {', '.join(search.SORT_FIELDS)}")
+    try:
+        where = search.translate(q)
+    except search.QueryError as exc:
+        raise ServiceError(400, {"q": str(exc)}) from None
+    try:
+        after = search.decode_cursor(cursor, sort, order) if cursor else None
+    except search.QueryError as exc:
+        raise invalid("cursor", str(exc)) from None
+    column = search.sort_key(sort)
+    direction, beyond = ("DESC", "<") if order == "desc" else ("ASC", ">")
+    with db.read() as conn:
+        tenant_id = find_tenant(conn, tenant, "tenant", scope)["id"]
+        base = f"FROM accounts a WHERE a.tenant_id = ? AND {where.text}"
+        params = [tenant_id, *where.params]
+        (total,) = conn.execute(f"SELECT count(*) {base}", params).fetchone()
+        page = base
+        if after is not None:
+            page += f" AND ({column}, a.id) {beyond} (?, ?)"
+            params += after
+        rows = conn.execute(
+            f"SELECT a.* {page} ORDER BY {column} {direction}, a.id {direction} LIMIT ?",
+            [*params, limit + 1],
+        ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = _account_views(conn, rows)
+    last = rows[-1] if more else None
+    return {
+        "items": items,
+        "total": total,
+        "next_cursor": None
+        if last is None
+        else search.encode_cursor(sort, order, last[sort], last["id"]),
+    }
+
+
+def export_accounts(
+    db: Database,
+    tenant: int | str,
+    q: str = "",
+    sort: str = "username",
+    order: str = "asc",
+    scope: int | None = None,
+) -> str:
+    """CSV of the accounts matching ``q`` (as the list finds them), in ``sort`` order,
+    without passwords; a batch reads it back."""
+
+    def matching() -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            page = list_accounts(db, tenant, scope, q, sort, order, MAX_PAGE, cursor)
+            yield from page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+    return accountcsv.write_accounts(matching())
+
+
+def _account_views(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    devices = _account_devices(conn, [row["id"] for row in rows])
+    return [_account_view(row, devices[row["id"]]) for row in rows]
 
 
 class Control:
@@ -610,7 +607,7 @@ class Control:
             fields["enabled"] = False  # the wizard: disabled until its link is used
         with self.db.transaction() as conn:
             tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
-            username = body.username or self._free_username(conn, tenant["id"])
+            username = body.username or accountbatch.free_username(conn, tenant["id"])
             taken = conn.execute(
                 "SELECT 1 FROM accounts WHERE tenant_id = ? AND username = ?",
                 (tenant["id"], username),
@@ -627,7 +624,7 @@ class Control:
             columns = ", ".join(fields)
             cur = conn.execute(
                 f"INSERT INTO accounts ({columns}) VALUES ({', '.join(':' + c for c in fields)})",
-                _account_params(fields),
+                account_params(fields),
             )
             account_id = int(cur.lastrowid or 0)
             activation = self._issue_activation(conn, account_id) if body.activation else {}
@@ -635,49 +632,38 @@ class Control:
         # The password is returned here once; later reads show it only when revealed.
         return {**self.get_account(account_id), "password": password, **activation}
 
-    def create_accounts(self, body: AccountBatchIn, scope: int | None = None) -> dict[str, Any]:
-        """All or nothing: every bad row is a 422 naming it (the first 100 of them), and
-        nothing is written. Their records are published now, or by a job when many."""
-        usernames = batch_usernames(body.username_pattern, body.start, body.count)
-        shared = {**ACCOUNT_DEFAULTS, **body.model_dump(exclude_none=True, exclude=_BATCH_ONLY)}
-        passwords = [new_password() for _ in usernames]  # before taking the writer
-        errors: dict[str, str] = {}
-        for index, username in enumerate(usernames):
-            if not _USERNAME.match(username):
-                errors[f"rows[{index}].username"] = f"{username!r} is not a valid username"
-        with self.db.transaction() as conn:
-            tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
-            taken = _existing_usernames(conn, tenant["id"], usernames)
-            for index, username in enumerate(usernames):
-                if username in taken:
-                    errors.setdefault(f"rows[{index}].username", f"{username} exists in the tenant")
-            if errors:
-                raise ServiceError(422, _first(errors, 100, "rows"))
-            shared.update(tenant_id=tenant["id"], realm=body.realm or tenant["realm"], ip=None)
-            params = _account_params(shared)
-            (before,) = conn.execute("SELECT coalesce(max(id), 0) FROM accounts").fetchone()
-            columns = [*params, "username", "password"]
-            conn.executemany(
-                f"INSERT INTO accounts ({', '.join(columns)})"
-                f" VALUES ({', '.join('?' * len(columns))})",
-                [(*params.values(), u, p) for u, p in zip(usernames, passwords, strict=True)],
-            )
-            made = conn.execute(
-                "SELECT id, username, password FROM accounts WHERE id > ? ORDER BY id", (before,)
-            ).fetchall()
-            job_id = None
-            if len(made) > PUBLISH_BATCH:
-                job_id = jobs.enqueue(conn, RECOMPILE, tenant["id"])
-        if job_id is None:
-            self.publishing.step(macs=[], accounts=[r["id"] for r in made])
-        else:
+    def create_accounts(
+        self, body: AccountBatchIn, scope: int | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Accounts from a username pattern, the other fields shared: all or nothing
+        (control/accountbatch.py)."""
+        shared = body.model_dump(exclude_none=True, exclude=_BATCH_ONLY)
+        rows = [
+            {**shared, "username": username}
+            for username in batch_usernames(body.username_pattern, body.start, body.count)
+        ]
+        return self._created(accountbatch.create(self.db, body.tenant, rows, {}, scope, dry_run))
+
+    def import_accounts(
+        self, tenant: int | str, text: str, scope: int | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Accounts from the rows of a CSV file (control/domain/accountcsv.py), each row
+        checked as a create body: all or nothing."""
+        bodies = [accountcsv.body_of(row) for row in accountcsv.read_rows(text)]
+        if len(bodies) > MAX_BATCH:
+            raise invalid("body", f"{len(bodies)} rows; at most {MAX_BATCH} in one batch")
+        rows, errors = accountbatch.check_rows(bodies, tenant, lambda _: None)
+        made = accountbatch.create(self.db, tenant, rows, errors, scope, dry_run)
+        return self._created(made)
+
+    def _created(self, made: accountbatch.Made) -> dict[str, Any]:
+        if made.accounts:
+            self.publishing.step(macs=[], accounts=made.accounts)
+        elif made.job is not None:
             self.jobs.wake()
-        return {
-            "tenant": tenant["id"],
-            "count": len(made),
-            "items": [dict(r) for r in made],
-            "job": None if job_id is None else self.get_job(job_id),
-        }
+        answer = dict(made.answer)
+        answer["job"] = None if made.job is None else self.get_job(made.job)
+        return answer
 
     def issue_activation(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
         """A new one-time link for the account; its earlier unused links stop working."""
@@ -741,7 +727,7 @@ class Control:
     def get_account(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
         with self.db.read() as conn:
             row = self._account_row(conn, account_id, scope)
-            return self._account_views(conn, [row])[0]
+            return _account_views(conn, [row])[0]
 
     def list_accounts(
         self,
@@ -753,45 +739,19 @@ class Control:
         limit: int = 100,
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        """One page of the tenant's accounts matching the Lucene query ``q``
-        (control/search.py), in ``sort`` order then by id; ``cursor`` is the previous
-        page's ``next_cursor``. A bad query is a 400 on ``q``, a bad cursor a 422."""
-        if sort not in search.SORT_FIELDS:
-            raise invalid("sort", f"one of {', '.join(search.SORT_FIELDS)}")
-        try:
-            where = search.translate(q)
-        except search.QueryError as exc:
-            raise ServiceError(400, {"q": str(exc)}) from None
-        try:
-            after = search.decode_cursor(cursor, sort, order) if cursor else None
-        except search.QueryError as exc:
-            raise invalid("cursor", str(exc)) from None
-        column = search.sort_key(sort)
-        direction, beyond = ("DESC", "<") if order == "desc" else ("ASC", ">")
-        with self.db.read() as conn:
-            tenant_id = self._tenant_row(conn, tenant, "tenant", scope)["id"]
-            base = f"FROM accounts a WHERE a.tenant_id = ? AND {where.text}"
-            params = [tenant_id, *where.params]
-            (total,) = conn.execute(f"SELECT count(*) {base}", params).fetchone()
-            page = base
-            if after is not None:
-                page += f" AND ({column}, a.id) {beyond} (?, ?)"
-                params += after
-            rows = conn.execute(
-                f"SELECT a.* {page} ORDER BY {column} {direction}, a.id {direction} LIMIT ?",
-                [*params, limit + 1],
-            ).fetchall()
-            more = len(rows) > limit
-            rows = rows[:limit]
-            items = self._account_views(conn, rows)
-        last = rows[-1] if more else None
-        return {
-            "items": items,
-            "total": total,
-            "next_cursor": None
-            if last is None
-            else search.encode_cursor(sort, order, last[sort], last["id"]),
-        }
+        """One page of accounts (:func:`list_accounts`)."""
+        return list_accounts(self.db, tenant, scope, q, sort, order, limit, cursor)
+
+    def export_accounts(
+        self,
+        tenant: int | str,
+        q: str = "",
+        sort: str = "username",
+        order: str = "asc",
+        scope: int | None = None,
+    ) -> str:
+        """CSV of the matching accounts (:func:`export_accounts`)."""
+        return export_accounts(self.db, tenant, q, sort, order, scope)
 
     def reveal_password(self, account_id: int, scope: int | None = None) -> dict[str, Any]:
         with self.db.read() as conn:
@@ -830,7 +790,7 @@ class Control:
                 columns = ", ".join(f"{name} = :{name}" for name in changes)
                 conn.execute(
                     f"UPDATE accounts SET {columns}, rev = rev + 1 WHERE id = :id",
-                    _account_params({**changes, "id": row["id"]}),
+                    account_params({**changes, "id": row["id"]}),
                 )
                 if RENDERED_ACCOUNT_FIELDS & changes.keys():
                     macs, job_id = self._republish_devices(conn, row["id"], row["tenant_id"])
@@ -885,21 +845,6 @@ class Control:
     ) -> sqlite3.Row:
         row = conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
         return _scoped(row, scope, "id", "account")
-
-    def _account_views(
-        self, conn: sqlite3.Connection, rows: list[sqlite3.Row]
-    ) -> list[dict[str, Any]]:
-        devices = _account_devices(conn, [row["id"] for row in rows])
-        return [_account_view(row, devices[row["id"]]) for row in rows]
-
-    @staticmethod
-    def _free_username(conn: sqlite3.Connection, tenant_id: int) -> str:
-        while True:
-            username = "u" + "".join(secrets.choice("0123456789") for _ in range(9))
-            if not conn.execute(
-                "SELECT 1 FROM accounts WHERE tenant_id = ? AND username = ?", (tenant_id, username)
-            ).fetchone():
-                return username
 
     def create_extension(self, body: ExtensionIn, scope: int | None = None) -> dict[str, Any]:
         with self.db.transaction() as conn:

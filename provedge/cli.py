@@ -17,8 +17,8 @@ from pathlib import Path
 from provedge.config import Config, ConfigError, add_arguments
 
 TOKEN_FILE = "operator-token"
-# provedge/jobs_cli.py and devices_cli.py; they take the data setting
-JOB_COMMANDS = ("jobs", "recompile", "devices", "bans")
+# provedge/jobs_cli.py, devices_cli.py, accounts_cli.py, bans_cli.py: they take the data setting
+JOB_COMMANDS = ("jobs", "recompile", "devices", "accounts", "bans")
 
 # Each command imports what it runs inside its function: `provedge edge` must load nothing
 # from control/ (the edge reads LMDB only), and `--help` stays instant.
@@ -203,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     from provedge.devices_cli import add_commands as add_devices
 
     add_devices(sub, lambda parser: add_arguments(parser, "jobs"))
+    from provedge.accounts_cli import add_commands as add_accounts
+
+    add_accounts(sub, lambda parser: add_arguments(parser, "jobs"))
     from provedge.bans_cli import add_commands as add_bans
 
     add_bans(sub, lambda parser: add_arguments(parser, "jobs"))

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from provedge.jobs_cli import _database, command_group, watch
+from provedge.jobs_cli import _database, command_group, import_parser, import_refused, watch
 
 
 def _fail(message: str) -> int:
@@ -55,12 +55,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             bar.n = len(rows)
             bar.refresh()
     except ServiceError as exc:
-        if exc.status == 404:
-            return _fail(f"no tenant {args.tenant!r}")
-        for where, reason in exc.errors.items():
-            print(f"{where}: {reason}", file=sys.stderr)
-        print(f"nothing imported: {len(exc.errors)} problem(s)", file=sys.stderr)
-        return 1
+        return import_refused(exc.status, exc.errors, args.tenant)
     except UnicodeDecodeError:
         return _fail(f"{args.file!r} is not UTF-8 text")
     verb = "would be" if args.dry_run else "were"
@@ -93,17 +88,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any, data_arg: Any) -> None:
     devices_sub = command_group(sub, "devices", "import and export devices as CSV")
-    importing = devices_sub.add_parser(
-        "import", help="import a CSV file (mac, model, name, line1..line6), all or nothing"
+    importing = import_parser(
+        devices_sub,
+        data_arg,
+        "import a CSV file (mac, model, name, line1..line6), all or nothing",
+        "check and report what would change; write nothing",
     )
-    data_arg(importing)
-    importing.add_argument("file", help="the CSV file")
-    importing.add_argument("--tenant", required=True, help="tenant id or name")
-    importing.add_argument("--dry-run", action="store_true",
-                           help="check and report what would change; write nothing")  # fmt: skip
-    importing.add_argument("--no-watch", dest="watch", action="store_false",
-                           help="queue the publishing job and return")  # fmt: skip
-    importing.add_argument("--timeout", type=float, help="stop watching after SECONDS")
     importing.set_defaults(func=cmd_import)
     exporting = devices_sub.add_parser("export", help="write a tenant's devices as CSV")
     data_arg(exporting)

@@ -128,6 +128,31 @@ def command_group(sub: Any, name: str, help: str) -> Any:
     return group.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
 
 
+def import_refused(status: int, errors: dict[str, str], tenant: str) -> int:
+    """An import refused: 2 for an unknown tenant, else 1 with each bad row on stderr."""
+    if status == 404:
+        print(f"provedge: no tenant {tenant!r}", file=sys.stderr)
+        return 2
+    for where, reason in errors.items():
+        print(f"{where}: {reason}", file=sys.stderr)
+    print(f"nothing imported: {len(errors)} problem(s)", file=sys.stderr)
+    return 1
+
+
+def import_parser(group: Any, data_arg: Any, help: str, dry_run: str) -> Any:
+    """An ``import FILE --tenant T [--dry-run] [--no-watch] [--timeout S]`` action: a file
+    checked and written whole, then a job the control plane runs, watched."""
+    importing = group.add_parser("import", help=help)
+    data_arg(importing)
+    importing.add_argument("file", help="the CSV file")
+    importing.add_argument("--tenant", required=True, help="tenant id or name")
+    importing.add_argument("--dry-run", action="store_true", help=dry_run)
+    importing.add_argument("--no-watch", dest="watch", action="store_false",
+                           help="queue the publishing job and return")  # fmt: skip
+    importing.add_argument("--timeout", type=float, help="stop watching after SECONDS")
+    return importing
+
+
 def add_commands(sub: Any, data_arg: Any) -> None:
     jobs_sub = command_group(sub, "jobs", "list, watch and cancel long-running jobs")
     listing = jobs_sub.add_parser("list", help="the latest jobs, newest first")

@@ -395,7 +395,7 @@ def test_a_batch_from_a_pattern_all_or_nothing(
     with pytest.raises(ServiceError) as caught:
         ctl.create_accounts(body)
     assert caught.value.status == 422
-    assert caught.value.errors == {"rows[1].username": "sales009 exists in the tenant"}
+    assert caught.value.errors == {"rows[2].username": "sales009 exists in the tenant"}
     listed = ctl.list_accounts(tenant)["items"]
     assert [a["username"] for a in listed] == ["sales009"]  # nothing written
     body = validate(AccountBatchIn, {**body.model_dump(exclude_none=True), "start": 10})
@@ -405,7 +405,7 @@ def test_a_batch_from_a_pattern_all_or_nothing(
     listed = {a["username"]: a for a in ctl.list_accounts(tenant)["items"]}
     assert listed["sales011"]["owner"] == "Sales" and listed["sales011"]["expires"] == 120
     assert len(_records(ctl)) == 4
-    monkeypatch.setattr("control.service.PUBLISH_BATCH", 2)  # many: a job publishes them
+    monkeypatch.setattr("control.publish.pending.PUBLISH_BATCH", 2)  # many: a job publishes them
     more = ctl.create_accounts(validate(AccountBatchIn, {"tenant": tenant, "count": 3,
                                                          "username_pattern": "x{n}"}))  # fmt: skip
     assert more["job"] is not None and len(_records(ctl)) == 4

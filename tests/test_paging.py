@@ -66,4 +66,3 @@ def test_a_bad_limit_is_refused(tmp_path: Path) -> None:
         ctl.list_devices(limit=0)
     assert refused.value.status == 422 and "limit" in refused.value.errors
     ctl.close()
-

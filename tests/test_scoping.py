@@ -87,6 +87,9 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("POST", "/api/v1/accounts/batch"): lambda w: Request(
         "/api/v1/accounts/batch", body={"tenant": w.tenant, "count": 2, "username_pattern": "b{n}"}
     ),
+    ("GET", "/api/v1/accounts/export"): lambda w: Request(
+        "/api/v1/accounts/export", {"tenant": w.tenant}
+    ),
     ("GET", "/api/v1/accounts/{id}"): lambda w: Request(f"/api/v1/accounts/{w.account}"),
     ("PATCH", "/api/v1/accounts/{id}"): lambda w: Request(
         f"/api/v1/accounts/{w.account}", body={"owner": "taken"}

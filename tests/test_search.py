@@ -198,6 +198,8 @@ QUERIES = [
     "desk_phone",
     "*",
     "owner:* AND NOT callerid:*",
+    "owner:ALI*",  # a prefix: a B-tree range, case-insensitive as LIKE
+    "owner:a* AND -owner:*son",  # a wildcard under NOT: tested on the row
 ]
 
 
@@ -249,7 +251,8 @@ def test_a_query_is_run_by_indexes(searched: tuple) -> None:
     from control import search
 
     for q, used in [("owner:alice", "accounts_words"), ("email:*lab.net", "accounts_grams"),
-                    ("username:[100000 TO 100999]", "accounts_by_username")]:  # fmt: skip
+                    ("username:[100000 TO 100999]", "accounts_by_username"),
+                    ("owner:alice*", "accounts_by_owner")]:  # fmt: skip
         where = search.translate(q)
         plan = ctl.db.query(
             f"EXPLAIN QUERY PLAN SELECT a.id FROM accounts a WHERE a.tenant_id = 1 AND {where.text}",

@@ -32,9 +32,9 @@ from control.api.schemas import (
 from control.domain import locale
 from control.domain.catalog import MODELS, common_files, device_files
 from control.domain.errors import ServiceError
+from control.domain.passwords import new_password
 from control.domain.variables import DeviceData, LineData, TenantData
 from control.publish.compiler import Compiler
-from control.service import new_password
 from control.wiring import build_control
 from provedge.formats import store
 from tests.vendorcheck import (

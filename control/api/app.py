@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 
 from control.api import auth, schemas
 from control.api.auth import Principal
-from control.api.bodies import MAX_BODY_BYTES, parse_body, parse_query
+from control.api.bodies import BULK_BODY_BYTES, MAX_BODY_BYTES, parse_body, parse_query
 from control.api.gate import Gate
 from control.api.lastuse import DEFAULT_INTERVAL_S, LastUse
 from control.api.metrics import ControlMetrics
@@ -35,7 +35,7 @@ from control.api.openapi import document
 from control.api.route import Op, Role
 from control.api.throttle import FailureThrottle
 from control.console.app import create_console
-from control.domain import devicecsv
+from control.domain import accountcsv, devicecsv
 from control.domain.catalog import MODELS
 from control.domain.errors import ServiceError
 from control.domain.refs import parse_ref
@@ -197,8 +197,33 @@ async def accounts_create(request: Request, who: Principal, ctl: Control) -> Any
     return 201, _with_activation_url(request, made)
 
 
+def _wants_csv(request: Request) -> bool:
+    return "text/csv" in request.headers.get("accept", "").lower()
+
+
 async def accounts_batch(request: Request, who: Principal, ctl: Control) -> Any:
-    return 201, await run_in_threadpool(ctl.create_accounts, request.state.body, who.scope)
+    """A pattern (JSON) or the rows of a CSV body; the answer as JSON or, asked for by
+    ``Accept: text/csv``, as CSV of the accounts made with their passwords."""
+    body, q = request.state.body, request.state.query
+    if isinstance(body, str):
+        tenant = _tenant_or_scope(request, who)
+        made = await run_in_threadpool(ctl.import_accounts, tenant, body, who.scope, q.dry_run)
+    elif q.tenant is not None:
+        raise ServiceError(422, {"tenant": "a pattern batch names its tenant in the body"})
+    else:
+        made = await run_in_threadpool(ctl.create_accounts, body, who.scope, q.dry_run)
+    status = 200 if made["dry_run"] else 201
+    if _wants_csv(request) and not made["dry_run"]:
+        text = accountcsv.write_created(made["items"])
+        return Response(text, status_code=status, media_type="text/csv; charset=utf-8")
+    return status, made
+
+
+async def accounts_export(request: Request, who: Principal, ctl: Control) -> Any:
+    q = request.state.query
+    tenant = _tenant_or_scope(request, who)
+    text = await run_in_threadpool(ctl.export_accounts, tenant, q.q, q.sort, q.order, who.scope)
+    return Response(text, media_type="text/csv; charset=utf-8")
 
 
 async def account_activation(request: Request, who: Principal, ctl: Control) -> Any:
@@ -402,6 +427,7 @@ ROUTES: list[Op] = [
     Op("POST", "/api/v1/devices/import", devices_import,
        "Import devices from CSV or JSON rows, all or nothing (`dry_run`: report only)",
        S.ImportOut, body=S.ImportRows, body_media_types=("application/json", "text/csv"),
+       body_limit=BULK_BODY_BYTES,
        query=S.ImportQuery, errors=(404, 422)),
     Op("POST", "/api/v1/devices/remove", devices_remove,
        "Remove one or many devices, all or nothing (404 naming each unknown MAC)",
@@ -424,8 +450,15 @@ ROUTES: list[Op] = [
     Op("POST", "/api/v1/accounts", accounts_create, "Create a SIP device account", S.AccountOut,
        201, body=S.AccountIn, errors=(404, 409)),
     Op("POST", "/api/v1/accounts/batch", accounts_batch,
-       "Create up to 100,000 accounts from a username pattern, all or nothing",
-       S.AccountBatchOut, 201, body=S.AccountBatchIn, errors=(404, 422)),
+       "Create up to 100,000 accounts from a username pattern (JSON) or CSV rows, all or"
+       " nothing (`dry_run`: check only, 200); `Accept: text/csv` answers CSV",
+       S.AccountBatchOut, 201, body=S.AccountBatchIn,
+       body_media_types=("application/json", "text/csv"), body_limit=BULK_BODY_BYTES,
+       query=S.AccountBatchQuery,
+       errors=(404, 422)),
+    Op("GET", "/api/v1/accounts/export", accounts_export,
+       "The accounts matching a Lucene query as CSV (every field but the password)", str,
+       query=S.AccountsExportQuery, errors=(400, 404), media_type="text/csv"),
     Op("GET", "/api/v1/accounts/{id}", account_get, "One SIP device account", S.AccountOut,
        errors=(404,)),
     Op("PATCH", "/api/v1/accounts/{id}", account_patch,
@@ -521,7 +554,7 @@ def _endpoint(
             request.state.query = parse_query(request, op.query)
             if op.body is not None:
                 request.state.body = await parse_body(
-                    request, op.body, max_body_bytes, op.body_media_types
+                    request, op.body, op.body_limit or max_body_bytes, op.body_media_types
                 )
             with acting(_actor(op, principal)):  # the threads it starts inherit it
                 result = await op.handler(request, principal, ctl)

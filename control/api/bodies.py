@@ -23,6 +23,7 @@ from starlette.requests import Request
 from control.domain.errors import ServiceError
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: the default of create_app(max_body_bytes=...)
+BULK_BODY_BYTES = 32 << 20  # 32 MiB: an import of 100,000 rows (route.Op.body_limit)
 INLINE_PARSE_BYTES = 64 << 10  # bodies up to this size are parsed on the loop
 
 

@@ -22,6 +22,8 @@ Fields:
 - ``body_media_types``: what the body may be sent as; JSON unless said. A body sent as
   another of them (``Content-Type``, e.g. ``text/csv`` for a device import) reaches the
   handler as text, which it parses; the document describes it as a string.
+- ``body_limit``: the largest body in bytes, for a bulk route (a 100,000-row CSV file is
+  several MiB); None: the application's ``max_body_bytes``.
 - ``query``: a pydantic model of the query parameters, or ``None`` (then any is a 422).
 - ``role``: ``"public"`` (no token), ``"any"`` (any valid token but an end user's),
   ``"admin"`` (operators and tenant admins), ``"operator"``, or ``"self"`` (end users
@@ -79,6 +81,7 @@ class Op:
     status: int = 200
     body: Any = None
     body_media_types: tuple[str, ...] = ("application/json",)
+    body_limit: int | None = None
     query: type[BaseModel] | None = None
     role: Role = "admin"
     errors: tuple[int, ...] = ()

@@ -405,6 +405,14 @@ class ImportQuery(_Strict):
     dry_run: Annotated[bool, Field(description="check and report; write nothing")] = False
 
 
+class AccountBatchQuery(_Strict):
+    tenant: Annotated[
+        OptionalTenantRef,
+        Field(description="with a CSV body: required for operators; a tenant token's own"),
+    ] = None
+    dry_run: Annotated[bool, Field(description="check and report; write nothing")] = False
+
+
 class ExportQuery(_Strict):
     tenant: Annotated[
         OptionalTenantRef, Field(description="required for operators; a tenant token's own")
@@ -428,7 +436,9 @@ SortField = Literal[
 ]  # fmt: skip
 
 
-class AccountsQuery(TenantQuery):
+class AccountsExportQuery(TenantQuery):
+    """Which accounts, in which order: an export's query, and the list's."""
+
     q: Annotated[
         str,
         Field(
@@ -441,6 +451,9 @@ class AccountsQuery(TenantQuery):
     ] = ""
     sort: SortField = "username"
     order: Literal["asc", "desc"] = "asc"
+
+
+class AccountsQuery(AccountsExportQuery):
     limit: Annotated[int, Field(ge=1, le=1000, description="accounts per page")] = 100
     cursor: Annotated[
         str | None, Field(max_length=2000, description="`next_cursor` of the previous page")
@@ -693,14 +706,16 @@ class ActivationOut(_Out):
 
 
 class BatchRow(_Out):
-    id: int
-    username: str
-    password: str
+    id: Annotated[int | None, Field(description="null in a dry run")]
+    username: Annotated[str | None, Field(description="null in a dry run when generated")]
+    password: Annotated[str | None, Field(description="null in a dry run")]
+    realm: Annotated[str | None, Field(description="absent in a dry run")] = None
 
 
 class AccountBatchOut(_Out):
     tenant: int
     count: int
+    dry_run: Annotated[bool, Field(description="checked only; nothing was written")]
     items: Annotated[list[BatchRow], Field(description="the accounts made, with passwords")]
     job: Annotated[
         JobOut | None, Field(description="the job publishing their records when many; or null")

@@ -47,6 +47,9 @@ class Actor:
 
 SYSTEM = Actor("system")
 _actor: ContextVar[Actor] = ContextVar("provedge_actor", default=SYSTEM)
+# False inside :func:`inserting_in_bulk`: the insert triggers stand aside for one
+# set-based INSERT ... SELECT of the same entries (:func:`record_inserts`).
+_row_by_row: ContextVar[bool] = ContextVar("provedge_audit_row_by_row", default=True)
 
 
 @contextmanager
@@ -62,6 +65,17 @@ def acting(actor: Actor) -> Iterator[None]:
 
 def current_actor() -> Actor:
     return _actor.get()
+
+
+@contextmanager
+def inserting_in_bulk() -> Iterator[None]:
+    """Rows inserted inside are not recorded by the triggers: the caller records them
+    with :func:`record_inserts` in the same transaction (control/storage/bulk.py)."""
+    reset = _row_by_row.set(False)
+    try:
+        yield
+    finally:
+        _row_by_row.reset(reset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +160,7 @@ def _trigger(spec: Audited, columns: list[str], event: str) -> str:
         else _json(kept, spec, "NEW", "OLD" if event == "UPDATE" else None)
     )
     action = {"INSERT": "create", "UPDATE": "update", "DELETE": "delete"}[event]
-    when = ""
+    when = "WHEN audit_row_by_row()" if event == "INSERT" else ""
     if event == "UPDATE":
         when = "WHEN " + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in kept)
     return (
@@ -160,12 +174,33 @@ def _trigger(spec: Audited, columns: list[str], event: str) -> str:
     )
 
 
+def _spec(table: str) -> Audited:
+    return next(spec for spec in AUDITED if spec.table == table)
+
+
+def record_inserts(conn: sqlite3.Connection, table: str, where: str, params: list[Any]) -> None:
+    """The ``create`` entries of the rows of ``table`` that ``where`` selects (over the
+    alias ``r``), as the insert trigger writes them, in one statement."""
+    spec = _spec(table)
+    columns = [r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")]
+    kept = [c for c in columns if c not in spec.bookkeeping]
+    conn.execute(
+        "INSERT INTO audit"
+        " (actor_role, actor_label, actor_token, tenant_id, object, action, before, after)"
+        " SELECT audit_actor_role(), audit_actor_label(), audit_actor_token(),"
+        f" {spec.tenant.format(row='r')}, {spec.object.format(row='r')}, 'create', NULL,"
+        f" {_json(kept, spec, 'r', None)} FROM main.{table} AS r WHERE {where} ORDER BY r.rowid",
+        params,
+    )
+
+
 def install(conn: sqlite3.Connection) -> None:
     """The trail's functions and triggers on the writer connection ``conn``. Generated
     from the tables as they are now, so a column added later is recorded too."""
     conn.create_function("audit_actor_role", 0, lambda: _actor.get().role)
     conn.create_function("audit_actor_label", 0, lambda: _actor.get().label)
     conn.create_function("audit_actor_token", 0, lambda: _actor.get().token)
+    conn.create_function("audit_row_by_row", 0, lambda: _row_by_row.get())
     for spec in AUDITED:
         columns = [r[1] for r in conn.execute(f"PRAGMA main.table_info({spec.table})")]
         if not columns:
