@@ -541,6 +541,47 @@ class Control:
         self.publishing.step(macs=[row["mac"]])
         return self.get_device(row["mac"])
 
+    def set_keys(
+        self, mac: str, keys: Sequence[tuple[str, str]], scope: int | None = None
+    ) -> dict[str, Any]:
+        """Replaces the BLF keys, each ``(extension number, label)``: key N lands on the
+        phone's key (lines + N), so lines and keys together fit the model's keys."""
+        with self.db.transaction() as conn:
+            row = self._device_row(conn, mac, scope)
+            extension_ids = []
+            for index, (number, _label) in enumerate(keys):
+                ext = conn.execute(
+                    "SELECT id FROM extensions WHERE tenant_id = ? AND number = ?",
+                    (row["tenant_id"], number),
+                ).fetchone()
+                if ext is None:
+                    raise invalid(
+                        f"keys[{index}].extension", f"no extension {number} in this tenant"
+                    )
+                extension_ids.append(ext["id"])
+            model = MODELS[row["model"]]
+            (lines,) = conn.execute(
+                "SELECT count(*) FROM device_lines WHERE mac = ?", (row["mac"],)
+            ).fetchone()
+            if keys and lines + len(keys) > model.line_keys:
+                raise invalid(
+                    f"keys[{max(0, model.line_keys - lines)}]",
+                    f"{model.label} has {model.line_keys} programmable key(s);"
+                    f" {lines} line(s) and {len(keys)} key(s) do not fit",
+                )
+            conn.execute("DELETE FROM device_keys WHERE mac = ?", (row["mac"],))
+            conn.executemany(
+                "INSERT INTO device_keys (mac, position, kind, extension_id, label)"
+                " VALUES (?, ?, 'blf', ?, ?)",
+                [
+                    (row["mac"], pos, ext_id, label)
+                    for pos, (ext_id, (_number, label)) in enumerate(zip(extension_ids, keys), 1)
+                ],
+            )
+            conn.execute("UPDATE devices SET rev = rev + 1 WHERE mac = ?", (row["mac"],))
+        self.publishing.step(macs=[row["mac"]])
+        return self.get_device(row["mac"])
+
     def _device_row(self, conn: sqlite3.Connection, mac: str, scope: int | None) -> sqlite3.Row:
         try:
             normal = normalize_mac(mac)
@@ -568,12 +609,29 @@ class Control:
                         "label": line["label"],
                     }
                 )
+        keys: dict[str, list[dict[str, Any]]] = {row["mac"]: [] for row in rows}
+        if rows:
+            for key in conn.execute(
+                "SELECT dk.mac, dk.position, dk.kind, dk.label, e.number FROM device_keys dk"
+                " JOIN extensions e ON e.id = dk.extension_id"
+                f" WHERE dk.mac IN ({', '.join('?' * len(rows))}) ORDER BY dk.mac, dk.position",
+                [row["mac"] for row in rows],
+            ):
+                keys[key["mac"]].append(
+                    {
+                        "position": key["position"],
+                        "type": key["kind"],
+                        "extension": key["number"],
+                        "label": key["label"],
+                    }
+                )
         # The fetch counters of the whole page in one read of the edge state.
         fetches = self.edge_state.fetches(row["mac"] for row in rows)
         warnings = _shared_account_warnings(conn, [row["mac"] for row in rows])
         return [
             {
                 **self._device_view(row, lines[row["mac"]], fetches.get(row["mac"], NO_FETCH)),
+                "keys": keys[row["mac"]],
                 "warnings": warnings[row["mac"]],
             }
             for row in rows

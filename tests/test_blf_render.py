@@ -56,8 +56,16 @@ def _file(compiler: Compiler, model_id: str, suffix: str) -> bytes:
 
 def test_yealink(compiler: Compiler) -> None:
     s = yealink_settings(_file(compiler, "yealink-t46s", f"{MAC}.cfg"))
-    assert (s["linekey.3.type"], s["linekey.3.value"], s["linekey.3.label"]) == ("16", "2002", "Bob")
-    assert (s["linekey.4.type"], s["linekey.4.value"], s["linekey.4.label"]) == ("16", "2003", "2003")
+    assert (s["linekey.3.type"], s["linekey.3.value"], s["linekey.3.label"]) == (
+        "16",
+        "2002",
+        "Bob",
+    )
+    assert (s["linekey.4.type"], s["linekey.4.value"], s["linekey.4.label"]) == (
+        "16",
+        "2003",
+        "2003",
+    )
     assert s["linekey.3.line"] == "1"
     assert (s["linekey.5.type"], s["linekey.5.value"]) == ("0", "")  # cleared
     assert "linekey.1.type" not in s  # the lines' own keys are left alone

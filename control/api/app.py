@@ -176,6 +176,18 @@ async def lines_put(request: Request, who: Principal, ctl: Control) -> Any:
     return device["lines"]
 
 
+async def keys_get(request: Request, who: Principal, ctl: Control) -> Any:
+    device = await run_in_threadpool(ctl.get_device, request.path_params["mac"], who.scope)
+    return device["keys"]
+
+
+async def keys_put(request: Request, who: Principal, ctl: Control) -> Any:
+    keys = [(key.extension, key.label) for key in request.state.body]
+    mac = request.path_params["mac"]
+    device = await run_in_threadpool(ctl.set_keys, mac, keys, who.scope)
+    return device["keys"]
+
+
 async def accounts_list(request: Request, who: Principal, ctl: Control) -> Any:
     q = request.state.query
     tenant = _tenant_or_scope(request, who)
@@ -418,6 +430,11 @@ ROUTES: list[Op] = [
        errors=(404,)),
     Op("PUT", "/api/v1/devices/{mac}/lines", lines_put, "Replace a device's lines (at most 6)",
        list[S.LineOut], body=S.Lines, errors=(404, 422)),
+    Op("GET", "/api/v1/devices/{mac}/keys", keys_get, "A device's BLF keys", list[S.KeyOut],
+       errors=(404,)),
+    Op("PUT", "/api/v1/devices/{mac}/keys", keys_put,
+       "Replace a device's BLF keys (after its lines, within the model's keys)",
+       list[S.KeyOut], body=S.Keys, errors=(404, 422)),
     Op("GET", "/api/v1/accounts", accounts_list,
        "Search a tenant's SIP device accounts (Lucene syntax), one page at a time",
        S.AccountPage, query=S.AccountsQuery, errors=(400, 404)),

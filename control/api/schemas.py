@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from control.domain.catalog import MAX_LINES, MODELS
+from control.domain.keys import MAX_KEYS
 from control.domain.locale import LANGUAGES, is_zone
 from control.domain.refs import CONTROL_CLASS, MAX_ID, BadReference, check_text, parse_ref
 from provedge.formats.accounts import MAX_EXPIRES, MIN_EXPIRES, BadNetwork, parse_network
@@ -342,6 +343,19 @@ class LineIn(_Strict):
 
 Lines = Annotated[list[LineIn], Field(max_length=MAX_LINES)]
 
+
+class KeyIn(_Strict):
+    """A programmable key: key N of the list lands on the phone's key (lines + N)."""
+
+    type: Literal["blf"]
+    extension: Annotated[
+        str, Field(pattern=NUMBER, description="an extension of the device's tenant")
+    ]
+    label: Annotated[LineLabel, Field(description="empty: the extension number")] = ""
+
+
+Keys = Annotated[list[KeyIn], Field(max_length=MAX_KEYS)]
+
 Cell = Annotated[str, Field(max_length=256)]
 
 
@@ -570,6 +584,13 @@ class LineOut(_Out):
     label: Annotated[str, Field(description="empty: the phone shows the extension number")]
 
 
+class KeyOut(_Out):
+    position: Annotated[int, Field(ge=1, le=MAX_KEYS)]
+    type: Literal["blf"]
+    extension: str
+    label: str
+
+
 class DeviceOut(_Out):
     mac: Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
     tenant: int
@@ -578,6 +599,7 @@ class DeviceOut(_Out):
     background_url: str
     hotdesk_pin: str
     lines: list[LineOut]
+    keys: list[KeyOut]
     provisioning_url: str
     files: list[str]
     published: bool

@@ -42,9 +42,7 @@ class KeyData:
     label: str  # empty: the extension number
 
 
-def key_values(
-    vendor: str, realm: str, lines: int, keys: tuple[KeyData, ...]
-) -> dict[str, str]:
+def key_values(vendor: str, realm: str, lines: int, keys: tuple[KeyData, ...]) -> dict[str, str]:
     values: dict[str, str] = {}
     for index in range(MAX_KEYS):
         key = keys[index] if index < len(keys) else None
@@ -72,9 +70,7 @@ def key_values(
             label = key.label or key.extension
             uri = f"{key.extension}@{realm}"
             function = (
-                f"blf sip:{uri}"
-                if vendor == "snom"
-                else f"fnc=blf+sd+cp;sub={uri};nme={label}"
+                f"blf sip:{uri}" if vendor == "snom" else f"fnc=blf+sd+cp;sub={uri};nme={label}"
             )
             fields.update(
                 extension=key.extension,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from control.domain import locale
-from control.domain.keys import KEY_FIELDS, MAX_KEYS, KeyData, key_values
 from control.domain.catalog import MAX_LINES, Model, Vendor, common_files
+from control.domain.keys import KEY_FIELDS, MAX_KEYS, KeyData, key_values
 from provedge.formats.macaddr import colon_form
 
 
