@@ -37,6 +37,7 @@ from control.api.schemas import (
 from control.domain import devicecsv
 from control.domain.catalog import MODELS, Model, device_files
 from control.domain.errors import ServiceError, conflict, invalid, not_found
+from control.domain.hotdesk import check_hotdesk
 from control.domain.locale import language_for
 from control.firewall import Firewall
 from control.jobs import store as jobs
@@ -382,6 +383,7 @@ class Control:
             tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
             if conn.execute("SELECT 1 FROM devices WHERE mac = ?", (body.mac,)).fetchone():
                 raise conflict("mac", "this MAC is already provisioned")
+            check_hotdesk(MODELS[body.model], body.hotdesk_pin, "hotdesk_pin")
             conn.execute(
                 "INSERT INTO devices (mac, tenant_id, model, name, admin_password, background_url,"
                 " hotdesk_pin) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -467,6 +469,11 @@ class Control:
                     "SELECT COUNT(*) FROM device_lines WHERE mac = ?", (row["mac"],)
                 ).fetchone()
                 _check_lines(MODELS[changes["model"]], count, "model")
+            check_hotdesk(
+                MODELS[changes.get("model", row["model"])],
+                changes.get("hotdesk_pin", row["hotdesk_pin"]),
+                "hotdesk_pin" if "hotdesk_pin" in changes else "model",
+            )
             if changes:
                 columns = ", ".join(f"{name} = :{name}" for name in changes)
                 conn.execute(

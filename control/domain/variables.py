@@ -73,6 +73,7 @@ DEVICE_FIELDS = (
     "admin_password",
     "background_url",
     "hotdesk_pin",
+    "hotdesk_enabled",
 )
 LINE_FIELDS = (
     "enabled",
@@ -139,6 +140,8 @@ def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
             "device.admin_password": device.admin_password,
             "device.background_url": device.background_url,
             "device.hotdesk_pin": device.hotdesk_pin,
+            # a PIN turns the vendor's hot-desking on (control/domain/hotdesk.py)
+            "device.hotdesk_enabled": vendor_bool(device.model.vendor, bool(device.hotdesk_pin)),
         }
     )
     for index in range(MAX_LINES):
@@ -148,6 +151,10 @@ def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
     family = device.model.vendor.id.split("-")[0]
     values.update(key_values(family, tenant.realm, len(device.lines), device.keys))
     return values
+
+
+def vendor_bool(vendor: Vendor, flag: bool) -> str:
+    return vendor.true if flag else vendor.false
 
 
 def _line_values(number: int, line: LineData | None, vendor: Vendor) -> dict[str, str]:
