@@ -503,6 +503,19 @@ class Control:
         self.publishing.step(macs=[])
         return {"removed": removed}
 
+    def reset_provision_counters(self, macs: list[str], scope: int | None = None) -> dict[str, Any]:
+        """All or nothing, as :meth:`remove_devices`: each device's provision counter starts
+        again from 0. The edge keeps counting (its state is its own); the device remembers
+        the count at the reset and shows the fetches since."""
+        with self.db.transaction() as conn:
+            normal = fleet.known_macs(conn, macs, scope)
+            counts = self.edge_state.fetches(normal)
+            conn.executemany(
+                "UPDATE devices SET provision_base = ? WHERE mac = ?",
+                [(counts.get(mac, NO_FETCH).count, mac) for mac in normal],
+            )
+        return {"reset": len(normal)}
+
     def set_lines(
         self,
         mac: str,
@@ -639,6 +652,9 @@ class Control:
             {
                 **self._device_view(row, lines[row["mac"]], fetches.get(row["mac"], NO_FETCH)),
                 "keys": keys[row["mac"]],
+                "provision_count": max(
+                    0, fetches.get(row["mac"], NO_FETCH).count - row["provision_base"]
+                ),
                 "warnings": warnings[row["mac"]],
             }
             for row in rows

@@ -137,6 +137,11 @@ async def devices_remove(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.remove_devices, request.state.body.macs, who.scope)
 
 
+async def devices_counter_reset(request: Request, who: Principal, ctl: Control) -> Any:
+    macs = request.state.body.macs
+    return await run_in_threadpool(ctl.reset_provision_counters, macs, who.scope)
+
+
 async def devices_export(request: Request, who: Principal, ctl: Control) -> Any:
     tenant = _tenant_or_scope(request, who)
     text = await run_in_threadpool(
@@ -418,6 +423,9 @@ ROUTES: list[Op] = [
     Op("POST", "/api/v1/devices/remove", devices_remove,
        "Remove one or many devices, all or nothing (404 naming each unknown MAC)",
        S.RemovedOut, body=S.DevicesRemoveIn, errors=(404,)),
+    Op("POST", "/api/v1/devices/reset-provision-counter", devices_counter_reset,
+       "Start the provision counters of one or many devices again from 0, all or nothing",
+       S.CounterResetOut, body=S.CounterResetIn, errors=(404,)),
     Op("GET", "/api/v1/devices/export", devices_export,
        "The filtered devices of a tenant as CSV (mac, model, name, line1..line6)", str,
        query=S.ExportQuery, errors=(404,), media_type="text/csv"),

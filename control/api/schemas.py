@@ -377,6 +377,13 @@ class ImportRow(_Strict):
 ImportRows = Annotated[list[ImportRow], Field(max_length=100_000)]
 
 
+class CounterResetIn(_Strict):
+    macs: Annotated[
+        list[Annotated[str, Field(max_length=64)]],
+        Field(min_length=1, max_length=100_000, description="MACs in any notation"),
+    ]
+
+
 class DevicesRemoveIn(_Strict):
     macs: Annotated[
         list[Annotated[str, Field(max_length=64)]],
@@ -582,6 +589,10 @@ class LineOut(_Out):
     position: Annotated[int, Field(ge=1, le=6)]
     extension: str
     label: Annotated[str, Field(description="empty: the phone shows the extension number")]
+
+
+class CounterResetOut(_Out):
+    reset: Annotated[int, Field(description="devices whose counter starts again from 0")]
 
 
 class KeyOut(_Out):

@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS devices (
     admin_password TEXT NOT NULL,
     background_url TEXT NOT NULL DEFAULT '',
     hotdesk_pin    TEXT NOT NULL DEFAULT '',
+    -- the edge's fetch count at the last counter reset: provision_count shows the fetches since
+    provision_base INTEGER NOT NULL DEFAULT 0,
     rev            INTEGER NOT NULL DEFAULT 1,  -- bumped by every change that alters its files
     published_rev  INTEGER NOT NULL DEFAULT 0,  -- rev last written to LMDB; lower = publish again
     created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
