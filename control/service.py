@@ -92,6 +92,19 @@ def _check_lines(model: Model, count: int, field: str) -> None:
         )
 
 
+def _check_key_room(
+    conn: sqlite3.Connection, model: Model, mac: str, lines: int, field: str
+) -> None:
+    """BLF keys sit after the lines: more lines or a smaller model must leave them room."""
+    (keys,) = conn.execute("SELECT count(*) FROM device_keys WHERE mac = ?", (mac,)).fetchone()
+    if keys and lines + keys > model.line_keys:
+        raise invalid(
+            field,
+            f"{model.label} has {model.line_keys} programmable key(s); {lines} line(s) and"
+            f" this device's {keys} BLF key(s) do not fit (remove keys first)",
+        )
+
+
 def _language_view(model: Model, language: str) -> dict[str, Any]:
     """The language the phone is given: the tenant's, or English where its vendor has no code."""
     given = language_for(model.vendor.id, language)
@@ -469,6 +482,7 @@ class Control:
                     "SELECT COUNT(*) FROM device_lines WHERE mac = ?", (row["mac"],)
                 ).fetchone()
                 _check_lines(MODELS[changes["model"]], count, "model")
+                _check_key_room(conn, MODELS[changes["model"]], row["mac"], count, "model")
             check_hotdesk(
                 MODELS[changes.get("model", row["model"])],
                 changes.get("hotdesk_pin", row["hotdesk_pin"]),
@@ -547,6 +561,7 @@ class Control:
             if len(set(extension_ids)) != len(extension_ids):
                 raise invalid("lines", "an extension may appear once per device")
             _check_lines(MODELS[row["model"]], len(extension_ids), "lines")
+            _check_key_room(conn, MODELS[row["model"]], row["mac"], len(extension_ids), "lines")
             given = list(labels or [])
             given += [None] * (len(extension_ids) - len(given))
             conn.execute("DELETE FROM device_lines WHERE mac = ?", (row["mac"],))

@@ -115,3 +115,17 @@ def test_keys_beyond_the_models_keys_are_refused(api: httpx.Client) -> None:
     dect = _device(api, tenant, "yealink-w52p")
     none = api.put(f"/api/v1/devices/{dect}/keys", json=six[:1])
     assert none.status_code == 422 and "keys[0]" in none.json()["errors"]
+
+
+def test_lines_and_model_changes_leave_the_keys_room(api: httpx.Client) -> None:
+    tenant = _tenant_with_extensions(api, "5001", "5002", "5003")
+    mac = _device(api, tenant, "cisco-cp8841")  # 5 programmable keys
+    blf = [{"type": "blf", "extension": "5003"}] * 4
+    assert api.put(f"/api/v1/devices/{mac}/lines", json=[{"extension": "5001"}]).status_code == 200
+    assert api.put(f"/api/v1/devices/{mac}/keys", json=blf).status_code == 200
+    two = [{"extension": "5001"}, {"extension": "5002"}]
+    more = api.put(f"/api/v1/devices/{mac}/lines", json=two)
+    assert more.status_code == 422 and "lines" in more.json()["errors"]
+    smaller = api.patch(f"/api/v1/devices/{mac}", json={"model": "grandstream-grp2612w"})
+    assert smaller.status_code == 422 and "model" in smaller.json()["errors"]
+    assert len(api.get(f"/api/v1/devices/{mac}").json()["lines"]) == 1  # unchanged
