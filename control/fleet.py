@@ -237,6 +237,15 @@ def remove(conn: sqlite3.Connection, macs: Sequence[str], scope: int | None) -> 
     """Deletes the devices in the caller's transaction (the delete trigger queues their
     withdrawals), or a 404 naming each MAC that is bad, unknown or outside ``scope``,
     with nothing deleted."""
+    normal = known_macs(conn, macs, scope)
+    for chunk in _chunks(normal):
+        conn.execute(f"DELETE FROM devices WHERE mac IN ({_marks(len(chunk))})", chunk)
+    return len(normal)
+
+
+def known_macs(conn: sqlite3.Connection, macs: Sequence[str], scope: int | None) -> list[str]:
+    """``macs`` normalised, each once, or a 404 naming each that is bad, unknown or outside
+    ``scope``."""
     errors: dict[str, str] = {}
     normal: dict[str, int] = {}
     for index, mac in enumerate(macs):
@@ -257,9 +266,7 @@ def remove(conn: sqlite3.Connection, macs: Sequence[str], scope: int | None) -> 
     errors.update({f"macs[{i}]": "no such device" for mac, i in normal.items() if mac not in found})
     if errors:
         raise ServiceError(404, dict(list(errors.items())[:MAX_ERRORS]))
-    for chunk in _chunks(list(normal)):
-        conn.execute(f"DELETE FROM devices WHERE mac IN ({_marks(len(chunk))})", chunk)
-    return len(normal)
+    return list(normal)
 
 
 def export_rows(

@@ -36,6 +36,7 @@ from control.api.schemas import (
 from control.domain import accountcsv, devicecsv
 from control.domain.catalog import MODELS, Model, device_files
 from control.domain.errors import ServiceError, conflict, invalid, not_found
+from control.domain.hotdesk import check_hotdesk
 from control.domain.locale import language_for
 from control.domain.passwords import new_password
 from control.firewall import Firewall
@@ -69,6 +70,19 @@ def _check_lines(model: Model, count: int, field: str) -> None:
         raise invalid(
             field,
             f"{model.label} holds {model.max_lines} SIP account(s); this device has {count} lines",
+        )
+
+
+def _check_key_room(
+    conn: sqlite3.Connection, model: Model, mac: str, lines: int, field: str
+) -> None:
+    """BLF keys sit after the lines: more lines or a smaller model must leave them room."""
+    (keys,) = conn.execute("SELECT count(*) FROM device_keys WHERE mac = ?", (mac,)).fetchone()
+    if keys and lines + keys > model.line_keys:
+        raise invalid(
+            field,
+            f"{model.label} has {model.line_keys} programmable key(s); {lines} line(s) and"
+            f" this device's {keys} BLF key(s) do not fit (remove keys first)",
         )
 
 
@@ -379,6 +393,7 @@ class Control:
             tenant = self._tenant_row(conn, body.tenant, "tenant", scope)
             if conn.execute("SELECT 1 FROM devices WHERE mac = ?", (body.mac,)).fetchone():
                 raise conflict("mac", "this MAC is already provisioned")
+            check_hotdesk(MODELS[body.model], body.hotdesk_pin, "hotdesk_pin")
             conn.execute(
                 "INSERT INTO devices (mac, tenant_id, model, name, admin_password, background_url,"
                 " hotdesk_pin) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -464,6 +479,12 @@ class Control:
                     "SELECT COUNT(*) FROM device_lines WHERE mac = ?", (row["mac"],)
                 ).fetchone()
                 _check_lines(MODELS[changes["model"]], count, "model")
+                _check_key_room(conn, MODELS[changes["model"]], row["mac"], count, "model")
+            check_hotdesk(
+                MODELS[changes.get("model", row["model"])],
+                changes.get("hotdesk_pin", row["hotdesk_pin"]),
+                "hotdesk_pin" if "hotdesk_pin" in changes else "model",
+            )
             if changes:
                 columns = ", ".join(f"{name} = :{name}" for name in changes)
                 conn.execute(
@@ -492,6 +513,19 @@ class Control:
             removed = fleet.remove(conn, macs, scope)
         self.publishing.step(macs=[])
         return {"removed": removed}
+
+    def reset_provision_counters(self, macs: list[str], scope: int | None = None) -> dict[str, Any]:
+        """All or nothing, as :meth:`remove_devices`: each device's provision counter starts
+        again from 0. The edge keeps counting (its state is its own); the device remembers
+        the count at the reset and shows the fetches since."""
+        with self.db.transaction() as conn:
+            normal = fleet.known_macs(conn, macs, scope)
+            counts = self.edge_state.fetches(normal)
+            conn.executemany(
+                "UPDATE devices SET provision_base = ? WHERE mac = ?",
+                [(counts.get(mac, NO_FETCH).count, mac) for mac in normal],
+            )
+        return {"reset": len(normal)}
 
     def set_lines(
         self,
@@ -524,6 +558,7 @@ class Control:
             if len(set(extension_ids)) != len(extension_ids):
                 raise invalid("lines", "an extension may appear once per device")
             _check_lines(MODELS[row["model"]], len(extension_ids), "lines")
+            _check_key_room(conn, MODELS[row["model"]], row["mac"], len(extension_ids), "lines")
             given = list(labels or [])
             given += [None] * (len(extension_ids) - len(given))
             conn.execute("DELETE FROM device_lines WHERE mac = ?", (row["mac"],))
@@ -532,6 +567,47 @@ class Control:
                 [
                     (row["mac"], pos, ext_id, kept.get(ext_id, "") if label is None else label)
                     for pos, (ext_id, label) in enumerate(zip(extension_ids, given), 1)
+                ],
+            )
+            conn.execute("UPDATE devices SET rev = rev + 1 WHERE mac = ?", (row["mac"],))
+        self.publishing.step(macs=[row["mac"]])
+        return self.get_device(row["mac"])
+
+    def set_keys(
+        self, mac: str, keys: Sequence[tuple[str, str]], scope: int | None = None
+    ) -> dict[str, Any]:
+        """Replaces the BLF keys, each ``(extension number, label)``: key N lands on the
+        phone's key (lines + N), so lines and keys together fit the model's keys."""
+        with self.db.transaction() as conn:
+            row = self._device_row(conn, mac, scope)
+            extension_ids = []
+            for index, (number, _label) in enumerate(keys):
+                ext = conn.execute(
+                    "SELECT id FROM extensions WHERE tenant_id = ? AND number = ?",
+                    (row["tenant_id"], number),
+                ).fetchone()
+                if ext is None:
+                    raise invalid(
+                        f"keys[{index}].extension", f"no extension {number} in this tenant"
+                    )
+                extension_ids.append(ext["id"])
+            model = MODELS[row["model"]]
+            (lines,) = conn.execute(
+                "SELECT count(*) FROM device_lines WHERE mac = ?", (row["mac"],)
+            ).fetchone()
+            if keys and lines + len(keys) > model.line_keys:
+                raise invalid(
+                    f"keys[{max(0, model.line_keys - lines)}]",
+                    f"{model.label} has {model.line_keys} programmable key(s);"
+                    f" {lines} line(s) and {len(keys)} key(s) do not fit",
+                )
+            conn.execute("DELETE FROM device_keys WHERE mac = ?", (row["mac"],))
+            conn.executemany(
+                "INSERT INTO device_keys (mac, position, kind, extension_id, label)"
+                " VALUES (?, ?, 'blf', ?, ?)",
+                [
+                    (row["mac"], pos, ext_id, label)
+                    for pos, (ext_id, (_number, label)) in enumerate(zip(extension_ids, keys), 1)
                 ],
             )
             conn.execute("UPDATE devices SET rev = rev + 1 WHERE mac = ?", (row["mac"],))
@@ -565,12 +641,32 @@ class Control:
                         "label": line["label"],
                     }
                 )
+        keys: dict[str, list[dict[str, Any]]] = {row["mac"]: [] for row in rows}
+        if rows:
+            for key in conn.execute(
+                "SELECT dk.mac, dk.position, dk.kind, dk.label, e.number FROM device_keys dk"
+                " JOIN extensions e ON e.id = dk.extension_id"
+                f" WHERE dk.mac IN ({', '.join('?' * len(rows))}) ORDER BY dk.mac, dk.position",
+                [row["mac"] for row in rows],
+            ):
+                keys[key["mac"]].append(
+                    {
+                        "position": key["position"],
+                        "type": key["kind"],
+                        "extension": key["number"],
+                        "label": key["label"],
+                    }
+                )
         # The fetch counters of the whole page in one read of the edge state.
         fetches = self.edge_state.fetches(row["mac"] for row in rows)
         warnings = _shared_account_warnings(conn, [row["mac"] for row in rows])
         return [
             {
                 **self._device_view(row, lines[row["mac"]], fetches.get(row["mac"], NO_FETCH)),
+                "keys": keys[row["mac"]],
+                "provision_count": max(
+                    0, fetches.get(row["mac"], NO_FETCH).count - row["provision_base"]
+                ),
                 "warnings": warnings[row["mac"]],
             }
             for row in rows

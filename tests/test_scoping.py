@@ -79,6 +79,13 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ),
     ("DELETE", "/api/v1/devices/{mac}"): lambda w: Request(f"/api/v1/devices/{w.mac}"),
     ("GET", "/api/v1/devices/{mac}/lines"): lambda w: Request(f"/api/v1/devices/{w.mac}/lines"),
+    ("POST", "/api/v1/devices/reset-provision-counter"): lambda w: Request(
+        "/api/v1/devices/reset-provision-counter", body={"macs": [w.mac]}
+    ),
+    ("GET", "/api/v1/devices/{mac}/keys"): lambda w: Request(f"/api/v1/devices/{w.mac}/keys"),
+    ("PUT", "/api/v1/devices/{mac}/keys"): lambda w: Request(
+        f"/api/v1/devices/{w.mac}/keys", body=[]
+    ),
     ("PUT", "/api/v1/devices/{mac}/lines"): lambda w: Request(
         f"/api/v1/devices/{w.mac}/lines", body=[]
     ),

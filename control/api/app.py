@@ -137,6 +137,11 @@ async def devices_remove(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.remove_devices, request.state.body.macs, who.scope)
 
 
+async def devices_counter_reset(request: Request, who: Principal, ctl: Control) -> Any:
+    macs = request.state.body.macs
+    return await run_in_threadpool(ctl.reset_provision_counters, macs, who.scope)
+
+
 async def devices_export(request: Request, who: Principal, ctl: Control) -> Any:
     tenant = _tenant_or_scope(request, who)
     text = await run_in_threadpool(
@@ -174,6 +179,18 @@ async def lines_put(request: Request, who: Principal, ctl: Control) -> Any:
     mac = request.path_params["mac"]
     device = await run_in_threadpool(ctl.set_lines, mac, numbers, who.scope, labels)
     return device["lines"]
+
+
+async def keys_get(request: Request, who: Principal, ctl: Control) -> Any:
+    device = await run_in_threadpool(ctl.get_device, request.path_params["mac"], who.scope)
+    return device["keys"]
+
+
+async def keys_put(request: Request, who: Principal, ctl: Control) -> Any:
+    keys = [(key.extension, key.label) for key in request.state.body]
+    mac = request.path_params["mac"]
+    device = await run_in_threadpool(ctl.set_keys, mac, keys, who.scope)
+    return device["keys"]
 
 
 async def accounts_list(request: Request, who: Principal, ctl: Control) -> Any:
@@ -432,6 +449,9 @@ ROUTES: list[Op] = [
     Op("POST", "/api/v1/devices/remove", devices_remove,
        "Remove one or many devices, all or nothing (404 naming each unknown MAC)",
        S.RemovedOut, body=S.DevicesRemoveIn, errors=(404,)),
+    Op("POST", "/api/v1/devices/reset-provision-counter", devices_counter_reset,
+       "Start the provision counters of one or many devices again from 0, all or nothing",
+       S.CounterResetOut, body=S.CounterResetIn, errors=(404,)),
     Op("GET", "/api/v1/devices/export", devices_export,
        "The filtered devices of a tenant as CSV (mac, model, name, line1..line6)", str,
        query=S.ExportQuery, errors=(404,), media_type="text/csv"),
@@ -444,6 +464,11 @@ ROUTES: list[Op] = [
        errors=(404,)),
     Op("PUT", "/api/v1/devices/{mac}/lines", lines_put, "Replace a device's lines (at most 6)",
        list[S.LineOut], body=S.Lines, errors=(404, 422)),
+    Op("GET", "/api/v1/devices/{mac}/keys", keys_get, "A device's BLF keys", list[S.KeyOut],
+       errors=(404,)),
+    Op("PUT", "/api/v1/devices/{mac}/keys", keys_put,
+       "Replace a device's BLF keys (after its lines, within the model's keys)",
+       list[S.KeyOut], body=S.Keys, errors=(404, 422)),
     Op("GET", "/api/v1/accounts", accounts_list,
        "Search a tenant's SIP device accounts (Lucene syntax), one page at a time",
        S.AccountPage, query=S.AccountsQuery, errors=(400, 404)),

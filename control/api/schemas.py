@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from control.domain.catalog import MAX_LINES, MODELS
+from control.domain.keys import MAX_KEYS
 from control.domain.locale import LANGUAGES, is_zone
 from control.domain.refs import CONTROL_CLASS, MAX_ID, BadReference, check_text, parse_ref
 from provedge.formats.accounts import MAX_EXPIRES, MIN_EXPIRES, BadNetwork, parse_network
@@ -342,6 +343,19 @@ class LineIn(_Strict):
 
 Lines = Annotated[list[LineIn], Field(max_length=MAX_LINES)]
 
+
+class KeyIn(_Strict):
+    """A programmable key: key N of the list lands on the phone's key (lines + N)."""
+
+    type: Literal["blf"]
+    extension: Annotated[
+        str, Field(pattern=NUMBER, description="an extension of the device's tenant")
+    ]
+    label: Annotated[LineLabel, Field(description="empty: the extension number")] = ""
+
+
+Keys = Annotated[list[KeyIn], Field(max_length=MAX_KEYS)]
+
 Cell = Annotated[str, Field(max_length=256)]
 
 
@@ -361,6 +375,13 @@ class ImportRow(_Strict):
 
 
 ImportRows = Annotated[list[ImportRow], Field(max_length=100_000)]
+
+
+class CounterResetIn(_Strict):
+    macs: Annotated[
+        list[Annotated[str, Field(max_length=64)]],
+        Field(min_length=1, max_length=100_000, description="MACs in any notation"),
+    ]
 
 
 class DevicesRemoveIn(_Strict):
@@ -583,6 +604,17 @@ class LineOut(_Out):
     label: Annotated[str, Field(description="empty: the phone shows the extension number")]
 
 
+class CounterResetOut(_Out):
+    reset: Annotated[int, Field(description="devices whose counter starts again from 0")]
+
+
+class KeyOut(_Out):
+    position: Annotated[int, Field(ge=1, le=MAX_KEYS)]
+    type: Literal["blf"]
+    extension: str
+    label: str
+
+
 class DeviceOut(_Out):
     mac: Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
     tenant: int
@@ -591,6 +623,7 @@ class DeviceOut(_Out):
     background_url: str
     hotdesk_pin: str
     lines: list[LineOut]
+    keys: list[KeyOut]
     provisioning_url: str
     files: list[str]
     published: bool

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from control.domain import locale
 from control.domain.catalog import MAX_LINES, Model, Vendor, common_files
+from control.domain.keys import KEY_FIELDS, MAX_KEYS, KeyData, key_values
 from provedge.formats.macaddr import colon_form
 
 
@@ -48,6 +49,7 @@ class DeviceData:
     background_url: str = ""
     hotdesk_pin: str = ""
     lines: tuple[LineData, ...] = field(default=())
+    keys: tuple[KeyData, ...] = field(default=())
 
 
 TENANT_FIELDS = (
@@ -71,6 +73,7 @@ DEVICE_FIELDS = (
     "admin_password",
     "background_url",
     "hotdesk_pin",
+    "hotdesk_enabled",
 )
 LINE_FIELDS = (
     "enabled",
@@ -87,6 +90,7 @@ LINE_FIELDS = (
 _DEVICE_ONLY = frozenset(
     [f"device.{f}" for f in DEVICE_FIELDS]
     + [f"line{n}.{f}" for n in range(1, MAX_LINES + 1) for f in LINE_FIELDS]
+    + [f"key{n}.{f}" for n in range(1, MAX_KEYS + 1) for f in KEY_FIELDS]
 )
 
 
@@ -136,12 +140,21 @@ def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
             "device.admin_password": device.admin_password,
             "device.background_url": device.background_url,
             "device.hotdesk_pin": device.hotdesk_pin,
+            # a PIN turns the vendor's hot-desking on (control/domain/hotdesk.py)
+            "device.hotdesk_enabled": vendor_bool(device.model.vendor, bool(device.hotdesk_pin)),
         }
     )
     for index in range(MAX_LINES):
         line = device.lines[index] if index < len(device.lines) else None
         values.update(_line_values(index + 1, line, device.model.vendor))
+    # Cisco SPA and MPP share the key notation; the vendor's family name picks it.
+    family = device.model.vendor.id.split("-")[0]
+    values.update(key_values(family, tenant.realm, len(device.lines), device.keys))
     return values
+
+
+def vendor_bool(vendor: Vendor, flag: bool) -> str:
+    return vendor.true if flag else vendor.false
 
 
 def _line_values(number: int, line: LineData | None, vendor: Vendor) -> dict[str, str]:

@@ -101,6 +101,11 @@ AUDITED: tuple[Audited, ...] = (
         "'device/' || {row}.mac || '/line/' || {row}.position",
         _parent_tenant("devices", "mac", "mac"),
     ),
+    Audited(
+        "device_keys",
+        "'device/' || {row}.mac || '/key/' || {row}.position",
+        _parent_tenant("devices", "mac", "mac"),
+    ),
     Audited("accounts", "'account/' || {row}.id", secrets=("password",)),
     Audited(
         "activations",

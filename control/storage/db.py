@@ -74,6 +74,7 @@ COMMIT;
 # A database made before them gets them in place (ALTER TABLE ADD COLUMN keeps every row).
 _ADDED_COLUMNS = (
     ("device_lines", "label", "TEXT NOT NULL DEFAULT ''"),
+    ("devices", "provision_base", "INTEGER NOT NULL DEFAULT 0"),
     ("tokens", "account_id", "INTEGER REFERENCES accounts(id) ON DELETE CASCADE"),
     ("tokens", "expires_at", "REAL"),
     ("tokens", "last_used_at", "TEXT"),

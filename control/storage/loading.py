@@ -7,6 +7,7 @@ import sqlite3
 import orjson
 
 from control.domain.catalog import MODELS
+from control.domain.keys import KeyData
 from control.domain.variables import DeviceData, LineData, TenantData
 from control.publish.publisher import Publication
 from provedge.formats import accounts, pnp
@@ -69,6 +70,12 @@ ORDER BY dl.position
 """
 
 
+_KEYS_SQL = """
+SELECT e.number, dk.label FROM device_keys dk JOIN extensions e ON e.id = dk.extension_id
+WHERE dk.mac = ? ORDER BY dk.position
+"""
+
+
 def device_data(conn: sqlite3.Connection, row: sqlite3.Row) -> DeviceData:
     lines = tuple(
         LineData(
@@ -90,6 +97,9 @@ def device_data(conn: sqlite3.Connection, row: sqlite3.Row) -> DeviceData:
         background_url=row["background_url"],
         hotdesk_pin=row["hotdesk_pin"],
         lines=lines,
+        keys=tuple(
+            KeyData(k["number"], k["label"]) for k in conn.execute(_KEYS_SQL, (row["mac"],))
+        ),
     )
 
 

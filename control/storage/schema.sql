@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS devices (
     admin_password TEXT NOT NULL,
     background_url TEXT NOT NULL DEFAULT '',
     hotdesk_pin    TEXT NOT NULL DEFAULT '',
+    -- the edge's fetch count at the last counter reset: provision_count shows the fetches since
+    provision_base INTEGER NOT NULL DEFAULT 0,
     rev            INTEGER NOT NULL DEFAULT 1,  -- bumped by every change that alters its files
     published_rev  INTEGER NOT NULL DEFAULT 0,  -- rev last written to LMDB; lower = publish again
     created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
@@ -138,6 +140,18 @@ CREATE TABLE IF NOT EXISTS device_lines (
     PRIMARY KEY (mac, position)
 );
 CREATE INDEX IF NOT EXISTS device_lines_extension ON device_lines(extension_id);
+
+-- A MAC's programmable keys after its lines (BLF on an extension of the same tenant);
+-- control/domain/keys.py places key N on the phone's key (lines + N).
+CREATE TABLE IF NOT EXISTS device_keys (
+    mac          TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
+    position     INTEGER NOT NULL CHECK (position BETWEEN 1 AND 10),
+    kind         TEXT NOT NULL DEFAULT 'blf' CHECK (kind IN ('blf')),
+    extension_id INTEGER NOT NULL REFERENCES extensions(id) ON DELETE CASCADE,
+    label        TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (mac, position)
+);
+CREATE INDEX IF NOT EXISTS device_keys_extension ON device_keys(extension_id);
 
 -- API tokens (control/api/auth.py). Its id is the first 12 hex digits of the hash; an
 -- end_user token is bound to one account (and goes with it). expires_at: unix seconds,

@@ -1,0 +1,64 @@
+"""The provision counter reset through real fetches from the edge: the count starts again
+from 0 and counts the fetches after the reset; unknown MACs are named, nothing reset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Provedge, unique_mac, unique_name
+from tests.test_edgestate_writer import poll
+
+
+@pytest.fixture(scope="module")
+def api(provedge: Provedge) -> Iterator[httpx.Client]:
+    with provedge.api() as client:
+        yield client
+
+
+def _count_at_least(api: httpx.Client, mac: str, count: int) -> dict[str, Any]:
+    return poll(
+        lambda: api.get(f"/api/v1/devices/{mac}").json(),
+        lambda view: view["provision_count"] >= count,
+        f"provision_count {count}",
+    )
+
+
+def test_reset_counts_again_from_zero(api: httpx.Client) -> None:
+    name = unique_name("ctr")
+    tenant = api.post(
+        "/api/v1/tenants",
+        json={"name": name, "realm": "c.example.com", "sip_server": "pbx.c.example.com"},
+    ).json()
+    mac = unique_mac("001565")
+    assert (
+        api.post(
+            "/api/v1/devices", json={"tenant": tenant["id"], "mac": mac, "model": "yealink-t46s"}
+        ).status_code
+        == 201
+    )
+    url = str(tenant["provisioning_url"]) + f"{mac}.cfg"
+    for _ in range(3):
+        assert httpx.get(url, headers={"Connection": "close"}).status_code == 200
+    assert _count_at_least(api, mac, 3)["provision_count"] == 3
+
+    reset = api.post("/api/v1/devices/reset-provision-counter", json={"macs": [mac.upper()]})
+    assert reset.status_code == 200 and reset.json() == {"reset": 1}
+    assert api.get(f"/api/v1/devices/{mac}").json()["provision_count"] == 0
+    listed = api.get("/api/v1/devices", params={"tenant": tenant["id"]}).json()["items"]
+    assert [d["provision_count"] for d in listed] == [0]
+
+    assert httpx.get(url, headers={"Connection": "close"}).status_code == 200
+    assert _count_at_least(api, mac, 1)["provision_count"] == 1
+
+
+def test_unknown_macs_are_named_and_nothing_is_reset(api: httpx.Client) -> None:
+    refused = api.post(
+        "/api/v1/devices/reset-provision-counter", json={"macs": ["001565999998", "nonsense"]}
+    )
+    assert refused.status_code == 404
+    assert set(refused.json()["errors"]) == {"macs[0]", "macs[1]"}
+    assert api.post("/api/v1/devices/reset-provision-counter", json={"macs": []}).status_code == 422
