@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,11 +139,11 @@ def _usernames(conn: sqlite3.Connection, tenant_id: int, names: Sequence[str]) -
     return taken
 
 
-def free_username(conn: sqlite3.Connection, tenant_id: int, also: set[str] | None = None) -> str:
+def free_username(conn: sqlite3.Connection, tenant_id: int, also: Container[str] = ()) -> str:
     """A username free in the tenant (and not in ``also``): ``u`` and nine random digits."""
     while True:
         candidate = "u" + "".join(secrets.choice("0123456789") for _ in range(9))
-        if candidate not in (also or ()) and not _usernames(conn, tenant_id, [candidate]):
+        if candidate not in also and not _usernames(conn, tenant_id, [candidate]):
             return candidate
 
 
@@ -182,7 +182,7 @@ def create(
             return Made(_answer(tenant_id, listed, None, dry_run=True), [], None)
         for row in rows:
             if not row.get("username"):
-                row["username"] = free_username(conn, tenant_id, set(first_row))
+                row["username"] = free_username(conn, tenant_id, first_row)  # taken: in the file
                 first_row[row["username"]] = 0
             row.setdefault("password", new_password())
             row.setdefault("realm", found["realm"])
