@@ -291,6 +291,22 @@ def _account_views(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[di
     return [_account_view(row, devices[row["id"]]) for row in rows]
 
 
+def _extension_ids(
+    conn: sqlite3.Connection, tenant_id: int, numbers: Sequence[str], field: str
+) -> list[int]:
+    """The ids of the tenant's extensions ``numbers``; a 422 on ``field[i].extension``
+    for the first that the tenant has not."""
+    found = []
+    for index, number in enumerate(numbers):
+        ext = conn.execute(
+            "SELECT id FROM extensions WHERE tenant_id = ? AND number = ?", (tenant_id, number)
+        ).fetchone()
+        if ext is None:
+            raise invalid(f"{field}[{index}].extension", f"no extension {number} in this tenant")
+        found.append(int(ext["id"]))
+    return found
+
+
 class Control:
     def __init__(
         self,
@@ -544,17 +560,7 @@ class Control:
                     "SELECT extension_id, label FROM device_lines WHERE mac = ?", (row["mac"],)
                 )
             }
-            extension_ids = []
-            for index, number in enumerate(numbers):
-                ext = conn.execute(
-                    "SELECT id FROM extensions WHERE tenant_id = ? AND number = ?",
-                    (row["tenant_id"], number),
-                ).fetchone()
-                if ext is None:
-                    raise invalid(
-                        f"lines[{index}].extension", f"no extension {number} in this tenant"
-                    )
-                extension_ids.append(ext["id"])
+            extension_ids = _extension_ids(conn, row["tenant_id"], numbers, "lines")
             if len(set(extension_ids)) != len(extension_ids):
                 raise invalid("lines", "an extension may appear once per device")
             _check_lines(MODELS[row["model"]], len(extension_ids), "lines")
@@ -580,17 +586,7 @@ class Control:
         phone's key (lines + N), so lines and keys together fit the model's keys."""
         with self.db.transaction() as conn:
             row = self._device_row(conn, mac, scope)
-            extension_ids = []
-            for index, (number, _label) in enumerate(keys):
-                ext = conn.execute(
-                    "SELECT id FROM extensions WHERE tenant_id = ? AND number = ?",
-                    (row["tenant_id"], number),
-                ).fetchone()
-                if ext is None:
-                    raise invalid(
-                        f"keys[{index}].extension", f"no extension {number} in this tenant"
-                    )
-                extension_ids.append(ext["id"])
+            extension_ids = _extension_ids(conn, row["tenant_id"], [n for n, _ in keys], "keys")
             model = MODELS[row["model"]]
             (lines,) = conn.execute(
                 "SELECT count(*) FROM device_lines WHERE mac = ?", (row["mac"],)
