@@ -368,6 +368,10 @@ class Control:
                         "UPDATE devices SET rev = rev + 1 WHERE tenant_id = ?", (tenant["id"],)
                     ).rowcount
                 )
+                if "sip_server" in changes:  # the registrar finds accounts under it too
+                    bumped += conn.execute(
+                        "UPDATE accounts SET rev = rev + 1 WHERE tenant_id = ?", (tenant["id"],)
+                    ).rowcount
                 if bumped:
                     job_id = jobs.enqueue(conn, RECOMPILE, tenant["id"])
         self.publishing.step(macs=[])

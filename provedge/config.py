@@ -137,6 +137,15 @@ class Config:
         False, "answer plug-and-play SUBSCRIBEs multicast to 224.0.1.75 on the SIP port too "
         "(joined on the interface of --host; one worker per host joins)", _EDGE,
     )  # fmt: skip
+    digest_nonce_s: int = _setting(
+        300, "seconds a SIP digest nonce is valid; older ones get a stale=true challenge",
+        _EDGE, low=10, high=3600,
+    )  # fmt: skip
+    digest_prefer: str = _setting(
+        "MD5", "digest algorithm challenged first (both MD5 and SHA-256 are offered; phones "
+        "that read only the first challenge often know only MD5)", _EDGE,
+        choices=("MD5", "SHA-256"),
+    )  # fmt: skip
     workers: int = _setting(1, "edge worker processes sharing its ports", _EDGE, low=1, high=64)
     loop: str = _setting(
         "auto", "event loop of the edge and the control plane (auto: uvloop when installed)",

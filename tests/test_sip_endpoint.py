@@ -65,14 +65,32 @@ def test_rfc4475_messages_get_the_status_the_rfc_names(
         assert "nothingSupportsThis" in (response.header("Unsupported") or "")
 
 
-def test_methods_not_implemented_get_501_with_allow(provedge: Provedge) -> None:
-    register = (
-        options("udp-3")
-        .replace(b"OPTIONS sip:", b"REGISTER sip:")
-        .replace(b"1 OPTIONS", b"1 REGISTER")
+def _request(method: str, call_id: str, extra: str = "") -> bytes:
+    return (
+        options(call_id, extra)
+        .replace(b"OPTIONS sip:", method.encode() + b" sip:")
+        .replace(b"1 OPTIONS", b"1 " + method.encode())
     )
-    response = parse(udp_exchange(provedge.sip_port, register))
-    assert response.status == 501 and response.header("Allow") == "OPTIONS, SUBSCRIBE"
+
+
+@pytest.mark.parametrize(
+    ("method", "extra", "status", "header"),
+    [
+        ("INVITE", "", 405, ("Allow", "OPTIONS, SUBSCRIBE, REGISTER")),
+        ("MESSAGE", "", 405, ("Allow", "OPTIONS, SUBSCRIBE, REGISTER")),
+        ("BYE", "", 481, None),
+        ("NOTIFY", "Event: check-sync\r\n", 481, None),
+        ("SUBSCRIBE", "Event: presence\r\n", 489, ("Allow-Events", "ua-profile")),
+        ("FROBNICATE", "", 501, ("Allow", "OPTIONS, SUBSCRIBE, REGISTER")),
+    ],
+)
+def test_requests_not_served_get_the_rfc_answer(
+    provedge: Provedge, method: str, extra: str, status: int, header: tuple[str, str] | None
+) -> None:
+    response = parse(udp_exchange(provedge.sip_port, _request(method, f"ns-{method}", extra)))
+    assert response.status == status and response.call_id == f"ns-{method}"
+    if header is not None:
+        assert response.header(header[0]) == header[1]
 
 
 def test_tcp_stream_frames_messages_split_anywhere(provedge: Provedge) -> None:

@@ -33,7 +33,9 @@ from provedge.formats import pnp
 PUBLISH_BATCH = 500
 
 _DEVICE_COLUMNS = "SELECT d.*, t.url_key FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-_ACCOUNT_COLUMNS = "SELECT * FROM accounts"
+_ACCOUNT_COLUMNS = (
+    "SELECT a.*, t.sip_server AS domain FROM accounts a JOIN tenants t ON t.id = a.tenant_id"
+)
 
 
 def _pending_rows(
@@ -179,7 +181,7 @@ class Publishing:
                 publications.append(loading.pnp_publication(row, self.edge_url))
                 step.devices.append((row["mac"], row["rev"]))
             only = None if macs is None else accounts  # a request's own, or a batch
-            for row in _pending_rows(conn, _ACCOUNT_COLUMNS, "", "id", only, tenant_id):
+            for row in _pending_rows(conn, _ACCOUNT_COLUMNS, "a.", "id", only, tenant_id):
                 publications.append(loading.account_publication(row))
                 step.accounts.append((row["id"], row["rev"]))
         return step, publications

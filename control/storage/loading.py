@@ -104,7 +104,8 @@ def device_data(conn: sqlite3.Connection, row: sqlite3.Row) -> DeviceData:
 
 
 def account_publication(row: sqlite3.Row) -> Publication:
-    """An account row as its registrar record (provedge/formats/accounts.py)."""
+    """An account row (with its tenant's ``sip_server`` as ``domain``) as its registrar
+    record (provedge/formats/accounts.py)."""
     record = accounts.encode_record(
         account_id=row["id"],
         tenant=row["tenant_id"],
@@ -122,5 +123,8 @@ def account_publication(row: sqlite3.Row) -> Publication:
         caller_id_number=row["caller_id_number"],
         secondary_number=row["secondary_number"],
     )
-    key = accounts.record_key(row["realm"], row["username"], row["id"])
-    return Publication(f"{accounts.OWNER_PREFIX}{row['id']}", {key: record})
+    # Under the realm and under the tenant's SIP server name: a phone's REGISTER names the
+    # server it was configured with (edge/sip/accounts.py).
+    domains = {row["realm"].lower(), row["domain"].lower()}
+    keys = {accounts.record_key(domain, row["username"], row["id"]) for domain in domains}
+    return Publication(f"{accounts.OWNER_PREFIX}{row['id']}", dict.fromkeys(keys, record))

@@ -33,6 +33,7 @@ from edge.http.metrics import Meter, render
 from edge.http.routing import classify
 from edge.sip import pnp
 from edge.sip.firewall import Firewall
+from edge.sip.registrar import Registrar
 from edge.sip.transport import FirewallLike, NoFirewall, SipContext, SipEndpoint
 from edge.state.recorder import Recorder
 from provedge.formats import store
@@ -66,6 +67,7 @@ class EdgeApp:
         meter: Meter | None = None,
         firewall: FirewallLike | None = None,
         pnp_multicast: bool = False,
+        registrar: Registrar | None = None,
     ) -> None:
         self._env = env
         self._blobs = env.open_db(store.BLOBS_DB)
@@ -73,6 +75,9 @@ class EdgeApp:
         self._recorder = recorder
         self.firewall = firewall or NoFirewall()
         self._pnp_multicast = pnp_multicast
+        self.registrar = registrar
+        if registrar is not None:
+            registrar.failure = self.firewall.failure
         self.meter = meter or Meter()
         if recorder is not None:
             self.meter.stats = recorder.stats
@@ -96,7 +101,11 @@ class EdgeApp:
             if self._sip is not None:
                 firewall = self.firewall
                 plug = pnp.PlugAndPlay(pnp.Directory(self._env), firewall.failure)
-                context = SipContext(firewall, plug)
+                registrar = self.registrar
+                if registrar is not None:
+                    registrar.store.start()
+                    stack.callback(registrar.store.stop)  # its last changes go at shutdown
+                context = SipContext(firewall, plug, registrar)
                 endpoint = await SipEndpoint.start(*self._sip, context, self._pnp_multicast)
                 stack.push_async_callback(endpoint.stop)
             yield

@@ -23,7 +23,11 @@ from granian.log import LogLevels
 
 from edge.http import metrics
 from edge.http.app import EdgeApp
+from edge.sip import digest
+from edge.sip.accounts import AccountDirectory
+from edge.sip.bindings import Bindings
 from edge.sip.firewall import Firewall
+from edge.sip.registrar import Registrar
 from edge.state.recorder import Recorder
 from edge.state.writer import WriterProcess
 from provedge.config import Config
@@ -40,7 +44,17 @@ def app_factory() -> EdgeApp:
     env = store.open_env(config.data)
     # One worker per host joins the PnP multicast group: each would get every datagram.
     multicast = config.pnp_multicast and config.sip_enabled and _take(config.data, _PNP_LOCK)
-    return EdgeApp(env, config.sip_address, recorder, meter, Firewall(config.data, env), multicast)
+    registrar = None
+    if config.sip_enabled:
+        registrar = Registrar(
+            AccountDirectory(env),
+            Bindings(config.data),
+            digest.Digest(config.digest_nonce_s, config.digest_prefer),
+        )
+    return EdgeApp(
+        env, config.sip_address, recorder, meter, Firewall(config.data, env), multicast,
+        registrar,
+    )  # fmt: skip
 
 
 _PNP_LOCK = "pnp-multicast.lock"

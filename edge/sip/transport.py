@@ -1,8 +1,9 @@
 """The edge's SIP side, on the same event loop as HTTP: UDP datagrams and TCP streams.
 
 It answers ``OPTIONS`` (phones and SBCs use it as a keep-alive and health probe) with 200,
-a ua-profile ``SUBSCRIBE`` through plug-and-play (edge/sip/pnp.py), and every other
-request with the status RFC 3261 asks for: 501 for a method not implemented here yet, and
+``REGISTER`` through the registrar (edge/sip/registrar.py), a ua-profile ``SUBSCRIBE``
+through plug-and-play (edge/sip/pnp.py), and every other request with the status RFC 3261
+asks for: 405 with Allow for a method a registrar does not serve, and
 whatever ``sipcheck.validate`` finds (400, 416, 420, 505, ...) for a message that parses
 but is not acceptable. A message that cannot be parsed gets no answer over UDP (there is
 nothing to address a response to) and closes the connection over TCP (a byte stream
@@ -16,13 +17,16 @@ not even a parse (UDP: silence; TCP: the connection is closed). Malformed reques
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import socket
 import struct
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from edge.sip import pnp
+from edge.sip.registrar import Registrar
 from edge.sipparse import (
     REASON_PHRASES,
     Message,
@@ -36,11 +40,21 @@ from edge.sipparse import (
 )
 
 log = logging.getLogger("provedge.sip")
+_flow_numbers = itertools.count(1)
 
-ALLOWED_METHODS = ("OPTIONS", "SUBSCRIBE")
+ALLOWED_METHODS = ("OPTIONS", "SUBSCRIBE", "REGISTER")
 _ALLOW = ", ".join(ALLOWED_METHODS)
 PNP_GROUP = "224.0.1.75"  # sip.mcast.net (RFC 3261), where factory phones ask for PnP
 MALFORMED = frozenset((400, 416, 505))  # answers that mean "not a well-formed request"
+# Requests a registrar and provisioning edge does not serve, with the answer RFC 3261 (and
+# RFC 6665 for events) gives: no dialog or transaction exists here to end or notify (481),
+# an event package other than ua-profile (489), a method the server knows but does not
+# allow (405 with Allow). An unknown method gets 501.
+NOT_SERVED = {
+    **dict.fromkeys(("BYE", "CANCEL", "NOTIFY", "PRACK", "UPDATE", "INFO"), 481),
+    "SUBSCRIBE": 489,
+    **dict.fromkeys(("INVITE", "MESSAGE", "REFER", "PUBLISH", "REGISTER"), 405),
+}
 
 
 class FirewallLike(Protocol):
@@ -65,12 +79,26 @@ class SipContext:
 
     firewall: FirewallLike = field(default_factory=NoFirewall)
     pnp: pnp.PlugAndPlay | None = None
+    registrar: Registrar | None = None
 
     def handle(
         self, msg: Message, source: tuple[str, int], local: tuple[str, int], transport: str,
-        multicast: bool = False,
+        multicast: bool = False, flow: SipStream | None = None,
     ) -> list[tuple[bytes, tuple[str, int]]]:  # fmt: skip
-        """What to send, and where, for one parsed message."""
+        """What to send, and where, for one parsed message (``flow``: the TCP connection
+        it came on)."""
+        registrar = self.registrar
+        if (
+            registrar is not None
+            and not multicast
+            and msg.method == "REGISTER"
+            and request_status(msg, methods=ALLOWED_METHODS) is None
+        ):
+            flow_id = None if flow is None else flow.flow_id
+            outcome = registrar.handle(msg, source, local, transport, flow_id)
+            if flow is not None and outcome.registered_s is not None:
+                flow.registered(outcome.registered_s)
+            return [(_stamp(msg, outcome.response, source), source)]
         plug = self.pnp
         if (
             plug is not None
@@ -104,9 +132,13 @@ def answer(msg: Message, source: tuple[str, int]) -> bytes | None:
     if not msg.is_request or msg.method == "ACK":
         return None
     try:
-        validate(msg, methods=ALLOWED_METHODS)
+        validate(msg)
     except SipParseError as exc:
         return _error(msg, exc, source)
+    method = msg.method
+    if method != "OPTIONS":
+        status = NOT_SERVED.get(method, 501)
+        return _error(msg, SipParseError(status, f"{method} is not served here", 0), source)
     return _stamp(
         msg, build_response(msg, 200, headers=[("Allow", _ALLOW)], to_tag=new_tag()), source
     )
@@ -116,6 +148,8 @@ def _error(msg: Message, exc: SipParseError, source: tuple[str, int]) -> bytes:
     headers = [("Warning", f'399 provedge "{_quote(exc.reason)}"')]
     if exc.status in (405, 501):
         headers.append(("Allow", _ALLOW))
+    if exc.status == 489:
+        headers.append(("Allow-Events", pnp.EVENT))
     if exc.status == 420:
         headers.append(("Unsupported", ", ".join(msg.header_values("Require"))))
     phrase = REASON_PHRASES.get(exc.status, "Bad Request")
@@ -191,6 +225,13 @@ class SipStream(asyncio.Protocol):
         self.parser = StreamParser()
         self.peer: tuple[str, int] = ("", 0)
         self.local: tuple[str, int] = ("", 0)
+        # Names this connection in the bindings made on it: "pid:n", unique on the host.
+        self.flow_id = f"{os.getpid()}:{next(_flow_numbers)}"
+        self.registered_s: int | None = None
+
+    def registered(self, seconds: int) -> None:
+        """A REGISTER on this connection left bindings for ``seconds`` (0: removed)."""
+        self.registered_s = seconds
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -213,7 +254,7 @@ class SipStream(asyncio.Protocol):
             self.transport.close()
             return
         for msg in messages:
-            for data_out, _ in self.context.handle(msg, self.peer, self.local, "tcp"):
+            for data_out, _ in self.context.handle(msg, self.peer, self.local, "tcp", flow=self):
                 self.transport.write(data_out)  # over TCP everything goes back on the flow
 
 

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import lmdb
 
-from edge.state import bans, batch
+from edge.state import bans, batch, bindings
 from provedge.formats import edgestate, firewall, store
 from provedge.formats.edgestate import Fetch
 
@@ -111,7 +111,10 @@ class Writer:
                 env.open_db(name, txn=txn)
         self._fetches = env.open_db(edgestate.FETCHES_DB)
         # Every kind of datagram besides fetch batches, by magic (docs/edge-state.md).
-        self._kinds = {bans.MAGIC: bans.BanKeeper(env.open_db(edgestate.BANS_DB), self._published)}
+        self._kinds = {
+            bans.MAGIC: bans.BanKeeper(env.open_db(edgestate.BANS_DB), self._published),
+            bindings.MAGIC: bindings.BindingKeeper(env.open_db(edgestate.BINDINGS_DB)),
+        }
         # A second writer on this data dir (an orphan of a killed edge) waits here.
         lock = os.open(self._path(LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(lock, fcntl.LOCK_EX)

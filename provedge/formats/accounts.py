@@ -3,7 +3,8 @@
 The publisher writes one record per SIP device account into the ``accounts`` sub-database
 of the LMDB environment (provedge/formats/store.py), under the owner ``account/<id>``:
 
-    key:   b"{realm}/{username}/{account id}"
+    key:   b"{domain}/{username}/{account id}", domain lowercased: the realm, and the
+           tenant's SIP server name when it differs (both keys hold the same record)
     value: orjson of
         {"v": 1, "id": int, "tenant": int, "realm": str, "username": str,
          "enabled": bool,                  # false: the registrar answers 403
@@ -109,8 +110,9 @@ def ha1(username: str, realm: str, password: str, algorithm: str) -> str:
     return hashlib.new(algorithm, f"{username}:{realm}:{password}".encode()).hexdigest()
 
 
-def record_key(realm: str, username: str, account_id: int) -> bytes:
-    return f"{realm}/{username}/{account_id}".encode()
+def record_key(domain: str, username: str, account_id: int) -> bytes:
+    """``domain`` is the realm or the tenant's SIP server name, lowercased by the reader."""
+    return f"{domain.lower()}/{username}/{account_id}".encode()
 
 
 def encode_record(

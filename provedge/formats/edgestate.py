@@ -1,7 +1,7 @@
 """The edge-state layout both sides agree on: environment, sub-databases, record format.
 
-Edge state is what the edge learns from phones (fetch counters now; SIP bindings, bans and
-nonces next). It lives in its own LMDB environment, ``DATA/edge-state/``, apart from the
+Edge state is what the edge learns from phones (fetch counters, SIP bindings) and the
+firewall's bans. It lives in its own LMDB environment, ``DATA/edge-state/``, apart from the
 published blobs in ``DATA/lmdb/``: the control plane's publisher and the edge's writer each
 hold the write lock of their own environment and never wait for each other. The edge's one
 writer process per host writes it (docs/edge-state.md); the control plane opens it
@@ -14,8 +14,9 @@ a key range matches a page of devices ordered by MAC), value = a versioned recor
     | 16 bytes last source address (IPv6; IPv4 mapped as ::ffff:a.b.c.d; zeros unknown)
     | u8 len(user agent) | user agent bytes (truncated to 255)
 
-``bindings``, ``bans`` and ``nonces`` are declared here and created empty by the writer;
-their keys and values are defined by the SIP issue that fills them.
+``bindings`` (provedge/formats/bindings.py) and ``bans`` (provedge/formats/bans.py) hold
+the registrar's bindings and the firewall's bans; ``nonces`` is created empty and unused,
+because digest nonces are verified statelessly (edge/sip/digest.py).
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ ENV_DIR = "edge-state"  # below the data directory
 SOCKET_NAME = "writer.sock"  # the writer's Unix datagram socket, inside ENV_DIR
 PID_NAME = "writer.pid"  # the running writer's pid, inside ENV_DIR
 FETCHES_DB = b"fetches"  # mac -> fetch record
-BINDINGS_DB = b"bindings"  # reserved: SIP registrations (AOR -> contacts, flow)
-BANS_DB = b"bans"  # reserved: banned source addresses (scan and SIP auth bans)
-NONCES_DB = b"nonces"  # reserved: SIP digest nonces, if they cannot stay stateless
+BINDINGS_DB = b"bindings"  # SIP registrations (provedge/formats/bindings.py)
+BANS_DB = b"bans"  # banned source addresses (provedge/formats/bans.py)
+NONCES_DB = b"nonces"  # unused: digest nonces stay stateless (edge/sip/digest.py)
 DATABASES = (FETCHES_DB, BINDINGS_DB, BANS_DB, NONCES_DB)
 MAP_SIZE = 1 << 32  # 4 GiB of address space; a million phones' fetch records take ~0.3 GB
 MAX_DBS = 8

@@ -1,0 +1,159 @@
+"""The bindings as one edge worker sees and changes them.
+
+Reads come from the edge state's ``bindings`` sub-database (provedge/formats/bindings.py),
+which the host's one writer keeps for every worker. Changes go to that writer with the
+next tick (edge/state/bindings.py, every ``interval`` seconds) and, until the writer has
+surely committed them, stay in a short overlay here, so the 200 to a REGISTER already
+lists the binding it made, and a re-REGISTER a moment later sees it too.
+
+While the writer is away (restarting) changes wait here, bounded by ``MAX_PENDING``; a
+phone re-registers well within its expiry, so a change dropped past that bound comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lmdb
+
+from edge.state import bindings as ops
+from provedge.formats import bindings, edgestate
+
+DEFAULT_INTERVAL = 0.05
+OVERLAY_S = 2.0  # many writer intervals: by then the change is in LMDB
+MAX_PENDING = 50_000
+_RETRY = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN, errno.ENOBUFS}
+
+Record = dict[str, Any]
+
+
+class Bindings:
+    def __init__(
+        self, data_dir: str | Path, interval: float = DEFAULT_INTERVAL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
+        self.data_dir = Path(data_dir)
+        self.socket_path = str(edgestate.socket_path(data_dir))
+        self.interval = interval
+        self.dropped = 0
+        self._clock = clock
+        self._pending: list[ops.Operation] = []
+        # account -> [(at, op, key, record)]: changes the LMDB view may not hold yet
+        self._overlay: dict[int, list[tuple[float, int, bytes, Record | None]]] = {}
+        self._env: lmdb.Environment | None = None
+        self._db: Any = None
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.setblocking(False)
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def current(self, account_id: int) -> dict[bytes, Record]:
+        """The account's unexpired bindings by key, this worker's latest changes applied."""
+        now = self._clock()
+        found: dict[bytes, Record] = {}
+        if self._open():
+            assert self._env is not None
+            prefix = bindings.account_prefix(account_id)
+            with self._env.begin(db=self._db, buffers=True) as txn:
+                cursor = txn.cursor()
+                if cursor.set_range(prefix):
+                    for stored, raw in cursor:
+                        if bytes(stored[:8]) != prefix:
+                            break
+                        try:
+                            found[bytes(stored)] = bindings.decode(raw)
+                        except ValueError:
+                            continue
+        for _, op, key, record in self._overlay.get(account_id, ()):
+            if op == ops.PUT and record is not None:
+                found[key] = record
+            elif op == ops.DELETE:
+                found.pop(key, None)
+            else:
+                found.clear()
+        return {key: rec for key, rec in found.items() if rec["expires_at"] > now}
+
+    def _open(self) -> bool:
+        if self._env is not None:
+            return True
+        try:
+            env = edgestate.open_env(self.data_dir, readonly=True)
+        except (FileNotFoundError, lmdb.Error):
+            return False
+        try:
+            self._db = env.open_db(edgestate.BINDINGS_DB, create=False)
+        except lmdb.Error:  # the writer has not created its databases yet
+            env.close()
+            return False
+        self._env = env
+        return True
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def put(self, account_id: int, key: bytes, record: Record) -> None:
+        self._change(account_id, ops.PUT, key, record)
+
+    def delete(self, account_id: int, key: bytes) -> None:
+        self._change(account_id, ops.DELETE, key, None)
+
+    def clear(self, account_id: int) -> None:
+        self._change(account_id, ops.CLEAR, bindings.account_prefix(account_id), None)
+
+    def _change(self, account_id: int, op: int, key: bytes, record: Record | None) -> None:
+        if len(self._pending) >= MAX_PENDING:
+            self.dropped += 1
+            return
+        value = bindings.encode(record) if record is not None else b""
+        self._pending.append((op, key, value))
+        self._overlay.setdefault(account_id, []).append((self._clock(), op, key, record))
+
+    def stats(self) -> dict[str, int]:
+        return {"pending": len(self._pending), "dropped": self.dropped}
+
+    # -- the tick ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.interval, self._tick)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._sock.settimeout(1.0)
+        self.send()
+        self._sock.close()
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
+    def _tick(self) -> None:
+        self.tick()
+        self._timer = asyncio.get_running_loop().call_later(self.interval, self._tick)
+
+    def tick(self) -> None:
+        self.send()
+        if self._pending:
+            return  # the writer is away: the overlay is all there is of these changes
+        horizon = self._clock() - OVERLAY_S
+        for account_id in [a for a, changes in self._overlay.items() if changes[-1][0] < horizon]:
+            del self._overlay[account_id]
+
+    def send(self) -> None:
+        pending, self._pending = self._pending, []
+        sent = 0
+        for datagram, count in ops.encode(pending):
+            try:
+                self._sock.sendto(datagram, self.socket_path)
+            except OSError as exc:
+                if exc.errno in _RETRY or isinstance(exc, TimeoutError):
+                    self._pending = pending[sent:] + self._pending  # the next tick retries
+                    return
+                self.dropped += count
+            sent += count
