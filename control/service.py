@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from control import accountbatch, fleet, search, selfservice
+from control import accountbatch, fleet, registrations, search, selfservice
 from control.accountbatch import ACCOUNT_DEFAULTS, account_params
 from control.api.schemas import (
     MAX_BATCH,
@@ -1069,6 +1069,15 @@ class Control:
             )
             items, after = audit.entries(conn, tenant_id, object_name, since, limit, cursor)
         return {"items": items, "next_cursor": None if after is None else str(after)}
+
+    def list_registrations(
+        self, tenant: int | str | None, scope: int | None, account: str | None,
+        mac: str | None, limit: int, cursor: str | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        with self.db.read() as conn:
+            return registrations.page(
+                conn, self.edge_state, tenant, scope, account, mac, limit, cursor
+            )
 
     # ---- publishing ----------------------------------------------------------------------
     def publish_pending(self) -> int:

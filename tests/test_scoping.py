@@ -123,6 +123,9 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         f"/api/v1/me/devices/{w.mac}", body={"lines": [{"position": 1, "label": "taken"}]}
     ),
     ("GET", "/api/v1/audit"): lambda w: Request("/api/v1/audit", {"tenant": w.tenant}),
+    ("GET", "/api/v1/registrations"): lambda w: Request(
+        "/api/v1/registrations", {"tenant": w.tenant}
+    ),
     ("GET", "/api/v1/tokens"): lambda w: Request("/api/v1/tokens"),
     ("POST", "/api/v1/tokens"): lambda w: Request(
         "/api/v1/tokens", body={"role": "tenant_admin", "tenant": w.tenant}

@@ -318,6 +318,19 @@ async def firewall_put(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.firewall.put_settings, tenant, body)
 
 
+async def registrations_list(request: Request, who: Principal, ctl: Control) -> Any:
+    q = request.state.query
+    mac = None
+    if q.mac is not None:
+        try:
+            mac = normalize_mac(q.mac)
+        except ValueError:
+            raise ServiceError(422, {"mac": "not a MAC address"}) from None
+    return await run_in_threadpool(
+        ctl.list_registrations, q.tenant, who.scope, q.account, mac, q.limit, q.cursor
+    )
+
+
 async def bans_list(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.firewall.list)
 
@@ -516,6 +529,9 @@ ROUTES: list[Op] = [
        "Set the global firewall settings, or a tenant's overrides; the edge follows",
        S.FirewallOut, body=S.FirewallIn, query=S.FirewallQuery, role="operator",
        errors=(404,)),
+    Op("GET", "/api/v1/registrations", registrations_list,
+       "Registered clients: the registrar's current bindings (tenant admins: their tenant's)",
+       S.RegistrationPage, query=S.RegistrationsQuery, errors=(404,)),
     Op("GET", "/api/v1/bans", bans_list, "Banned source addresses (SIP and HTTP)",
        list[S.BanOut], role="operator"),
     Op("POST", "/api/v1/bans", bans_add, "Ban an address by hand", S.BanOut, 201,

@@ -481,6 +481,20 @@ class AccountsQuery(AccountsExportQuery):
     ] = None
 
 
+class RegistrationsQuery(TenantQuery):
+    account: Annotated[
+        str | None, Field(pattern=USERNAME, description="a username of the tenant")
+    ] = None
+    mac: Annotated[
+        str | None,
+        Field(max_length=64, description="the accounts on this device's lines (any notation)"),
+    ] = None
+    limit: Annotated[int, Field(ge=1, le=1000, description="registrations per page")] = 100
+    cursor: Annotated[
+        str | None, Field(max_length=64, description="`next_cursor` of the previous page")
+    ] = None
+
+
 class FirewallQuery(_Strict):
     tenant: Annotated[
         OptionalTenantRef, Field(description="a tenant's settings; none: the global ones")
@@ -596,6 +610,28 @@ class BanOut(_Out):
     first_at: str | None
     banned_at: str
     until: str
+
+
+class RegistrationOut(_Out):
+    account: Annotated[str, Field(description="the account's username")]
+    account_id: int
+    tenant: int
+    aor: Annotated[str, Field(description="address of record, sip:user@domain")]
+    contact: Annotated[str, Field(description="the Contact URI the phone registered")]
+    instance: Annotated[str | None, Field(description="RFC 5626 +sip.instance")]
+    reg_id: int | None
+    source: Annotated[str, Field(description="the address the REGISTER came from")]
+    port: int
+    transport: Literal["udp", "tcp"]
+    user_agent: str
+    registered_at: Annotated[str, Field(description="first REGISTER of this Call-ID, UTC")]
+    expires_at: str
+    expires_in: Annotated[int, Field(description="seconds left")]
+
+
+class RegistrationPage(_Out):
+    items: list[RegistrationOut]
+    next_cursor: str | None
 
 
 class LineOut(_Out):

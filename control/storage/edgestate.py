@@ -1,4 +1,4 @@
-"""The control plane's read-only view of the edge state (fetch counters per MAC, bans).
+"""The control plane's read-only view of the edge state (fetch counters, bans, bindings).
 
 The edge writes ``DATA/edge-state`` (provedge.formats.edgestate); the control plane only
 opens it read-only, and copes with it not existing yet (an edge that never ran): every
@@ -8,13 +8,14 @@ device then reads as never fetched, and the environment is opened once it appear
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import lmdb
 
-from provedge.formats import bans, edgestate
+from provedge.formats import bans, bindings, edgestate
 from provedge.formats.edgestate import NO_FETCH, Fetch
 
 
@@ -57,6 +58,43 @@ class EdgeStateReader:
                 if len(key) == bans.KEY_SIZE:
                     found[bans.address(bytes(key))] = bans.decode(raw)
         return found
+
+    def bindings(
+        self, accounts: Iterable[int] | None, tenant: int | None, after: bytes, limit: int
+    ) -> tuple[list[dict[str, Any]], bytes | None]:
+        """Current bindings in key order after ``after``: of ``accounts`` (None: any) and of
+        ``tenant`` (None: any); at most ``limit``, and the key to resume after (None: the
+        end). Without ``accounts`` this walks the table: fine for a page at a time."""
+        if not self._open():
+            return [], None
+        assert self._env is not None
+        try:
+            db = self._env.open_db(edgestate.BINDINGS_DB, create=False)
+        except lmdb.Error:
+            return [], None
+        now = time.time()
+        prefixes = None if accounts is None else sorted(map(bindings.account_prefix, accounts))
+        found: list[dict[str, Any]] = []
+        last = b""
+        with self._env.begin(db=db, buffers=True) as txn:
+            cursor = txn.cursor()
+            for start in prefixes if prefixes is not None else [b""]:
+                if not cursor.set_range(max(start, after)):
+                    break
+                for stored, raw in cursor:
+                    key = bytes(stored)
+                    if prefixes is not None and not key.startswith(start):
+                        break
+                    if key <= after:
+                        continue
+                    record = bindings.decode(raw)
+                    if record["expires_at"] <= now or tenant not in (None, record["tenant"]):
+                        continue
+                    if len(found) == limit:
+                        return found, last
+                    found.append(record)
+                    last = key
+        return found, None
 
     def _open(self) -> bool:
         if self._env is not None:

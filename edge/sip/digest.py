@@ -1,7 +1,7 @@
 """SIP digest authentication (RFC 3261 22, RFC 7616, RFC 8760): challenges and checks.
 
-Nonces are stateless: ``{issued, hex}{hmac}``, an HMAC-SHA-256 over the time it was issued
-and the realm with a secret this process draws at start. Any nonce this process issued
+Nonces are stateless: ``{issued ms}{random}{hmac}`` in hex, an HMAC-SHA-256 over the time it
+was issued, 32 random bits and the realm with a secret this process draws at start. Any nonce this process issued
 verifies without a lookup; one from another worker or from before a restart fails the
 HMAC and gets a new challenge with ``stale=true`` (RFC 7616 3.3: the phone retries with
 the new nonce and the credentials it has, no prompt), as does one older than
@@ -35,6 +35,7 @@ ALGORITHMS = {"MD5": "md5", "SHA-256": "sha256"}
 DEFAULT_LIFETIME = 300.0
 DEFAULT_MAX_NONCES = 500_000
 _MAC_BYTES = 12
+_ISSUED = 20  # hex digits before the HMAC: 12 of milliseconds, 8 random
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,8 @@ class Digest:
     # -- challenges -------------------------------------------------------------------------
 
     def nonce(self, realm: str) -> str:
-        issued = f"{int(self._clock() * 1000):012x}"
+        # Milliseconds and 32 random bits: two challenges never share a nonce (nor its nc).
+        issued = f"{int(self._clock() * 1000):012x}{secrets.token_hex(4)}"
         return issued + self._mac(issued, realm)
 
     def _mac(self, issued: str, realm: str) -> str:
@@ -96,13 +98,13 @@ class Digest:
 
     def fresh(self, nonce: str, realm: str) -> bool:
         """Issued here, for this realm, within the lifetime, and not evicted."""
-        if len(nonce) != 12 + 2 * _MAC_BYTES:
+        if len(nonce) != _ISSUED + 2 * _MAC_BYTES:
             return False
-        issued = nonce[:12]
-        if not hmac.compare_digest(nonce[12:], self._mac(issued, realm)):
+        issued = nonce[:_ISSUED]
+        if not hmac.compare_digest(nonce[_ISSUED:], self._mac(issued, realm)):
             return False
         try:
-            at_ms = int(issued, 16)
+            at_ms = int(issued[:12], 16)
         except ValueError:
             return False
         return (

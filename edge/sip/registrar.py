@@ -177,6 +177,7 @@ class Registrar:
                 continue
             record = {
                 "account": account_id,
+                "username": account["username"],
                 "tenant": int(account["tenant"]),
                 "aor": f"sip:{account['username']}@{msg.to.uri.host}",
                 "contact": contact.uri.text,

@@ -7,13 +7,14 @@ control plane lists them read-only (``GET /api/v1/registrations``).
 
     key:   u64 account id, big-endian | 16 bytes blake2b of the binding's identity
     value: orjson of
-        {"v": 1, "account": int, "tenant": int, "aor": "sip:user@domain",
+        {"v": 1, "account": int, "username": str, "tenant": int, "aor": "sip:user@domain",
          "contact": "<sip:...>" as the phone sent it, "instance": str | null,
          "reg_id": int | null, "source": "addr", "port": int, "transport": "udp"|"tcp",
          "flow": "pid:connection" | null,   # the TCP connection it came on
          "local": "addr:port",              # the edge socket it reached
          "user_agent": str, "call_id": str, "cseq": int,
-         "registered_at": float, "expires_at": float}   # seconds since the epoch
+         "registered_at": float,   # first REGISTER of this Call-ID (a restart: a new one)
+         "refreshed_at": float, "expires_at": float}   # seconds since the epoch
 
 The identity is ``+sip.instance`` and ``reg-id`` when the phone sends them (RFC 5626:
 a phone that changes address keeps its binding), else the Contact URI (RFC 3261 10.3).
