@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -294,3 +296,29 @@ def wait_registrations(
         if len(items) >= count or time.monotonic() > deadline:
             return items
         time.sleep(0.05)
+
+
+def test_cli_lists_registrations(provedge: Provedge, api: httpx.Client) -> None:
+    tenant = make_tenant(api)
+    account = make_account(api, tenant)
+    phone = phone_for(provedge, tenant, account)
+    try:
+        assert phone.login(PASSWORD).status == 200
+        wait_registrations(api, {"tenant": tenant["id"]}, 1)
+        done = subprocess.run(
+            [sys.executable, "-m", "provedge.cli", "registrations", "--data", str(provedge.data),
+             "--tenant", tenant["name"]],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        rows = [line.split("\t") for line in done.stdout.splitlines()]
+        assert rows[0][0] == "account" and rows[1][0] == account["username"]
+        assert rows[1][2] == "127.0.0.1" and rows[1][3] == str(phone.local_port)
+        missing = subprocess.run(
+            [sys.executable, "-m", "provedge.cli", "registrations", "--data", str(provedge.data),
+             "--tenant", "no-such-tenant"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert missing.returncode == 2 and "tenant" in missing.stderr
+    finally:
+        phone.close()
