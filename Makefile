@@ -43,13 +43,20 @@ test: install tools
 	$(BIN)/python -m pytest
 
 # Programs from the distribution that tests drive: promtool (Debian package prometheus)
-# checks the /metrics output. Installed when missing and apt-get can (root); elsewhere
-# that one check is skipped, saying why. --no-install-recommends: the tool, not a server.
+# checks the /metrics output; sipp (sip-tester) and svwar/svcrack (sipvicious) are the real
+# SIP clients the registrar is tested with; chromium runs the console's browser tests.
+# Installed when missing and apt-get can (root); elsewhere those checks are skipped,
+# saying why. --no-install-recommends: the tool, not a server.
 tools:
 	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends prometheus >/dev/null) \
 		|| echo "tools: promtool not installed; its check will be skipped"; }
+	@command -v sipp >/dev/null && command -v svwar >/dev/null || { [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null && (apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		sip-tester sipvicious >/dev/null) \
+		|| echo "tools: sipp/sipvicious not installed; the registrar's SIP client tests need them"; }
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends chromium fonts-dejavu-core >/dev/null) \

@@ -139,7 +139,7 @@ class Config:
     )  # fmt: skip
     digest_nonce_s: int = _setting(
         300, "seconds a SIP digest nonce is valid; older ones get a stale=true challenge",
-        _EDGE, low=10, high=3600,
+        _EDGE, low=1, high=3600,
     )  # fmt: skip
     digest_prefer: str = _setting(
         "MD5", "digest algorithm challenged first (both MD5 and SHA-256 are offered; phones "
