@@ -131,13 +131,23 @@ def ctl(tmp_path: Path) -> Iterator[Control]:
     control.close()
 
 
-def _records(ctl: Control) -> dict[bytes, dict[str, object]]:
+def _all_records(ctl: Control) -> dict[bytes, dict[str, object]]:
     """The account records in the LMDB the publisher wrote (its own environment: LMDB
     must not be opened twice in one process)."""
     assert isinstance(ctl.publisher, LmdbPublisher)
     env = ctl.publisher._env
     with env.begin(db=env.open_db(fmt.ACCOUNTS_DB)) as txn:
         return {bytes(k): fmt.decode_record(v) for k, v in txn.cursor().iternext()}
+
+
+def _records(ctl: Control) -> dict[bytes, dict[str, object]]:
+    """The records under their realm; each is also published under its tenant's SIP
+    server, with the same value (test_a_renamed_account_moves_its_record checks both)."""
+    return {
+        key: record
+        for key, record in _all_records(ctl).items()
+        if key.startswith(f"{str(record['realm']).lower()}/".encode())
+    }
 
 
 def _tenant(ctl: Control, name: str = "t") -> int:
@@ -431,8 +441,11 @@ def test_a_renamed_account_moves_its_record(ctl: Control) -> None:
     compiled = spy_compiles(ctl)
     done = ctl.update_account(made["id"], AccountPatch(username="new", realm="r.example"))
     assert done["changed"] == ["realm", "username"] and compiled == [mac]
-    (key,) = _records(ctl)
-    assert key == f"r.example/new/{made['id']}".encode()  # the old key is gone
+    # under the realm and under the tenant's SIP server; the old keys are gone
+    assert set(_all_records(ctl)) == {
+        f"r.example/new/{made['id']}".encode(),
+        f"pbx.t.example/new/{made['id']}".encode(),
+    }
     ctl.create_account(AccountIn(tenant=tenant, username="other"))
     with pytest.raises(ServiceError) as caught:
         ctl.update_account(made["id"], AccountPatch(username="other"))

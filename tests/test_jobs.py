@@ -22,7 +22,9 @@ def test_a_tenant_change_compiles_nothing_inline_and_queues_a_job(tmp_path: Path
     ctl.jobs.run_until_idle()
     assert sorted(compiled) == sorted(macs)
     done = ctl.get_job(job["id"])
-    assert (done["state"], done["done"], done["total"], done["errors"]) == ("done", 3, 3, [])
+    # three phones and the three account records, which are also published under the new
+    # SIP server for the registrar
+    assert (done["state"], done["done"], done["total"], done["errors"]) == ("done", 6, 6, [])
     assert done["started_at"] and done["finished_at"]
     ctl.close()
     device_blobs = [b for k, b in _blobs(tmp_path).items() if macs[2].encode() in k]
@@ -44,7 +46,7 @@ def test_a_job_left_running_by_a_dead_process_resumes(
     monkeypatch.setattr(pending, "PUBLISH_BATCH", 1)
     ctl = build_control(tmp_path, EDGE)
     tenant, _ = _fleet(ctl)
-    job = ctl.update_tenant(tenant["id"], TenantPatch(sip_server="pbx3.t.example"))["job"]
+    job = ctl.update_tenant(tenant["id"], TenantPatch(sip_port=5090))["job"]
     ctl.publishing.step(tenant_id=tenant["id"])  # one device published, then the process dies
     with ctl.db.transaction() as conn:
         conn.execute("UPDATE jobs SET state = 'running', done = 1, total = 3, run_started = 0")
