@@ -146,6 +146,22 @@ class Config:
         "that read only the first challenge often know only MD5)", _EDGE,
         choices=("MD5", "SHA-256"),
     )  # fmt: skip
+    sip_tcp_idle_s: int = _setting(
+        30, "seconds a SIP TCP connection that has not registered is kept after its last "
+        "complete message", _EDGE, low=1, high=3600,
+    )  # fmt: skip
+    sip_tcp_flow_idle_s: int = _setting(
+        300, "seconds a registered SIP TCP flow is kept without any bytes (the phone's CRLF "
+        "keep-alives count, RFC 5626)", _EDGE, low=10, high=86400,
+    )  # fmt: skip
+    sip_tcp_max_per_address: int = _setting(
+        1000, "SIP TCP connections one source address may hold in each worker (a NATed "
+        "office's phones share one address)", _EDGE, low=1, high=1_000_000,
+    )  # fmt: skip
+    sip_tcp_max: int = _setting(
+        10000, "SIP TCP connections each edge worker holds at most (at most half its file "
+        "descriptors: the rest is HTTP's)", _EDGE, low=1, high=1_000_000,
+    )  # fmt: skip
     workers: int = _setting(1, "edge worker processes sharing its ports", _EDGE, low=1, high=64)
     loop: str = _setting(
         "auto", "event loop of the edge and the control plane (auto: uvloop when installed)",

@@ -27,7 +27,9 @@ def api(provedge: Provedge) -> Iterator[httpx.Client]:
         yield client
 
 
-def sipp(port: int, scenario: str, transport: str = "u1", **keys: str) -> subprocess.CompletedProcess[str]:
+def sipp(
+    port: int, scenario: str, transport: str = "u1", **keys: str
+) -> subprocess.CompletedProcess[str]:
     """One call of ``scenario``; the exit status is sipp's verdict (0: every step matched)."""
     command = [
         str(SIPP), f"127.0.0.1:{port}", "-sf", str(SCENARIOS / scenario), "-m", "1",
@@ -71,7 +73,9 @@ def test_sipp_plug_and_play_gets_its_notify(provedge: Provedge, api: httpx.Clien
     created = api.post("/api/v1/devices", json={"tenant": tenant["id"], "mac": mac,
                                                 "model": "polycom-vvx410"})  # fmt: skip
     assert created.status_code == 201, created.text
-    done = sipp(provedge.sip_port, "pnp.xml", mac=mac, url_part=tenant["provisioning_url"].split("//")[1])
+    done = sipp(
+        provedge.sip_port, "pnp.xml", mac=mac, url_part=tenant["provisioning_url"].split("//")[1]
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
 
 

@@ -33,6 +33,7 @@ from edge.http.metrics import Meter, render
 from edge.http.routing import classify
 from edge.sip import pnp
 from edge.sip.firewall import Firewall
+from edge.sip.flows import FlowLimits, FlowTable
 from edge.sip.registrar import Registrar
 from edge.sip.transport import FirewallLike, NoFirewall, SipContext, SipEndpoint
 from edge.state.recorder import Recorder
@@ -68,6 +69,7 @@ class EdgeApp:
         firewall: FirewallLike | None = None,
         pnp_multicast: bool = False,
         registrar: Registrar | None = None,
+        flow_limits: FlowLimits | None = None,
     ) -> None:
         self._env = env
         self._blobs = env.open_db(store.BLOBS_DB)
@@ -76,6 +78,7 @@ class EdgeApp:
         self.firewall = firewall or NoFirewall()
         self._pnp_multicast = pnp_multicast
         self.registrar = registrar
+        self.flows = FlowTable(flow_limits)
         if registrar is not None:
             registrar.failure = self.firewall.failure
         self.meter = meter or Meter()
@@ -105,7 +108,7 @@ class EdgeApp:
                 if registrar is not None:
                     registrar.store.start()
                     stack.callback(registrar.store.stop)  # its last changes go at shutdown
-                context = SipContext(firewall, plug, registrar)
+                context = SipContext(firewall, plug, registrar, self.flows)
                 endpoint = await SipEndpoint.start(*self._sip, context, self._pnp_multicast)
                 stack.push_async_callback(endpoint.stop)
             yield

@@ -27,6 +27,7 @@ from edge.sip import digest
 from edge.sip.accounts import AccountDirectory
 from edge.sip.bindings import Bindings
 from edge.sip.firewall import Firewall
+from edge.sip.flows import FlowLimits
 from edge.sip.registrar import Registrar
 from edge.state.recorder import Recorder
 from edge.state.writer import WriterProcess
@@ -51,9 +52,15 @@ def app_factory() -> EdgeApp:
             Bindings(config.data),
             digest.Digest(config.digest_nonce_s, config.digest_prefer),
         )
+    limits = FlowLimits(
+        config.sip_tcp_idle_s,
+        config.sip_tcp_flow_idle_s,
+        config.sip_tcp_max_per_address,
+        config.sip_tcp_max,
+    ).fitted()
     return EdgeApp(
         env, config.sip_address, recorder, meter, Firewall(config.data, env), multicast,
-        registrar,
+        registrar, limits,
     )  # fmt: skip
 
 

@@ -12,6 +12,9 @@ cannot be re-synchronised). Responses and ACKs are never answered.
 The firewall (edge/sip/firewall.py) comes first: a banned source address gets nothing,
 not even a parse (UDP: silence; TCP: the connection is closed). Malformed requests
 (unparseable, or 400/416/505) count as failures of their source address.
+
+TCP connections are counted, capped and timed out by the worker's flow table
+(edge/sip/flows.py); a CRLF keep-alive ping on a flow gets its CRLF pong (RFC 5626).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import os
 import socket
 import struct
 from dataclasses import dataclass, field
+from time import monotonic as _now
 from typing import Protocol
 
 from edge.sip import pnp
+from edge.sip.flows import FlowTable
 from edge.sip.registrar import Registrar
 from edge.sipparse import (
     REASON_PHRASES,
@@ -45,6 +50,7 @@ _flow_numbers = itertools.count(1)
 ALLOWED_METHODS = ("OPTIONS", "SUBSCRIBE", "REGISTER")
 _ALLOW = ", ".join(ALLOWED_METHODS)
 PNP_GROUP = "224.0.1.75"  # sip.mcast.net (RFC 3261), where factory phones ask for PnP
+BACKLOG = 4096  # pending TCP connections (the kernel caps it at net.core.somaxconn)
 MALFORMED = frozenset((400, 416, 505))  # answers that mean "not a well-formed request"
 # Requests a registrar and provisioning edge does not serve, with the answer RFC 3261 (and
 # RFC 6665 for events) gives: no dialog or transaction exists here to end or notify (481),
@@ -80,6 +86,7 @@ class SipContext:
     firewall: FirewallLike = field(default_factory=NoFirewall)
     pnp: pnp.PlugAndPlay | None = None
     registrar: Registrar | None = None
+    flows: FlowTable = field(default_factory=FlowTable)  # the TCP connections' caps
 
     def handle(
         self, msg: Message, source: tuple[str, int], local: tuple[str, int], transport: str,
@@ -228,23 +235,38 @@ class SipStream(asyncio.Protocol):
         # Names this connection in the bindings made on it: "pid:n", unique on the host.
         self.flow_id = f"{os.getpid()}:{next(_flow_numbers)}"
         self.registered_s: int | None = None
+        # What the flow table's sweep reads (edge/sip/flows.py).
+        self.last_message = self.last_bytes = _now()
+        self.registered_until = 0.0
 
     def registered(self, seconds: int) -> None:
         """A REGISTER on this connection left bindings for ``seconds`` (0: removed)."""
         self.registered_s = seconds
+        self.registered_until = _now() + seconds if seconds else 0.0
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.peer = transport.get_extra_info("peername")[:2]
         self.local = transport.get_extra_info("sockname")[:2]
-        if self.context.firewall.banned(self.peer[0]):
+        if self.context.firewall.banned(self.peer[0]) or not self.context.flows.admit(self):
             transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.context.flows.leave(self)
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
         firewall = self.context.firewall
         if firewall.banned(self.peer[0]):
             self.transport.close()  # banned since the connection opened
+            return
+        self.last_bytes = now = _now()
+        if data.endswith(b"\r\n\r\n") and not data.strip(b"\r\n"):
+            self.transport.write(b"\r\n")  # RFC 5626 4.4.1: a CRLF pong to the ping
             return
         try:
             messages = self.parser.feed(data)
@@ -253,6 +275,8 @@ class SipStream(asyncio.Protocol):
             firewall.failure(self.peer[0], "malformed")
             self.transport.close()
             return
+        if messages:
+            self.last_message = now
         for msg in messages:
             for data_out, _ in self.context.handle(msg, self.peer, self.local, "tcp", flow=self):
                 self.transport.write(data_out)  # over TCP everything goes back on the flow
@@ -264,6 +288,7 @@ class SipEndpoint:
 
     udp: asyncio.DatagramTransport
     tcp: asyncio.Server
+    flows: FlowTable
     multicast: asyncio.DatagramTransport | None = None
 
     @classmethod
@@ -277,13 +302,18 @@ class SipEndpoint:
         udp, _ = await loop.create_datagram_endpoint(
             lambda: SipDatagram(context), local_addr=(host, port), reuse_port=True
         )
-        tcp = await loop.create_server(lambda: SipStream(context), host, port, reuse_port=True)
+        # A storm of phones connecting at once must not overflow the accept queue.
+        tcp = await loop.create_server(
+            lambda: SipStream(context), host, port, reuse_port=True, backlog=BACKLOG
+        )
         group = None
         if multicast:
             group = await _join_pnp_group(loop, host, port, context, udp)
-        return cls(udp, tcp, group)
+        context.flows.start()
+        return cls(udp, tcp, context.flows, group)
 
     async def stop(self) -> None:
+        await self.flows.stop()
         self.udp.close()
         if self.multicast is not None:
             self.multicast.close()
