@@ -71,6 +71,8 @@ def view(record: dict[str, Any]) -> dict[str, Any]:
         "source": record["source"],
         "port": record["port"],
         "transport": record["transport"],
+        "flow": record["flow"],
+        "worker": record.get("worker"),
         "user_agent": record["user_agent"],
         "registered_at": _iso(record["registered_at"]),
         "expires_at": _iso(expires_at),

@@ -623,6 +623,10 @@ class RegistrationOut(_Out):
     source: Annotated[str, Field(description="the address the REGISTER came from")]
     port: int
     transport: Literal["udp", "tcp"]
+    flow: Annotated[
+        str | None, Field(description="the TCP connection it came on, 'pid:n' (null: UDP)")
+    ]
+    worker: Annotated[int | None, Field(description="process id of the edge worker")]
     user_agent: str
     registered_at: Annotated[str, Field(description="first REGISTER of this Call-ID, UTC")]
     expires_at: str

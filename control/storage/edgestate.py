@@ -103,22 +103,16 @@ class EdgeStateReader:
             return False
         with self._lock:
             if self._env is None:
-                try:
-                    env = edgestate.open_env(self.data_dir, readonly=True)
-                except (FileNotFoundError, lmdb.Error):
+                opened = edgestate.open_reader(self.data_dir, edgestate.FETCHES_DB)
+                if opened is None:
                     return False
-                try:
-                    self._fetches = env.open_db(edgestate.FETCHES_DB, create=False)
-                except lmdb.Error:  # the writer has not created its databases yet
-                    env.close()
-                    return False
-                self._env = env
+                self._env, self._fetches = opened
         return True
 
     def close(self) -> None:
         with self._lock:
             if self._env is not None:
-                self._env.close()
+                edgestate.close_reader(self._env)
                 self._env = None
 
 

@@ -83,16 +83,10 @@ class Bindings:
     def _open(self) -> bool:
         if self._env is not None:
             return True
-        try:
-            env = edgestate.open_env(self.data_dir, readonly=True)
-        except (FileNotFoundError, lmdb.Error):
+        opened = edgestate.open_reader(self.data_dir, edgestate.BINDINGS_DB)
+        if opened is None:
             return False
-        try:
-            self._db = env.open_db(edgestate.BINDINGS_DB, create=False)
-        except lmdb.Error:  # the writer has not created its databases yet
-            env.close()
-            return False
-        self._env = env
+        self._env, self._db = opened
         return True
 
     # -- changes ----------------------------------------------------------------------------
@@ -130,7 +124,7 @@ class Bindings:
         self.send()
         self._sock.close()
         if self._env is not None:
-            self._env.close()
+            edgestate.close_reader(self._env)
             self._env = None
 
     def _tick(self) -> None:

@@ -118,7 +118,7 @@ class Firewall:
         self.send()
         self._sock.close()
         if self._env is not None:
-            self._env.close()
+            edgestate.close_reader(self._env)
             self._env = None
 
     def _tick(self) -> None:
@@ -186,14 +186,8 @@ class Firewall:
     def _open(self) -> bool:
         if self._env is not None:
             return True
-        try:
-            env = edgestate.open_env(self.data_dir, readonly=True)
-        except (FileNotFoundError, lmdb.Error):
+        opened = edgestate.open_reader(self.data_dir, edgestate.BANS_DB)
+        if opened is None:
             return False
-        try:
-            self._bans_db = env.open_db(edgestate.BANS_DB, create=False)
-        except lmdb.Error:  # the writer has not created its databases yet
-            env.close()
-            return False
-        self._env = env
+        self._env, self._bans_db = opened
         return True

@@ -72,7 +72,8 @@ class Registrar:
         self.failure: Failures = failure or _no_failure
         self.digest = auth or digest.Digest()
         self._clock = clock or store._clock
-        self.flow_prefix = f"{os.getpid()}:"
+        self.pid = os.getpid()
+        self.flow_prefix = f"{self.pid}:"
 
     def handle(
         self, msg: Any, source: Address, local: Address, transport: str, flow: str | None
@@ -187,6 +188,9 @@ class Registrar:
                 "port": source[1],
                 "transport": transport,
                 "flow": flow,
+                # The worker whose socket the phone's datagrams reach (the kernel keeps a
+                # source on one SO_REUSEPORT socket): it sends the phone's NOTIFYs.
+                "worker": self.pid,
                 "local": f"{local[0]}:{local[1]}",
                 "user_agent": msg.header("User-Agent") or "",
                 "call_id": msg.call_id,

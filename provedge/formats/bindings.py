@@ -11,6 +11,7 @@ control plane lists them read-only (``GET /api/v1/registrations``).
          "contact": "<sip:...>" as the phone sent it, "instance": str | null,
          "reg_id": int | null, "source": "addr", "port": int, "transport": "udp"|"tcp",
          "flow": "pid:connection" | null,   # the TCP connection it came on
+         "worker": pid,                     # the edge worker that took the REGISTER
          "local": "addr:port",              # the edge socket it reached
          "user_agent": str, "call_id": str, "cseq": int,
          "registered_at": float,   # first REGISTER of this Call-ID (a restart: a new one)

@@ -24,9 +24,11 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import lmdb
 
@@ -147,3 +149,45 @@ def open_env(data_dir: str | Path, readonly: bool = False) -> lmdb.Environment:
         for name in ("data.mdb", "lock.mdb"):
             os.chmod(path / name, 0o600)
     return env
+
+
+# LMDB refuses to open one environment twice in a process, and a worker reads the edge
+# state from several places (the firewall's bans, the registrar's bindings): they share
+# one read-only handle, closed when the last of them lets go.
+_readers: dict[Path, list[Any]] = {}  # path -> [environment, holders]
+_readers_lock = threading.Lock()
+
+
+def open_reader(data_dir: str | Path, db_name: bytes) -> tuple[lmdb.Environment, Any] | None:
+    """This process's read-only handle on the edge state and its sub-database
+    ``db_name``, or None while the writer has not created them (try again later)."""
+    path = env_path(data_dir).resolve()
+    with _readers_lock:
+        held = _readers.get(path)
+        if held is None:
+            try:
+                held = [open_env(data_dir, readonly=True), 0]
+            except (FileNotFoundError, lmdb.Error):
+                return None
+            _readers[path] = held
+        env = held[0]
+        try:
+            db = env.open_db(db_name, create=False)
+        except lmdb.Error:  # the writer has not created its databases yet
+            if held[1] == 0:
+                env.close()
+                del _readers[path]
+            return None
+        held[1] += 1
+        return env, db
+
+
+def close_reader(env: lmdb.Environment) -> None:
+    with _readers_lock:
+        for path, held in list(_readers.items()):
+            if held[0] is env:
+                held[1] -= 1
+                if held[1] <= 0:
+                    env.close()
+                    del _readers[path]
+                return
