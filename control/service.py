@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from control import accountbatch, fleet, registrations, search, selfservice
+from control import accountbatch, fleet, reboots, registrations, search, selfservice
 from control.accountbatch import ACCOUNT_DEFAULTS, account_params
 from control.api.schemas import (
     MAX_BATCH,
@@ -325,10 +325,15 @@ class Control:
         self.edge_url = edge_url
         self.publishing = Publishing(db, publisher, compiler, edge_url)
         self.jobs = JobRunner(db, {RECOMPILE: Recompile(self.publishing)})
+        # Reboot jobs wait on phones for minutes: a runner of their own.
+        self.reboots = JobRunner(
+            db, {reboots.REBOOT: reboots.RebootJob(db, publisher, self.edge_state)}, "reboots"
+        )
         self.firewall = Firewall(db, publisher, self.edge_state)
 
     def close(self) -> None:
         self.jobs.stop()
+        self.reboots.stop()
         self.db.close()
         self.publisher.close()
         self.edge_state.close()
@@ -1001,7 +1006,48 @@ class Control:
         row = jobs.get(self.db, job_id)
         if row is None or (scope is not None and row["tenant_id"] != scope):
             raise not_found("id", "job")
-        return jobs.view(row)
+        view = jobs.view(row)
+        view["counts"] = reboots.counts(self.db, job_id) if row["kind"] == reboots.REBOOT else None
+        return view
+
+    def job_results(
+        self, job_id: int, scope: int | None, state: str | None, limit: int, cursor: str | None
+    ) -> dict[str, Any]:
+        job = self.get_job(job_id, scope)
+        if job["kind"] != reboots.REBOOT:
+            raise invalid("id", "only reboot jobs have results per device")
+        try:
+            after = None if cursor is None else int(cursor)
+        except ValueError:
+            raise invalid("cursor", "not a cursor this API gave") from None
+        return reboots.results(self.db, job_id, state, limit, after)
+
+    # ---- remote re-sync and reboot -------------------------------------------------------
+    def start_reboot(
+        self, tenant: int | str | None, scope: int | None, macs: list[str] | None,
+        filter_: str, mode: str, rate_per_s: float, wave_size: int | None,
+        wave_pause_s: float | None, confirm_s: float,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Queue a reboot job for the devices named (MACs, or a tenant and a filter)."""
+        with self.db.transaction() as conn:
+            tenant_id = scope
+            if tenant is not None:
+                tenant_id = int(self._tenant_row(conn, tenant, "tenant", scope)["id"])
+            targets = reboots.select_macs(conn, tenant_id, macs, filter_)
+            if not targets:
+                raise invalid("macs" if macs else "filter", "no device to reboot")
+            if tenant_id is None:
+                owners = {r["tenant_id"] for r in conn.execute(
+                    f"SELECT DISTINCT tenant_id FROM devices WHERE mac IN"
+                    f" ({', '.join('?' * len(targets))})", targets,
+                )}  # fmt: skip
+                tenant_id = owners.pop() if len(owners) == 1 else None
+            job_params = reboots.params(mode, rate_per_s, wave_size, wave_pause_s, confirm_s)
+            job_id = jobs.enqueue(conn, reboots.REBOOT, tenant_id, job_params)
+            reboots.create(conn, job_id, targets, int(job_params["wave_size"]))
+            conn.execute("UPDATE jobs SET total = ? WHERE id = ?", (len(targets), job_id))
+        self.reboots.wake()
+        return self.get_job(job_id, scope)
 
     def list_jobs(self, state: str | None = None, scope: int | None = None) -> list[dict[str, Any]]:
         if state is not None and state not in jobs.STATES:

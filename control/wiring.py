@@ -38,4 +38,5 @@ def build_control(
     ctl.reconcile(templates_fingerprint(compiler, edge_url))
     if run_jobs:
         ctl.jobs.start()
+        ctl.reboots.start()
     return ctl

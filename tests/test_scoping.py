@@ -117,6 +117,13 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("GET", "/api/v1/jobs"): lambda w: Request("/api/v1/jobs"),
     ("GET", "/api/v1/jobs/{id}"): lambda w: Request(f"/api/v1/jobs/{w.job}"),
     ("POST", "/api/v1/jobs/{id}/cancel"): lambda w: Request(f"/api/v1/jobs/{w.job}/cancel"),
+    ("GET", "/api/v1/jobs/{id}/results"): lambda w: Request(f"/api/v1/jobs/{w.job}/results"),
+    ("POST", "/api/v1/devices/{mac}/reboot"): lambda w: Request(
+        f"/api/v1/devices/{w.mac}/reboot", body={"mode": "resync"}
+    ),
+    ("POST", "/api/v1/reboots"): lambda w: Request(
+        "/api/v1/reboots", body={"tenant": w.tenant, "mode": "resync"}
+    ),
     ("GET", "/api/v1/me/devices"): lambda w: Request("/api/v1/me/devices"),
     ("GET", "/api/v1/me/devices/{mac}"): lambda w: Request(f"/api/v1/me/devices/{w.mac}"),
     ("PATCH", "/api/v1/me/devices/{mac}"): lambda w: Request(

@@ -307,6 +307,34 @@ async def job_cancel(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.cancel_job, _job_id(request), who.scope)
 
 
+async def job_results(request: Request, who: Principal, ctl: Control) -> Any:
+    q = request.state.query
+    return await run_in_threadpool(
+        ctl.job_results, _job_id(request), who.scope, q.state, q.limit, q.cursor
+    )
+
+
+async def device_reboot(request: Request, who: Principal, ctl: Control) -> Any:
+    try:
+        mac = normalize_mac(request.path_params["mac"])
+    except ValueError:
+        raise ServiceError(404, {"mac": "no such device"}) from None
+    body = request.state.body
+    job = await run_in_threadpool(
+        ctl.start_reboot, None, who.scope, [mac], "all", body.mode, 1.0, 1, 0.0, body.confirm_s
+    )
+    return 202, job
+
+
+async def reboots_start(request: Request, who: Principal, ctl: Control) -> Any:
+    b = request.state.body
+    job = await run_in_threadpool(
+        ctl.start_reboot, b.tenant, who.scope, b.macs, b.filter, b.mode, b.rate_per_s,
+        b.wave_size, b.wave_pause_s, b.confirm_s,
+    )  # fmt: skip
+    return 202, job
+
+
 async def firewall_get(request: Request, who: Principal, ctl: Control) -> Any:
     tenant = await run_in_threadpool(ctl.firewall_tenant, request.state.query.tenant)
     return await run_in_threadpool(ctl.firewall.settings, tenant)
@@ -522,6 +550,15 @@ ROUTES: list[Op] = [
     Op("GET", "/api/v1/jobs/{id}", job_get, "One job and its progress", S.JobOut, errors=(404,)),
     Op("POST", "/api/v1/jobs/{id}/cancel", job_cancel,
        "Cancel a job (a running one stops after its current step)", S.JobOut, errors=(404,)),
+    Op("GET", "/api/v1/jobs/{id}/results", job_results,
+       "What became of each device of a reboot job", S.JobResultPage,
+       query=S.JobResultsQuery, errors=(404,)),
+    Op("POST", "/api/v1/devices/{mac}/reboot", device_reboot,
+       "Reboot or re-sync one phone through its registration (a job)", S.JobOut, 202,
+       body=S.DeviceRebootIn, errors=(404,)),
+    Op("POST", "/api/v1/reboots", reboots_start,
+       "Reboot or re-sync many phones, paced in waves (a job)", S.JobOut, 202,
+       body=S.RebootIn, errors=(404,)),
     Op("GET", "/api/v1/firewall", firewall_get,
        "Firewall settings: thresholds, ban period, trusted networks (global or a tenant's)",
        S.FirewallOut, query=S.FirewallQuery, role="operator", errors=(404,)),

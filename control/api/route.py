@@ -59,6 +59,7 @@ STATUSES = {
     200: "OK",
     201: "created",
     204: "done; no content",
+    202: "accepted: a job was queued (its view is the body)",
     400: "the body is not JSON, or the query `q` is malformed (`errors.q` says where)",
     401: "missing or unknown bearer token",
     403: "the token's role may not do this",

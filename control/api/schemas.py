@@ -560,7 +560,7 @@ class JobError(_Out):
 
 class JobOut(_Out):
     id: int
-    kind: Literal["recompile"]
+    kind: Literal["recompile", "reboot"]
     tenant: int | None
     state: Literal["queued", "running", "done", "failed", "cancelled"]
     done: int
@@ -572,6 +572,71 @@ class JobOut(_Out):
     created_at: str
     started_at: str | None
     finished_at: str | None
+    counts: Annotated[
+        dict[str, int] | None,
+        Field(description="reboot jobs: devices by state (queued, published, sent, accepted, "
+              "rejected, timeout, not_registered, rebooted, resynced)"),
+    ] = None  # fmt: skip
+
+
+RebootMode = Annotated[
+    Literal["resync", "reboot"],
+    Field(description="resync: the phone re-reads its files; reboot: it restarts"),
+]
+ConfirmS = Annotated[
+    float,
+    Field(ge=5, le=3600, description="seconds a phone has after its NOTIFY to fetch its "
+          "files again (and, for a reboot, register anew) before it counts as not done"),
+]  # fmt: skip
+
+
+class DeviceRebootIn(_Strict):
+    mode: RebootMode = "reboot"
+    confirm_s: ConfirmS = 300.0
+
+
+class RebootIn(_Strict):
+    tenant: TenantRef | None = None
+    macs: Annotated[list[str] | None, Field(max_length=100_000)] = None
+    filter: Annotated[
+        Literal["all", "assigned", "unassigned"],
+        Field(description="the tenant's devices to take when no macs are given"),
+    ] = "all"
+    mode: RebootMode = "reboot"
+    rate_per_s: Annotated[float, Field(gt=0, le=10_000, description="NOTIFYs per second")] = 50
+    wave_size: Annotated[int | None, Field(ge=1, le=100_000)] = None
+    wave_pause_s: Annotated[float | None, Field(ge=0, le=3600)] = None
+    confirm_s: ConfirmS = 300.0
+
+    @field_validator("macs")
+    @classmethod
+    def _check_macs(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [_mac(mac) for mac in value]
+
+
+class JobResultsQuery(_Strict):
+    state: Literal[
+        "queued", "published", "sent", "accepted", "rejected", "timeout", "not_registered",
+        "rebooted", "resynced",
+    ] | None = None  # fmt: skip
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    cursor: Annotated[str | None, Field(max_length=20)] = None
+
+
+class JobResultOut(_Out):
+    mac: str
+    state: str
+    status: Annotated[int | None, Field(description="the phone's SIP answer")]
+    detail: str
+    contact: Annotated[str | None, Field(description="the binding the NOTIFY went to")]
+    wave: int
+    sent_at: str | None
+    settled_at: str | None
+
+
+class JobResultPage(_Out):
+    items: list[JobResultOut]
+    next_cursor: str | None
 
 
 class TenantOut(_Out):

@@ -18,6 +18,10 @@ from control.publish.pending import Publishing
 class StepResult:
     done: int  # items finished in this step (0: nothing left, the job is done)
     errors: list[dict[str, str]]  # {"item", "error"} for items that failed
+    # > 0: the job waits on others (phones, the clock), not over even with done == 0
+    wait_s: float = 0.0
+    # the job ended with items not done (done stays below total): why, for the errors
+    shortfall: str | None = None
 
 
 class JobKind(Protocol):

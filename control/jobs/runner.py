@@ -26,15 +26,20 @@ POLL_SECONDS = 1.0
 
 
 class JobRunner:
-    def __init__(self, db: Database, kinds: Mapping[str, JobKind]) -> None:
+    def __init__(self, db: Database, kinds: Mapping[str, JobKind], name: str = "jobs") -> None:
+        """Runs the jobs of ``kinds`` only: a kind that waits on phones for minutes (reboot)
+        has a runner of its own, so recompiles never queue behind it."""
         self.db = db
         self.kinds = kinds
+        self.name = name
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="provedge-jobs", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"provedge-{self.name}", daemon=True
+        )
         self._thread.start()
 
     def wake(self) -> None:
@@ -59,14 +64,14 @@ class JobRunner:
             pass
 
     def run_one(self) -> bool:
-        job = store.next_job(self.db)
+        job = store.next_job(self.db, tuple(self.kinds))
         if job is None:
             return False
         kind = self.kinds.get(job["kind"])
         if kind is None:
             store.finish(self.db, job["id"], "failed", f"unknown job kind {job['kind']!r}")
             return True
-        params: dict[str, Any] = orjson.loads(job["params"])
+        params: dict[str, Any] = {**orjson.loads(job["params"]), "job": job["id"]}
         try:
             # What the job changes is recorded in the audit trail as the job's.
             with acting(Actor("job", f"{job['kind']} #{job['id']}")):
@@ -85,9 +90,14 @@ class JobRunner:
                 return  # left running: the next start resumes it
             result = kind.step(tenant_id, params)
             cancel = store.progress(self.db, job_id, result.done, result.errors)
-            if result.done == 0:
-                store.finish(self.db, job_id, "done")
-                return
             if cancel:
                 store.finish(self.db, job_id, "cancelled")
+                return
+            if result.wait_s > 0:
+                self._stop.wait(result.wait_s)
+            elif result.shortfall is not None:
+                store.finish(self.db, job_id, "done", result.shortfall, fill=False)
+                return
+            elif result.done == 0:
+                store.finish(self.db, job_id, "done")
                 return

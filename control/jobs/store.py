@@ -93,12 +93,14 @@ def request_cancel(db: Database, job_id: int) -> None:
         )
 
 
-def next_job(db: Database) -> sqlite3.Row | None:
-    """The job to run: one left running by a process that died first (resume), then the
-    oldest queued."""
+def next_job(db: Database, kinds: tuple[str, ...]) -> sqlite3.Row | None:
+    """The job of ``kinds`` to run: one left running by a process that died first
+    (resume), then the oldest queued."""
+    marks = ", ".join("?" * len(kinds))
     return db.query_one(
-        "SELECT * FROM jobs WHERE state IN ('queued', 'running')"
-        " ORDER BY state = 'queued', id LIMIT 1"
+        f"SELECT * FROM jobs WHERE state IN ('queued', 'running') AND kind IN ({marks})"
+        " ORDER BY state = 'queued', id LIMIT 1",
+        kinds,
     )
 
 
@@ -126,7 +128,10 @@ def progress(db: Database, job_id: int, done: int, errors: list[dict[str, str]])
         return bool(row["cancel_requested"])
 
 
-def finish(db: Database, job_id: int, state: str, error: str | None = None) -> None:
+def finish(
+    db: Database, job_id: int, state: str, error: str | None = None, fill: bool = True
+) -> None:
+    """``fill``: a done job did all its items (False: done stays what it counted)."""
     with db.transaction() as conn:
         if error is not None:
             row = conn.execute("SELECT errors FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -139,6 +144,7 @@ def finish(db: Database, job_id: int, state: str, error: str | None = None) -> N
         # but could not count is done too, so a done job shows done == total.
         conn.execute(
             f"UPDATE jobs SET state = ?, finished_at = {_NOW}, total = max(total, done),"
-            " done = CASE WHEN ? = 'done' THEN max(total, done) ELSE done END WHERE id = ?",
-            (state, state, job_id),
+            " done = CASE WHEN ? = 'done' AND ? THEN max(total, done) ELSE done END"
+            " WHERE id = ?",
+            (state, state, int(fill), job_id),
         )

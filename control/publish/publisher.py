@@ -20,7 +20,7 @@ from typing import Protocol
 import lmdb
 import orjson
 
-from provedge.formats import accounts, firewall, pnp, store
+from provedge.formats import accounts, firewall, pnp, reboots, store
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,7 @@ class LmdbPublisher:
             (accounts.OWNER_PREFIX, self._accounts),
             (pnp.OWNER_PREFIX, env.open_db(pnp.PNP_DB)),
             (firewall.OWNER, env.open_db(firewall.FIREWALL_DB)),
+            (reboots.OWNER_PREFIX, env.open_db(reboots.REBOOTS_DB)),
         )
 
     def publish(self, batch: Iterable[Publication]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import lmdb
 
-from provedge.formats import bans, bindings, edgestate
+from provedge.formats import bans, bindings, edgestate, reboots
 from provedge.formats.edgestate import NO_FETCH, Fetch
 
 
@@ -41,6 +41,34 @@ class EdgeStateReader:
 
     def fetch(self, mac: str) -> Fetch:
         return self.fetches([mac]).get(mac, NO_FETCH)
+
+    def last_fetch(self, mac: str) -> float | None:
+        """When the MAC last fetched a file of its own (seconds since the epoch), if ever."""
+        fetch = self.fetch(mac)
+        return fetch.at_us / 1e6 if fetch.count else None
+
+    def outcomes(self, job: int) -> dict[int, dict[str, Any]]:
+        """The edge's last word on each target of reboot job ``job``, by target seq."""
+        if not self._open():
+            return {}
+        assert self._env is not None
+        try:
+            db = self._env.open_db(edgestate.NOTIFIES_DB, create=False)
+        except lmdb.Error:
+            return {}
+        prefix = reboots.job_prefix(job)
+        found: dict[int, dict[str, Any]] = {}
+        with self._env.begin(db=db, buffers=True) as txn:
+            cursor = txn.cursor()
+            if cursor.set_range(prefix):
+                for key, raw in cursor:
+                    if bytes(key[:8]) != prefix:
+                        break
+                    try:
+                        found[reboots.split_key(bytes(key))[1]] = reboots.decode(raw)
+                    except ValueError:
+                        continue
+        return found
 
     def bans(self) -> dict[str, bans.Ban]:
         """Every ban in the edge state, by address (expired ones the writer has not swept

@@ -259,3 +259,24 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit(tenant_id, id);
 CREATE INDEX IF NOT EXISTS audit_by_object ON audit(object, id);
 CREATE INDEX IF NOT EXISTS audit_by_at ON audit(at);
+
+-- One row per device of a reboot/re-sync job (control/reboots.py): its wave, when the wave
+-- was published, and what became of it (the edge's report, then rebooted/resynced).
+CREATE TABLE IF NOT EXISTS reboot_targets (
+    job_id       INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    seq          INTEGER NOT NULL CHECK (seq >= 0),
+    mac          TEXT NOT NULL,
+    wave         INTEGER NOT NULL CHECK (wave >= 0),
+    published_at REAL,
+    state        TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'published',
+                 'sent', 'accepted', 'rejected', 'timeout', 'not_registered', 'rebooted',
+                 'resynced')),
+    status       INTEGER,  -- the phone's SIP status, when it answered
+    detail       TEXT NOT NULL DEFAULT '',
+    contact      TEXT,     -- the binding the NOTIFY went to
+    sent_at      REAL,
+    settled      INTEGER NOT NULL DEFAULT 0 CHECK (settled IN (0, 1)),
+    settled_at   REAL,
+    PRIMARY KEY (job_id, seq)
+);
+CREATE INDEX IF NOT EXISTS reboot_targets_open ON reboot_targets(job_id, settled);

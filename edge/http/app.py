@@ -34,6 +34,7 @@ from edge.http.routing import classify
 from edge.sip import pnp
 from edge.sip.firewall import Firewall
 from edge.sip.flows import FlowLimits, FlowTable
+from edge.sip.reboot import RebootSender
 from edge.sip.registrar import Registrar
 from edge.sip.transport import FirewallLike, NoFirewall, SipContext, SipEndpoint
 from edge.state.recorder import Recorder
@@ -70,6 +71,7 @@ class EdgeApp:
         pnp_multicast: bool = False,
         registrar: Registrar | None = None,
         flow_limits: FlowLimits | None = None,
+        reboot: RebootSender | None = None,
     ) -> None:
         self._env = env
         self._blobs = env.open_db(store.BLOBS_DB)
@@ -79,6 +81,7 @@ class EdgeApp:
         self._pnp_multicast = pnp_multicast
         self.registrar = registrar
         self.flows = FlowTable(flow_limits)
+        self.reboot = reboot
         if registrar is not None:
             registrar.failure = self.firewall.failure
         self.meter = meter or Meter()
@@ -108,9 +111,12 @@ class EdgeApp:
                 if registrar is not None:
                     registrar.store.start()
                     stack.callback(registrar.store.stop)  # its last changes go at shutdown
-                context = SipContext(firewall, plug, registrar, self.flows)
+                context = SipContext(firewall, plug, registrar, self.flows, self.reboot)
                 endpoint = await SipEndpoint.start(*self._sip, context, self._pnp_multicast)
                 stack.push_async_callback(endpoint.stop)
+                if self.reboot is not None:
+                    self.reboot.start()
+                    stack.callback(self.reboot.stop)  # before the endpoint closes
             yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

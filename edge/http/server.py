@@ -28,6 +28,7 @@ from edge.sip.accounts import AccountDirectory
 from edge.sip.bindings import Bindings
 from edge.sip.firewall import Firewall
 from edge.sip.flows import FlowLimits
+from edge.sip.reboot import RebootSender
 from edge.sip.registrar import Registrar
 from edge.state.recorder import Recorder
 from edge.state.writer import WriterProcess
@@ -45,13 +46,15 @@ def app_factory() -> EdgeApp:
     env = store.open_env(config.data)
     # One worker per host joins the PnP multicast group: each would get every datagram.
     multicast = config.pnp_multicast and config.sip_enabled and _take(config.data, _PNP_LOCK)
-    registrar = None
+    registrar = reboot = None
     if config.sip_enabled:
+        store_of_bindings = Bindings(config.data)
         registrar = Registrar(
             AccountDirectory(env),
-            Bindings(config.data),
+            store_of_bindings,
             digest.Digest(config.digest_nonce_s, config.digest_prefer),
         )
+        reboot = RebootSender(env, store_of_bindings, config.data)
     limits = FlowLimits(
         config.sip_tcp_idle_s,
         config.sip_tcp_flow_idle_s,
@@ -60,7 +63,7 @@ def app_factory() -> EdgeApp:
     ).fitted()
     return EdgeApp(
         env, config.sip_address, recorder, meter, Firewall(config.data, env), multicast,
-        registrar, limits,
+        registrar, limits, reboot,
     )  # fmt: skip
 
 

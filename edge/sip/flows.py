@@ -34,11 +34,14 @@ _now = time.monotonic
 
 class Flow(Protocol):
     peer: tuple[str, int]
+    flow_id: str
     last_message: float  # monotonic time of the last complete message
     last_bytes: float  # monotonic time of the last bytes of any kind
     registered_until: float  # monotonic time its bindings expire (0: none)
 
     def close(self) -> None: ...
+
+    def write(self, data: bytes) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ class FlowTable:
     def __init__(self, limits: FlowLimits | None = None) -> None:
         self.limits = limits or FlowLimits()
         self.flows: set[Flow] = set()
+        self.by_id: dict[str, Flow] = {}  # where a NOTIFY to a TCP binding goes
         self.per_address: Counter[str] = Counter()
         self.refused = 0  # connections closed on arrival by a cap
         self.timed_out = 0  # connections closed by the sweep
@@ -80,12 +84,14 @@ class FlowTable:
             self.refused += 1
             return False
         self.flows.add(flow)
+        self.by_id[flow.flow_id] = flow
         self.per_address[host] += 1
         return True
 
     def leave(self, flow: Flow) -> None:
         if flow in self.flows:
             self.flows.discard(flow)
+            self.by_id.pop(flow.flow_id, None)
             host = flow.peer[0]
             self.per_address[host] -= 1
             if self.per_address[host] <= 0:

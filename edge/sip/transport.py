@@ -31,6 +31,7 @@ from typing import Protocol
 
 from edge.sip import pnp
 from edge.sip.flows import FlowTable
+from edge.sip.reboot import RebootSender
 from edge.sip.registrar import Registrar
 from edge.sipparse import (
     REASON_PHRASES,
@@ -87,6 +88,7 @@ class SipContext:
     pnp: pnp.PlugAndPlay | None = None
     registrar: Registrar | None = None
     flows: FlowTable = field(default_factory=FlowTable)  # the TCP connections' caps
+    reboot: RebootSender | None = None
 
     def handle(
         self, msg: Message, source: tuple[str, int], local: tuple[str, int], transport: str,
@@ -94,6 +96,11 @@ class SipContext:
     ) -> list[tuple[bytes, tuple[str, int]]]:  # fmt: skip
         """What to send, and where, for one parsed message (``flow``: the TCP connection
         it came on)."""
+        if not msg.is_request:
+            reboot = self.reboot
+            if reboot is not None:
+                reboot.on_response(msg, source, transport)
+            return []  # a response is never answered
         registrar = self.registrar
         if (
             registrar is not None
@@ -248,6 +255,10 @@ class SipStream(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.peer = transport.get_extra_info("peername")[:2]
@@ -310,6 +321,9 @@ class SipEndpoint:
         if multicast:
             group = await _join_pnp_group(loop, host, port, context, udp)
         context.flows.start()
+        if context.reboot is not None:
+            context.reboot.udp = udp
+            context.reboot.flows = context.flows.by_id  # type: ignore[assignment]
         return cls(udp, tcp, context.flows, group)
 
     async def stop(self) -> None:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import lmdb
 
-from edge.state import bans, batch, bindings
+from edge.state import bans, batch, bindings, notifies
 from provedge.formats import edgestate, firewall, store
 from provedge.formats.edgestate import Fetch
 
@@ -114,6 +114,7 @@ class Writer:
         self._kinds = {
             bans.MAGIC: bans.BanKeeper(env.open_db(edgestate.BANS_DB), self._published),
             bindings.MAGIC: bindings.BindingKeeper(env.open_db(edgestate.BINDINGS_DB)),
+            notifies.MAGIC: notifies.OutcomeKeeper(env.open_db(edgestate.NOTIFIES_DB)),
         }
         # A second writer on this data dir (an orphan of a killed edge) waits here.
         lock = os.open(self._path(LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
