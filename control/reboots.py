@@ -23,6 +23,7 @@ from typing import Any
 
 from control.domain.catalog import MODELS
 from control.domain.errors import invalid, not_found
+from control.jobs import store as jobs
 from control.jobs.kinds import StepResult
 from control.publish.publisher import Publication, Publisher
 from control.storage.db import Database
@@ -72,11 +73,29 @@ def select_macs(
     return [row["mac"] for row in rows]
 
 
-def create(conn: sqlite3.Connection, job_id: int, macs: list[str], wave_size: int) -> None:
+def queue(
+    conn: sqlite3.Connection, tenant_id: int | None, macs: list[str] | None, filter_: str,
+    job_params: dict[str, Any],
+) -> int:  # fmt: skip
+    """Queue the job and its targets in the caller's transaction (the API's and the CLI's
+    one way); the job id."""
+    targets = select_macs(conn, tenant_id, macs, filter_)
+    if not targets:
+        raise invalid("macs" if macs else "filter", "no device to reboot")
+    job_id = jobs.enqueue(conn, REBOOT, tenant_id, job_params)
+    size = int(job_params["wave_size"])
     conn.executemany(
         "INSERT INTO reboot_targets (job_id, seq, mac, wave) VALUES (?, ?, ?, ?)",
-        [(job_id, seq, mac, seq // wave_size) for seq, mac in enumerate(macs)],
+        [(job_id, seq, mac, seq // size) for seq, mac in enumerate(targets)],
     )
+    # A job of the tenant all its devices are in (its admins see it), else of none.
+    conn.execute(
+        "UPDATE jobs SET total = :total, tenant_id = coalesce(tenant_id, (SELECT min(d.tenant_id)"
+        " FROM reboot_targets t JOIN devices d ON d.mac = t.mac WHERE t.job_id = :id"
+        " HAVING count(DISTINCT d.tenant_id) = 1)) WHERE id = :id",
+        {"id": job_id, "total": len(targets)},
+    )
+    return job_id
 
 
 def params(mode: str, rate_per_s: float, wave_size: int | None, wave_pause_s: float | None,

@@ -1033,19 +1033,8 @@ class Control:
             tenant_id = scope
             if tenant is not None:
                 tenant_id = int(self._tenant_row(conn, tenant, "tenant", scope)["id"])
-            targets = reboots.select_macs(conn, tenant_id, macs, filter_)
-            if not targets:
-                raise invalid("macs" if macs else "filter", "no device to reboot")
-            if tenant_id is None:
-                owners = {r["tenant_id"] for r in conn.execute(
-                    f"SELECT DISTINCT tenant_id FROM devices WHERE mac IN"
-                    f" ({', '.join('?' * len(targets))})", targets,
-                )}  # fmt: skip
-                tenant_id = owners.pop() if len(owners) == 1 else None
             job_params = reboots.params(mode, rate_per_s, wave_size, wave_pause_s, confirm_s)
-            job_id = jobs.enqueue(conn, reboots.REBOOT, tenant_id, job_params)
-            reboots.create(conn, job_id, targets, int(job_params["wave_size"]))
-            conn.execute("UPDATE jobs SET total = ? WHERE id = ?", (len(targets), job_id))
+            job_id = reboots.queue(conn, tenant_id, macs, filter_, job_params)
         self.reboots.wake()
         return self.get_job(job_id, scope)
 

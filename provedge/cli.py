@@ -17,9 +17,9 @@ from pathlib import Path
 from provedge.config import Config, ConfigError, add_arguments
 
 TOKEN_FILE = "operator-token"
-# provedge/jobs_cli.py, devices_cli.py, accounts_cli.py, bans_cli.py, registrations_cli.py:
-# they take the data setting
-JOB_COMMANDS = ("jobs", "recompile", "devices", "accounts", "bans", "registrations")
+# provedge/jobs_cli.py, devices_cli.py, accounts_cli.py, bans_cli.py, registrations_cli.py,
+# reboot_cli.py: they take the data setting
+JOB_COMMANDS = ("jobs", "recompile", "devices", "accounts", "bans", "registrations", "reboot")
 
 # Each command imports what it runs inside its function: `provedge edge` must load nothing
 # from control/ (the edge reads LMDB only), and `--help` stays instant.
@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     from provedge.registrations_cli import add_commands as add_registrations
 
     add_registrations(sub, lambda parser: add_arguments(parser, "jobs"))
+    from provedge.reboot_cli import add_commands as add_reboot
+
+    add_reboot(sub, lambda parser: add_arguments(parser, "jobs"))
     from provedge.loadtest_cli import add_commands as add_loadtest
 
     add_loadtest(sub, lambda parser: add_arguments(parser, "loadtest"))

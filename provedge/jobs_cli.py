@@ -47,7 +47,7 @@ def watch(db: Any, job_id: int, timeout: float | None = None) -> int:
         while True:
             bar.total = job["total"] or bar.total
             bar.n = job["done"]
-            bar.set_postfix_str(job["state"], refresh=False)
+            bar.set_postfix_str(_postfix(db, job), refresh=False)
             bar.refresh()
             if job["state"] not in ("queued", "running"):
                 break
@@ -66,6 +66,16 @@ def watch(db: Any, job_id: int, timeout: float | None = None) -> int:
         f"job {job_id}: {job['state']}, {job['done']}/{job['total']}, {job['error_count']} errors"
     )
     return 0 if job["state"] == "done" else 1
+
+
+def _postfix(db: Any, job: dict[str, Any]) -> str:
+    """The job's state, and for a reboot its live counts (sent, accepted, rebooted, ...)."""
+    if job["kind"] != "reboot":
+        return str(job["state"])
+    from control.reboots import counts
+
+    live = counts(db, job["id"])
+    return f"{job['state']} " + " ".join(f"{state}={n}" for state, n in sorted(live.items()))
 
 
 def cmd_list(args: argparse.Namespace) -> int:

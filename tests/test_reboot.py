@@ -83,7 +83,7 @@ def test_reboot_goes_through_the_registration_answers_a_challenge_and_waits_for_
         assert signed.method == "NOTIFY" and signed.cseq.number == notify.cseq.number + 1
         assert signed.call_id == notify.call_id
         params = _params(signed.header("Authorization").removeprefix("Digest "))
-        md5 = lambda text: hashlib.md5(text.encode()).hexdigest()  # noqa: E731
+        md5 = lambda text: hashlib.md5(text.encode()).hexdigest()
         ha1 = md5(f"{account['username']}:{realm}:{PASSWORD}")
         expected = md5(
             f"{ha1}:{nonce}:{params['nc']}:{params['cnonce']}:auth:{md5('NOTIFY:' + params['uri'])}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import Provedge, free_port, start_provedge, stop_provedge, unique_mac
+from tests.test_reboot import device_with_line, finished
 from tests.test_registrar import PASSWORD, make_account, make_tenant
 
 SCENARIOS = Path(__file__).parent / "sipp"
@@ -31,9 +33,15 @@ def sipp(
     port: int, scenario: str, transport: str = "u1", **keys: str
 ) -> subprocess.CompletedProcess[str]:
     """One call of ``scenario``; the exit status is sipp's verdict (0: every step matched)."""
+    command = sipp_command(port, scenario, transport, keys)
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def sipp_command(port: int, scenario: str, transport: str, keys: dict[str, str]) -> list[str]:
+    local = keys.pop("local_port", None) or str(free_port())
     command = [
         str(SIPP), f"127.0.0.1:{port}", "-sf", str(SCENARIOS / scenario), "-m", "1",
-        "-i", "127.0.0.1", "-p", str(free_port()), "-t", transport, "-nostdin",
+        "-i", "127.0.0.1", "-p", local, "-t", transport, "-nostdin",
         "-timeout", "30s", "-timeout_error", "-recv_timeout", "10000",
     ]  # fmt: skip
     if "pause_ms" in keys:  # what a bare <pause/> waits
@@ -42,7 +50,7 @@ def sipp(
         command += ["-au", keys["user"], "-ap", keys.pop("password")]
     for name, value in keys.items():
         command += ["-key", name, value]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    return command
 
 
 def _account(api: httpx.Client) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -89,3 +97,42 @@ def test_sipp_stale_nonce_is_challenged_again(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     finally:
         stop_provedge(server)
+
+
+def test_sipp_phone_challenges_the_reboot_notify_and_the_edge_answers(
+    provedge: Provedge, api: httpx.Client
+) -> None:
+    tenant, account, mac = device_with_line(api)
+    port = str(free_port())
+    line = {"user": account["username"], "password": PASSWORD}
+    done = sipp(provedge.sip_port, "register_once.xml", local_port=port,
+                domain=tenant["sip_server"], **line)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    # The same port, now as the phone waiting for its NOTIFY (sipp in server mode).
+    uas = subprocess.Popen(
+        sipp_command(
+            provedge.sip_port,
+            "reboot_uas.xml",
+            "u1",
+            {"local_port": port, "realm": tenant["realm"], "secret": PASSWORD, **line},
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(0.5)  # sipp binds its port
+        started = api.post(f"/api/v1/devices/{mac}/reboot", json={"mode": "reboot", "confirm_s": 5})
+        assert started.status_code == 202, started.text
+        out, err = uas.communicate(timeout=60)
+        assert uas.returncode == 0, out[-3000:] + err[-2000:]
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
+    job = finished(api, started.json()["id"])
+    (item,) = api.get(f"/api/v1/jobs/{job['id']}/results").json()["items"]
+    # sipp said 200 only because the edge's digest answer checked out; the phone never
+    # fetched its files again, so it did not reboot, and the job says so.
+    assert (item["status"], item["state"]) == (200, "accepted")
+    assert job["done"] == 0 and job["counts"] == {"accepted": 1}
