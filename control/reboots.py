@@ -21,6 +21,8 @@ import sqlite3
 import time
 from typing import Any
 
+import orjson
+
 from control.domain.catalog import MODELS
 from control.domain.errors import invalid, not_found
 from control.jobs import store as jobs
@@ -95,6 +97,16 @@ def queue(
         " HAVING count(DISTINCT d.tenant_id) = 1)) WHERE id = :id",
         {"id": job_id, "total": len(targets)},
     )
+    # Who rebooted what: one entry for the request (a row per device would drown the trail).
+    request = {k: job_params[k] for k in ("mode", "rate_per_s", "wave_size", "wave_pause_s",
+                                          "confirm_s")}  # fmt: skip
+    conn.execute(
+        "INSERT INTO audit (actor_role, actor_label, actor_token, tenant_id, object, action,"
+        " after) SELECT audit_actor_role(), audit_actor_label(), audit_actor_token(),"
+        " tenant_id, 'reboot/' || id, 'create', ? FROM jobs WHERE id = ?",
+        (orjson.dumps({**request, "devices": len(targets), "macs": targets[:100]}).decode(),
+         job_id),
+    )  # fmt: skip
     return job_id
 
 
@@ -144,6 +156,11 @@ class RebootJob:
         short = int(row["n"]) if row else 0
         shortfall = f"{short} phone(s) did not {params['mode']}" if short else None
         return StepResult(done, errors, shortfall=shortfall)
+
+    def cancelled(self, tenant_id: int | None, params: dict[str, Any]) -> None:
+        """No NOTIFY leaves for the waves not sent yet: they are withdrawn, and the targets
+        not settled stay as they are (queued ones never went out)."""
+        self._withdraw(int(params["job"]))
 
     def _publish_due(self, job: int, params: dict[str, Any], now: float) -> None:
         first = self.db.query_one(

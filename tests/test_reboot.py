@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -72,6 +73,11 @@ def test_reboot_goes_through_the_registration_answers_a_challenge_and_waits_for_
         assert started.status_code == 202, started.text
         job = started.json()
         assert job["kind"] == "reboot" and job["total"] == 1
+        trail = api.get(
+            "/api/v1/audit", params={"tenant": tenant["id"], "object": f"reboot/{job['id']}"}
+        )
+        (entry,) = trail.json()["items"]
+        assert entry["action"] == "create" and entry["after"]["macs"] == [mac]
 
         notify = phone.receive()
         assert notify.method == "NOTIFY" and notify.header("Event") == "check-sync;reboot=true"
@@ -147,3 +153,67 @@ def test_bad_reboot_requests_name_the_field(provedge: Provedge, api: httpx.Clien
     unknown = api.post("/api/v1/reboots", json={"macs": ["zz"], "mode": "reboot"})
     assert unknown.status_code == 422 and "macs" in str(unknown.json()["errors"])
     assert api.post("/api/v1/reboots", json={"mode": "reboot"}).status_code == 422  # who?
+
+
+def test_over_tcp_the_notify_comes_on_the_registered_flow(
+    provedge: Provedge, api: httpx.Client
+) -> None:
+    tenant, account, mac = device_with_line(api)
+    phone = Phone(provedge.sip_port, account["username"], tenant["sip_server"], "tcp")
+    try:
+        assert phone.login(PASSWORD).status == 200
+        started = api.post(f"/api/v1/devices/{mac}/reboot", json={"mode": "resync", "confirm_s": 5})
+        notify = phone.receive()  # on the connection the REGISTER came on
+        assert notify.method == "NOTIFY" and notify.via[0].transport.upper() == "TCP"
+        answer(phone, notify, 200, [])
+        done = finished(api, started.json()["id"])
+        assert done["counts"] == {"accepted": 1}  # it never fetched: not resynced
+        (item,) = api.get(f"/api/v1/jobs/{done['id']}/results").json()["items"]
+        assert item["contact"].endswith(";transport=tcp") and item["status"] == 200
+    finally:
+        phone.close()
+
+
+def test_waves_are_paced_and_a_cancel_withdraws_the_rest(
+    provedge: Provedge, api: httpx.Client
+) -> None:
+    phones, macs = [], []
+    try:
+        for _ in range(3):
+            tenant, account, mac = device_with_line(api)
+            phone = Phone(provedge.sip_port, account["username"], tenant["sip_server"])
+            assert phone.login(PASSWORD).status == 200
+            phones.append(phone)
+            macs.append(mac)
+        paced = api.post(
+            "/api/v1/reboots",
+            json={"macs": macs, "mode": "resync", "rate_per_s": 2, "wave_size": 1,
+                  "confirm_s": 5},
+        )  # fmt: skip
+        assert paced.status_code == 202, paced.text
+        for phone in phones:
+            answer(phone, phone.receive(), 200, [])
+        done = finished(api, paced.json()["id"])
+        items = api.get(f"/api/v1/jobs/{done['id']}/results").json()["items"]
+        assert [i["wave"] for i in items] == [0, 1, 2]
+        sent = [datetime.fromisoformat(i["sent_at"]).timestamp() for i in items]
+        # Wave w leaves w half-seconds after the first (less one edge tick, 0.1 s).
+        assert all(at - sent[0] >= wave * 0.5 - 0.1 for wave, at in enumerate(sent)), sent
+
+        # One wave a minute: the first goes, then a cancel withdraws the second.
+        slow = api.post(
+            "/api/v1/reboots",
+            json={"macs": macs[:2], "mode": "resync", "wave_size": 1, "wave_pause_s": 60},
+        )
+        answer(phones[0], phones[0].receive(), 200, [])
+        job_id = slow.json()["id"]
+        assert api.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 200
+        assert finished(api, job_id)["state"] == "cancelled"
+        phones[1].sock.settimeout(2.0)
+        with pytest.raises(TimeoutError):
+            phones[1].receive()
+        by_mac = {i["mac"]: i for i in api.get(f"/api/v1/jobs/{job_id}/results").json()["items"]}
+        assert by_mac[macs[1]]["state"] == "queued"
+    finally:
+        for phone in phones:
+            phone.close()

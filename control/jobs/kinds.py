@@ -29,6 +29,9 @@ class JobKind(Protocol):
 
     def step(self, tenant_id: int | None, params: dict[str, Any]) -> StepResult: ...
 
+    def cancelled(self, tenant_id: int | None, params: dict[str, Any]) -> None:
+        """Undo what must not outlive a cancelled job (a no-op for most kinds)."""
+
 
 class Recompile:
     """Compile and publish every device and account record of a tenant (None: all) whose
@@ -44,6 +47,9 @@ class Recompile:
         step = self.publishing.step(tenant_id=tenant_id)
         errors = [{"item": mac, "error": message} for mac, message in step.errors]
         return StepResult(step.done, errors)
+
+    def cancelled(self, tenant_id: int | None, params: dict[str, Any]) -> None:
+        return None  # what was published is consistent: the rest waits for the next job
 
 
 RECOMPILE = "recompile"

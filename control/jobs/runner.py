@@ -91,6 +91,7 @@ class JobRunner:
             result = kind.step(tenant_id, params)
             cancel = store.progress(self.db, job_id, result.done, result.errors)
             if cancel:
+                kind.cancelled(tenant_id, params)
                 store.finish(self.db, job_id, "cancelled")
                 return
             if result.wait_s > 0:

@@ -135,6 +135,8 @@ NOT_AUDITED: dict[str, str] = {
     "withdrawals": "publishing bookkeeping, queued by the delete triggers of audited tables",
     "jobs": "work queued by audited changes; a job's own record is its progress",
     "console_sessions": "log-ins: what a session changes is recorded under its token",
+    "reboot_targets": "a reboot job's devices and their outcomes; the request has one entry,"
+    " reboot/<job> (control/reboots.py)",
 }
 
 

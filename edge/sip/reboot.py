@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import socket
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ GRACE_S = 1.0  # a target its binding's worker has not claimed by then is anyone
 T1, T2, TIMER_F = 0.5, 4.0, 32.0  # RFC 3261 17.1.2.2 (non-INVITE client transaction)
 BRANCH_PREFIX = "z9hG4bKpr"
 CLAIMS_DIR = "claims"
+CLAIMS_SWEEP_S = 30.0  # how often claim folders of jobs no longer published are removed
 _RETRY = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN, errno.ENOBUFS}
 _PARAM = re.compile(r'([A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]+)')
 _HEX = re.compile(r"[^0-9a-f]")
@@ -96,6 +98,7 @@ class RebootSender:
         self._transactions: dict[str, Transaction] = {}  # branch -> transaction
         self._outcomes: list[notifies.Outcome] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._next_sweep = 0.0
         self.udp: Any = None  # the worker's SIP UDP transport
         self.flows: dict[str, FlowWriter] = {}  # flow id -> TCP connection (the flow table's)
 
@@ -126,6 +129,24 @@ class RebootSender:
                 del self._waiting[key]
         self._retransmit(now)
         self._flush()
+        if now >= self._next_sweep:
+            self._next_sweep = now + CLAIMS_SWEEP_S
+            self._sweep_claims()
+
+    def _sweep_claims(self) -> None:
+        """Remove the claims of jobs whose targets are withdrawn (any worker may: a
+        folder gone twice is gone)."""
+        if self._db is None or not self._claims.is_dir():
+            return
+        with self.published.begin(db=self._db) as txn:
+            cursor = txn.cursor()
+            for folder in self._claims.iterdir():
+                if not folder.name.isdigit():
+                    continue
+                prefix = reboots.job_prefix(int(folder.name))
+                if cursor.set_range(prefix) and bytes(cursor.key())[:8] == prefix:
+                    continue  # still published
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _look(self, now: float) -> None:
         """New targets, in key order, since the last look."""

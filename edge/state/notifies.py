@@ -13,7 +13,8 @@ phone's answer reached about the 200), in the writer's one transaction per inter
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import lmdb
@@ -23,6 +24,9 @@ from provedge.formats import reboots
 MAGIC = b"PNR1"
 KEY_SIZE = 12
 MAX_DATAGRAM = 60_000
+KEEP_S = 7 * 86400.0
+SWEEP_S = 60.0
+SWEEP_SLICE = 20_000
 _LEN = struct.Struct("<I")
 
 Outcome = tuple[bytes, bytes]  # (target key, encoded outcome)
@@ -58,11 +62,18 @@ def decode(datagram: bytes) -> Iterator[Outcome]:
 
 
 class OutcomeKeeper:
+    """The writer's side: keep the strongest outcome, sweep those older than ``KEEP_S``
+    (a slice of ``SWEEP_SLICE`` records every ``SWEEP_S``: a job reads its outcomes
+    while it runs; a week later nobody does)."""
+
     MAGIC = MAGIC
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock
         self._pending: list[Outcome] = []
+        self._next_sweep = 0.0
+        self._resume = b""
 
     def fold(self, datagram: bytes) -> None:
         self._pending.extend(decode(datagram))
@@ -83,4 +94,28 @@ class OutcomeKeeper:
                     old = None
             if reboots.stronger(new, old):
                 txn.put(key, value, db=self._db)
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_S
+            self._sweep(txn, now - KEEP_S)
         return bool(pending)
+
+    def _sweep(self, txn: lmdb.Transaction, before: float) -> None:
+        cursor = txn.cursor(db=self._db)
+        if not cursor.set_range(self._resume):
+            self._resume = b""
+            return
+        old = []
+        for seen, (key, raw) in enumerate(cursor, 1):
+            if seen > SWEEP_SLICE:
+                self._resume = bytes(key)
+                break
+            try:
+                if float(reboots.decode(raw)["at"]) < before:
+                    old.append(bytes(key))
+            except (ValueError, KeyError):
+                old.append(bytes(key))
+        else:
+            self._resume = b""
+        for key in old:
+            txn.delete(key, db=self._db)
