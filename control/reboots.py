@@ -235,6 +235,14 @@ class RebootJob:
                     state, settled, detail = "timeout", True, "no edge worker sent it"
                 if settled and state not in ("rebooted", "resynced"):
                     errors.append({"item": row["mac"], "error": f"{state}: {detail or status}"})
+                if not settled and (state, status, detail, contact, sent_at) == (
+                    row["state"],
+                    row["status"],
+                    row["detail"],
+                    row["contact"],
+                    row["sent_at"],
+                ):
+                    continue  # nothing new: no write
                 conn.execute(
                     "UPDATE reboot_targets SET state = ?, status = ?, detail = ?, contact = ?,"
                     " sent_at = ?, settled = ?, settled_at = ? WHERE job_id = ? AND seq = ?",

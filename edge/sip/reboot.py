@@ -93,7 +93,7 @@ class RebootSender:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
         self._db: Any = None
-        self._after = b""  # the last target key looked at
+        self._after: dict[bytes, bytes] = {}  # job prefix -> the last target key looked at
         self._waiting: dict[bytes, tuple[dict[str, Any], float]] = {}  # key -> (target, seen)
         self._transactions: dict[str, Transaction] = {}  # branch -> transaction
         self._outcomes: list[notifies.Outcome] = []
@@ -157,17 +157,22 @@ class RebootSender:
                 return  # nothing published yet
         with self.published.begin(db=self._db, buffers=True) as txn:
             cursor = txn.cursor()
-            if not cursor.set_range(self._after):
-                return
-            for raw_key, raw in cursor:
-                key = bytes(raw_key)
-                if key == self._after:
-                    continue
-                self._after = key
-                try:
-                    self._waiting[key] = (reboots.decode(raw), now)
-                except ValueError:
-                    continue
+            found = cursor.first()
+            while found:  # job by job: a job's later waves sort before a newer job's
+                job = bytes(cursor.key())[:8]
+                after = self._after.get(job)
+                found = cursor.set_range(after) if after is not None else True
+                while found and bytes(cursor.key())[:8] == job:
+                    key = bytes(cursor.key())
+                    if key != after:
+                        self._after[job] = key
+                        try:
+                            self._waiting[key] = (reboots.decode(cursor.value()), now)
+                        except ValueError:
+                            pass
+                    found = cursor.next()
+                if found:
+                    found = cursor.set_range(_next_prefix(job))
 
     # -- one target -------------------------------------------------------------------------
 
@@ -318,6 +323,10 @@ class RebootSender:
                     self._outcomes = pending  # the next tick tries again (a resend is
                     return  # harmless: the writer keeps the stronger outcome)
                 log.warning("reboot outcomes lost: %s", exc)
+
+
+def _next_prefix(job: bytes) -> bytes:
+    return (int.from_bytes(job, "big") + 1).to_bytes(8, "big")
 
 
 def _names(binding: dict[str, Any], mac: str) -> bool:
