@@ -75,6 +75,7 @@ class EdgeApp:
     ) -> None:
         self._env = env
         self._blobs = env.open_db(store.BLOBS_DB)
+        self._index = env.open_db(store.INDEX_DB)
         self._sip = sip
         self._recorder = recorder
         self.firewall = firewall or NoFirewall()
@@ -148,8 +149,11 @@ class EdgeApp:
             return 405
         found = self.lookup(scope["path"])
         if found is None:
-            # Misses are not fetches; the scan-ban issue counts them per source address.
+            # The same 404 for every miss; whether it counts is decided after it left.
             await _respond(send, 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND)
+            client = scope.get("client")
+            if client and self.is_scan(scope["path"]):
+                self.firewall.failure(client[0], "scan")
             return 404
         mac, blob = found
         if mac is not None and method == "GET" and self._recorder is not None:
@@ -176,6 +180,26 @@ class EdgeApp:
             raw = txn.get(store.blob_key(tenant_key, file_name))
             # Decoded inside the transaction: the buffer is only valid until it ends.
             return None if raw is None else (ref.mac, store.decode_blob(raw))
+
+    def is_scan(self, path: str) -> bool:
+        """Whether a missed path is what a scanner asks and a phone never does: a tenant
+        key that does not exist, or a MAC the tenant has no device for. A known phone
+        asking for an optional file it has not got (Polycom's <mac>-directory.xml, a
+        common file of a model the tenant lacks) is not, so a NATed office booting at
+        once never adds up to a ban."""
+        tenant_key, _, file_name = path[len(PREFIX) :].partition("/")
+        prefix = f"{tenant_key}/".encode()
+        with self._env.begin(buffers=True) as txn:
+            cursor = txn.cursor(db=self._blobs)
+            if not tenant_key or not cursor.set_range(prefix):
+                return True
+            if not bytes(cursor.key()).startswith(prefix):
+                return True  # no such tenant key
+            ref = classify(file_name)
+            if ref is None or ref.mac is None:
+                return ref is None  # not a provisioning file name at all: probing
+            published = txn.get(f"device/{ref.mac}".encode(), db=self._index)
+            return published is None or prefix not in bytes(published)
 
     async def healthz(self, request: Request) -> JSONResponse:
         with self._env.begin(db=self._blobs) as txn:
