@@ -28,6 +28,7 @@ from edge.sip.accounts import AccountDirectory
 from edge.sip.bindings import Bindings
 from edge.sip.firewall import Firewall
 from edge.sip.registrar import Registrar
+from edge.state.reader import StateReader
 from edge.state.recorder import Recorder
 from edge.state.writer import WriterProcess
 from provedge.config import Config
@@ -44,15 +45,18 @@ def app_factory() -> EdgeApp:
     env = store.open_env(config.data)
     # One worker per host joins the PnP multicast group: each would get every datagram.
     multicast = config.pnp_multicast and config.sip_enabled and _take(config.data, _PNP_LOCK)
+    # The edge state is read by the firewall and the bindings through one handle: LMDB
+    # allows one per process (edge/state/reader.py). It lives as long as the worker.
+    state = StateReader(config.data)
     registrar = None
     if config.sip_enabled:
         registrar = Registrar(
             AccountDirectory(env),
-            Bindings(config.data),
+            Bindings(config.data, state=state),
             digest.Digest(config.digest_nonce_s, config.digest_prefer),
         )
     return EdgeApp(
-        env, config.sip_address, recorder, meter, Firewall(config.data, env), multicast,
+        env, config.sip_address, recorder, meter, Firewall(config.data, env, state=state), multicast,
         registrar,
     )  # fmt: skip
 

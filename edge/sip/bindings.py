@@ -8,6 +8,9 @@ lists the binding it made, and a re-REGISTER a moment later sees it too.
 
 While the writer is away (restarting) changes wait here, bounded by ``MAX_PENDING``; a
 phone re-registers well within its expiry, so a change dropped past that bound comes back.
+
+The edge state is read through the worker's one read-only handle (edge/state/reader.py),
+which the firewall shares: LMDB allows one per process.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import lmdb
-
 from edge.state import bindings as ops
+from edge.state.reader import StateReader
 from provedge.formats import bindings, edgestate
 
 DEFAULT_INTERVAL = 0.05
@@ -36,8 +38,10 @@ Record = dict[str, Any]
 class Bindings:
     def __init__(
         self, data_dir: str | Path, interval: float = DEFAULT_INTERVAL,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, state: StateReader | None = None,
     ) -> None:  # fmt: skip
+        """``state``: the worker's edge-state handle, shared with its firewall (one of its
+        own when None, closed with it)."""
         self.data_dir = Path(data_dir)
         self.socket_path = str(edgestate.socket_path(data_dir))
         self.interval = interval
@@ -46,8 +50,8 @@ class Bindings:
         self._pending: list[ops.Operation] = []
         # account -> [(at, op, key, record)]: changes the LMDB view may not hold yet
         self._overlay: dict[int, list[tuple[float, int, bytes, Record | None]]] = {}
-        self._env: lmdb.Environment | None = None
-        self._db: Any = None
+        self._state = state or StateReader(data_dir)
+        self._owns_state = state is None
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
         self._timer: asyncio.TimerHandle | None = None
@@ -58,10 +62,11 @@ class Bindings:
         """The account's unexpired bindings by key, this worker's latest changes applied."""
         now = self._clock()
         found: dict[bytes, Record] = {}
-        if self._open():
-            assert self._env is not None
+        opened = self._state.db(edgestate.BINDINGS_DB)
+        if opened is not None:
+            env, db = opened
             prefix = bindings.account_prefix(account_id)
-            with self._env.begin(db=self._db, buffers=True) as txn:
+            with env.begin(db=db, buffers=True) as txn:
                 cursor = txn.cursor()
                 if cursor.set_range(prefix):
                     for stored, raw in cursor:
@@ -79,21 +84,6 @@ class Bindings:
             else:
                 found.clear()
         return {key: rec for key, rec in found.items() if rec["expires_at"] > now}
-
-    def _open(self) -> bool:
-        if self._env is not None:
-            return True
-        try:
-            env = edgestate.open_env(self.data_dir, readonly=True)
-        except (FileNotFoundError, lmdb.Error):
-            return False
-        try:
-            self._db = env.open_db(edgestate.BINDINGS_DB, create=False)
-        except lmdb.Error:  # the writer has not created its databases yet
-            env.close()
-            return False
-        self._env = env
-        return True
 
     # -- changes ----------------------------------------------------------------------------
 
@@ -129,9 +119,8 @@ class Bindings:
         self._sock.settimeout(1.0)
         self.send()
         self._sock.close()
-        if self._env is not None:
-            self._env.close()
-            self._env = None
+        if self._owns_state:
+            self._state.close()
 
     def _tick(self) -> None:
         self.tick()

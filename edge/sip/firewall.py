@@ -30,6 +30,7 @@ from typing import Any
 import lmdb
 
 from edge.state import bans as failures
+from edge.state.reader import StateReader
 from provedge.formats import bans, edgestate, firewall
 
 DEFAULT_INTERVAL = 0.05  # seconds between sends of failures to the writer
@@ -50,7 +51,10 @@ class Firewall:
         published: lmdb.Environment | None = None,
         interval: float = DEFAULT_INTERVAL,
         refresh: float = DEFAULT_REFRESH,
+        state: StateReader | None = None,
     ) -> None:
+        """``state``: the worker's edge-state handle, shared with the registrar's bindings
+        (one of its own when None, closed with it): LMDB allows one per process."""
         self.data_dir = Path(data_dir)
         self.socket_path = str(edgestate.socket_path(data_dir))
         self.interval = interval
@@ -65,8 +69,8 @@ class Firewall:
         self._local: dict[str, tuple[float, float]] = {}  # address -> (until, lapses at)
         self._windows: dict[str, deque[float]] = {}
         self._pending: list[failures.Failure] = []
-        self._env: lmdb.Environment | None = None
-        self._bans_db: Any = None
+        self._state = state or StateReader(data_dir)
+        self._owns_state = state is None
         self._generation = -1
         self._next_refresh = 0.0
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -117,9 +121,8 @@ class Firewall:
         self._sock.settimeout(1.0)
         self.send()
         self._sock.close()
-        if self._env is not None:
-            self._env.close()
-            self._env = None
+        if self._owns_state:
+            self._state.close()
 
     def _tick(self) -> None:
         self.tick()
@@ -149,9 +152,10 @@ class Firewall:
     def reload(self, now: float) -> None:
         """Re-read the shared bans (when the writer's generation moved) and the settings."""
         self._reload_settings()
-        if self._open():
-            assert self._env is not None
-            with self._env.begin(db=self._bans_db, buffers=True) as txn:
+        opened = self._state.db(edgestate.BANS_DB)
+        if opened is not None:
+            env, bans_db = opened
+            with env.begin(db=bans_db, buffers=True) as txn:
                 generation = bans.decode_generation(txn.get(bans.GENERATION_KEY))
                 if generation != self._generation:
                     self._generation = generation
@@ -182,18 +186,3 @@ class Firewall:
         if raw != self._settings_raw:
             self._settings_raw = raw
             self.settings = firewall.decode_settings(raw)
-
-    def _open(self) -> bool:
-        if self._env is not None:
-            return True
-        try:
-            env = edgestate.open_env(self.data_dir, readonly=True)
-        except (FileNotFoundError, lmdb.Error):
-            return False
-        try:
-            self._bans_db = env.open_db(edgestate.BANS_DB, create=False)
-        except lmdb.Error:  # the writer has not created its databases yet
-            env.close()
-            return False
-        self._env = env
-        return True
