@@ -80,12 +80,14 @@ class Phone:
         self.expect = CHALLENGE
         self.sent_at = self.began = 0.0
         host, port = local
+        # The Contact leaves out the port, which is the driver's and changes from run to
+        # run: so a run refreshes the binding of the one before instead of adding one.
         self.head = (f"REGISTER sip:{domain} SIP/2.0\r\n"
                      f"Via: SIP/2.0/UDP {host}:{port};rport;branch=z9hG4bK{run}.{user}.")  # fmt: skip
         self.tail = (
             f"\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{domain}>;tag={run}\r\n"
             f"To: <sip:{user}@{domain}>\r\nCall-ID: {self.call_id}\r\n"
-            f"Contact: <sip:{user}@{host}:{port};transport=udp>\r\nExpires: {expires}\r\n"
+            f"Contact: <sip:{user}@{host};transport=udp>\r\nExpires: {expires}\r\n"
             f"User-Agent: {row['user_agent']}\r\n"
         )
 
