@@ -55,10 +55,8 @@ def app_factory() -> EdgeApp:
             Bindings(config.data, state=state),
             digest.Digest(config.digest_nonce_s, config.digest_prefer),
         )
-    return EdgeApp(
-        env, config.sip_address, recorder, meter, Firewall(config.data, env, state=state), multicast,
-        registrar,
-    )  # fmt: skip
+    firewall = Firewall(config.data, env, state=state)
+    return EdgeApp(env, config.sip_address, recorder, meter, firewall, multicast, registrar)
 
 
 _PNP_LOCK = "pnp-multicast.lock"
