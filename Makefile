@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 DATA   ?= var
 STAMP  := $(VENV)/.installed
 
-.PHONY: screenshots run test tools test-pythons install pgo bench fuzz lint clean loadtest storm
+.PHONY: screenshots run test tools test-pythons install pgo bench fuzz lint clean loadtest storm \
+	bench-register
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +106,20 @@ WINDOW ?= 10
 storm: install
 	$(BIN)/python -m loadtest.run --phones $(PHONES) --driver --window $(WINDOW) \
 		--workers $(WORKERS)
+
+# The registrar's throughput (loadtest/register.py; docs/performance.md, "Registrar
+# throughput"): provedge with one edge worker pinned to one core (taskset), ACCOUNTS
+# accounts seeded, then REGISTERS authenticated registrations over UDP from the driver
+# pinned to another core, in each MODE (preauth: a nonce per account, nc counting up;
+# challenge: REGISTER, 401, REGISTER, 200; both); the figures printed, JSON reports in
+# loadtest/results/register-MODE-ACCOUNTS.json, everything stopped.
+ACCOUNTS  ?= 10000
+REGISTERS ?= 200000
+MODE      ?= both
+IN_FLIGHT ?= 64
+bench-register: install
+	$(BIN)/python -m loadtest.run --phones $(ACCOUNTS) --register $(MODE) \
+		--registers $(REGISTERS) --in-flight $(IN_FLIGHT)
 
 # Coverage-guided fuzzing of the compiled SIP parser under AddressSanitizer: a separate
 # clang build with libFuzzer instrumentation goes to build/fuzz and is loaded in place of

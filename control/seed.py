@@ -51,7 +51,8 @@ FAMILIES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("fanvil-x4u", "0c383e", "Fanvil X4U 2.10.2.6887 {mac}", ("{fanvil_common}", "{mac}.cfg")),
 )  # fmt: skip
 
-FIELDS = ("mac", "model", "vendor", "user_agent", "files", "account", "password", "url")
+FIELDS = ("mac", "model", "vendor", "user_agent", "files", "account", "password", "url",
+          "sip_server")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +65,11 @@ class Phone:
     account: str
     password: str
     url: str  # the provisioning URL: the files are below it
+    sip_server: str  # the domain the phone registers its account at (the tenant's)
 
     def row(self) -> list[str]:
         return [*(str(getattr(self, name)) for name in FIELDS[:4]), " ".join(self.files),
-                self.account, self.password, self.url]  # fmt: skip
+                self.account, self.password, self.url, self.sip_server]  # fmt: skip
 
 
 def boot_files(model_id: str, mac: str) -> tuple[str, ...]:
@@ -92,20 +94,26 @@ def seed(
         tenant_id = int(
             conn.execute(
                 "INSERT INTO tenants (name, realm, sip_server, url_key) VALUES (?, ?, ?, ?)",
-                (tenant, f"{tenant}.loadtest.invalid", f"sip.{tenant}.loadtest.invalid", url_key),
+                (tenant, f"{tenant}.loadtest.invalid", _sip_server(tenant), url_key),
             ).lastrowid
             or 0
         )
         (offset,) = conn.execute("SELECT COUNT(*) FROM devices").fetchone()
         url = provisioning_url(edge_url, url_key)
-        phones = list(_phones(count, DEVICE_BASE + offset, number_base, url))
+        phones = list(_phones(count, DEVICE_BASE + offset, number_base, url, _sip_server(tenant)))
         for start in range(0, count, BATCH):
             _insert(conn, tenant_id, phones[start : start + BATCH])
         jobs.enqueue(conn, RECOMPILE, tenant_id)
     return phones
 
 
-def _phones(count: int, device_base: int, number_base: int, url: str) -> Iterator[Phone]:
+def _sip_server(tenant: str) -> str:
+    return f"sip.{tenant}.loadtest.invalid"
+
+
+def _phones(
+    count: int, device_base: int, number_base: int, url: str, sip_server: str
+) -> Iterator[Phone]:
     for index in range(count):
         model, oui, agent, _ = FAMILIES[index % len(FAMILIES)]
         mac = f"{oui}{device_base + index:06x}"
@@ -119,6 +127,7 @@ def _phones(count: int, device_base: int, number_base: int, url: str) -> Iterato
             account=str(number_base + index),
             password=_password(),
             url=url,
+            sip_server=sip_server,
         )
 
 

@@ -1,13 +1,13 @@
 """Phones booting like phones: one locust user class per vendor family, three load shapes.
 
 Each user is one phone of the phone list that ``provedge loadtest seed`` writes (CSV:
-MAC, model, vendor, User-Agent, boot files, SIP account, password, provisioning URL). Its
-task is that phone's boot: every file of its chain in order, with its real User-Agent and,
-for a file it fetched before, ``If-None-Match`` with the ETag it saw, so an unchanged file
-answers 304. 200 and 304 are successes; anything else is a failure. Requests are named
-``<vendor> <n>`` (the n-th file of that vendor's chain) so the report shows each step.
-After a boot the phone waits ``LOADTEST_RESYNC`` seconds and re-syncs (the same chain,
-now conditional).
+MAC, model, vendor, User-Agent, boot files, SIP account, password, provisioning URL, SIP
+server). Its task is that phone's boot: every file of its chain in order, with its real
+User-Agent and, for a file it fetched before, ``If-None-Match`` with the ETag it saw, so
+an unchanged file answers 304. 200 and 304 are successes; anything else is a failure.
+Requests are named ``<vendor> <n>`` (the n-th file of that vendor's chain) so the report
+shows each step. After a boot the phone waits ``LOADTEST_RESYNC`` seconds and re-syncs
+(the same chain, now conditional).
 
 The shape comes from ``LOADTEST_SHAPE`` (one LoadTestShape class is active, the others
 are abstract):

@@ -4,7 +4,8 @@ It writes N phones of a new tenant into the data directory in one SQLite transac
 queues the ``recompile`` job that publishes them; a running control plane (``provedge
 run`` / ``control``) runs it, or ``--publish`` runs it here before returning. The phone
 list (CSV: MAC, model, vendor, User-Agent, boot files, SIP account, password,
-provisioning URL) is what loadtest/locustfile.py and the storm driver read.
+provisioning URL, SIP server) is what loadtest/locustfile.py, the storm driver and the
+REGISTER driver (loadtest/register.py) read.
 """
 
 from __future__ import annotations

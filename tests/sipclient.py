@@ -7,6 +7,7 @@ code, so a test proves the registrar interoperates rather than agrees with itsel
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import socket
 from dataclasses import dataclass, field
@@ -21,46 +22,43 @@ _HASHES = {"MD5": "md5", "SHA-256": "sha256"}
 def challenge_params(response: Message, algorithm: str = "MD5") -> dict[str, str]:
     """The parameters of the 401's challenge for ``algorithm``."""
     for value in response.header_values("WWW-Authenticate"):
-        params = _params(value.split(" ", 1)[1])
+        params = parse_challenge(value)
         if params.get("algorithm", "MD5").upper() == algorithm:
             return params
     raise AssertionError(f"no {algorithm} challenge in {response.to_bytes()!r}")
 
 
-def _params(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in _split(text):
-        name, _, value = part.strip().partition("=")
-        out[name.lower()] = value.strip().strip('"')
-    return out
+_PARAM = re.compile(r'([A-Za-z][\w-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]*)')
 
 
-def _split(text: str) -> list[str]:
-    parts, current, quoted = [], "", False
-    for char in text:
-        if char == '"':
-            quoted = not quoted
-        if char == "," and not quoted:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    return [*parts, current]
+def parse_challenge(value: str) -> dict[str, str]:
+    """The parameters of one ``WWW-Authenticate: Digest ...`` value, names in lower case
+    (quoted values unquoted, escapes kept as sent)."""
+    _scheme, _, text = value.partition(" ")
+    return {name.lower(): raw.strip('"') for name, raw in _PARAM.findall(text)}
+
+
+def ha1(username: str, realm: str, password: str, algorithm: str = "MD5") -> str:
+    return _h(algorithm, f"{username}:{realm}:{password}")
+
+
+def _h(algorithm: str, text: str) -> str:
+    return hashlib.new(_HASHES[algorithm], text.encode()).hexdigest()
 
 
 def authorization(
     challenge: dict[str, str], username: str, password: str, uri: str, nc: int,
     method: str = "REGISTER", algorithm: str = "MD5", cnonce: str = "0a4f113b",
+    secret: str | None = None,
 ) -> str:  # fmt: skip
-    name = _HASHES[algorithm]
-
-    def h(text: str) -> str:
-        return hashlib.new(name, text.encode()).hexdigest()
-
+    """The ``Authorization`` value answering ``challenge`` (qop=auth, nonce count ``nc``).
+    ``secret``: the account's HA1 for the challenge's realm, when the caller has it (a
+    load driver computes it once per account), instead of hashing ``password`` again."""
     realm, nonce = challenge["realm"], challenge["nonce"]
-    ha1 = h(f"{username}:{realm}:{password}")
+    key = secret if secret is not None else ha1(username, realm, password, algorithm)
     count = f"{nc:08x}"
-    response = h(f"{ha1}:{nonce}:{count}:{cnonce}:auth:{h(f'{method}:{uri}')}")
+    ha2 = _h(algorithm, f"{method}:{uri}")
+    response = _h(algorithm, f"{key}:{nonce}:{count}:{cnonce}:auth:{ha2}")
     return (
         f'Digest username="{username}", realm="{realm}", nonce="{nonce}", uri="{uri}",'
         f' response="{response}", algorithm={algorithm}, qop=auth, nc={count},'

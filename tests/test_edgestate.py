@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from edge.state import batch
@@ -92,3 +94,24 @@ def test_fold_merges_per_mac() -> None:
     batch.fold(pending, b"a", Fetch(1, 5, IP4, b"older"))
     batch.fold(pending, b"b", Fetch(1, 7, IP4, b"b"))
     assert pending == {b"a": Fetch(2, 10, IP4, b"one"), b"b": Fetch(1, 7, IP4, b"b")}
+
+
+def test_one_read_only_handle_per_process_shared_by_its_readers(tmp_path: Path) -> None:
+    """LMDB refuses a second open of one environment in a process: the firewall's bans and
+    the registrar's bindings borrow one handle, closed when the last lets go."""
+    assert edgestate.open_reader(tmp_path, edgestate.BANS_DB) is None  # no writer yet
+    writer = edgestate.open_env(tmp_path)
+    with writer.begin(write=True) as txn:
+        for name in edgestate.DATABASES:
+            writer.open_db(name, txn=txn)
+    writer.close()
+    bans = edgestate.open_reader(tmp_path, edgestate.BANS_DB)
+    held = edgestate.open_reader(tmp_path, edgestate.BINDINGS_DB)
+    assert bans is not None and held is not None and bans[0] is held[0]
+    edgestate.close_reader(bans[0])
+    with held[0].begin(db=held[1]) as txn:  # still open for the other reader
+        assert txn.stat(held[1])["entries"] == 0
+    edgestate.close_reader(held[0])
+    again = edgestate.open_reader(tmp_path, edgestate.BANS_DB)
+    assert again is not None and again[0] is not bans[0]  # a fresh one after the last close
+    edgestate.close_reader(again[0])

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
+import httpx
+import pytest
+
+from loadtest import phones
 from loadtest.run import main
 
 
@@ -44,3 +49,61 @@ def test_storm_driver_boots_every_phone_and_reports(tmp_path: Path) -> None:
         0 < step["p50"] <= step["p99"] <= step["max"] for step in report["steps_ms"].values()
     )
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("mode", "count", "requests"), [("preauth", 300, 300), ("challenge", 200, 400)]
+)
+def test_register_driver_registers_with_credentials_and_reports(
+    tmp_path: Path, mode: str, count: int, requests: int
+) -> None:
+    from loadtest import register
+    from loadtest.run import seeded_server
+
+    with seeded_server(30, tmp_path, timeout=60, sip=True) as (server, phone_list):
+        out = tmp_path / f"register-{mode}.json"
+        argv = ["--phones-csv", str(phone_list), "--port", str(server.sip_port), "--mode", mode,
+                "--count", str(count), "--window", "16", "--sockets", "2", "--timeout", "60",
+                "--out", str(out)]  # fmt: skip
+        assert register.main(argv) == 0
+        report = json.loads(out.read_text())
+        with server.api() as api:
+            contacts = registered_contacts(api)
+    assert (report["registrations"], report["failures"], report["stray"]) == (count, {}, 0)
+    assert report["register_requests"] == requests
+    challenges = {"401": count} if mode == "challenge" else {}
+    assert report["statuses"] == {"200": count, **challenges}
+    if mode == "preauth":  # one challenge per account first, apart from the figures
+        assert report["setup"]["challenges"] == 30
+    assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
+    assert report["accounts"] == 30
+    # every account is bound once, at its Contact (a run refreshes the run before's)
+    assert sorted(contacts) == sorted(f"sip:{row['account']}@127.0.0.1;transport=udp"
+                                      for row in phones.load(str(phone_list)))  # fmt: skip
+
+
+def registered_contacts(api: httpx.Client, want: int = 30) -> list[str]:
+    """The tenant's bindings once the edge-state writer holds ``want`` of them."""
+    deadline = time.monotonic() + 15
+    while True:
+        response = api.get("/api/v1/registrations", params={"tenant": "loadtest", "limit": 100})
+        assert response.status_code == 200, response.text
+        contacts = [item["contact"] for item in response.json()["items"]]
+        if len(contacts) >= want or time.monotonic() > deadline:
+            return contacts
+        time.sleep(0.05)
+
+
+def test_bench_register_runs_both_modes_pinned_and_stops(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make bench-register`'s path: loadtest.run starts the server, seeds, runs the driver
+    as its own process in each mode and stops everything."""
+    argv = ["--phones", "20", "--register", "both", "--registers", "100", "--in-flight", "8",
+            "--out", str(tmp_path), "--timeout", "60"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    for mode in ("preauth", "challenge"):
+        report = json.loads((tmp_path / f"register-{mode}-20.json").read_text())
+        assert (report["registrations"], report["failures"]) == (100, {})
+        assert f"register {mode}: 100 registrations" in printed

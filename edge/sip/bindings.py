@@ -8,6 +8,14 @@ lists the binding it made, and a re-REGISTER a moment later sees it too.
 
 While the writer is away (restarting) changes wait here, bounded by ``MAX_PENDING``; a
 phone re-registers well within its expiry, so a change dropped past that bound comes back.
+While it is there, a change older than ``OVERLAY_S`` leaves the overlay: an account that
+re-registers faster than that keeps only its recent changes (the overlay is bounded by
+the rate of REGISTERs, not by how long the account keeps refreshing), and the overlay is
+kept in the order of each account's last change, so a tick drops the quiet accounts
+without looking at the others.
+
+The edge state is read through the process's one read-only handle
+(``edgestate.open_reader``), which the firewall shares: LMDB allows one per process.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ class Bindings:
         self._pending: list[ops.Operation] = []
         # account -> [(at, op, key, record)]: changes the LMDB view may not hold yet
         self._overlay: dict[int, list[tuple[float, int, bytes, Record | None]]] = {}
+        self._away = False  # the last tick could not send everything: keep the overlay
+        self._sent_at = float("-inf")  # the last tick that sent everything pending
         self._env: lmdb.Environment | None = None
         self._db: Any = None
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -59,9 +69,10 @@ class Bindings:
         now = self._clock()
         found: dict[bytes, Record] = {}
         if self._open():
-            assert self._env is not None
+            env, db = self._env, self._db
+            assert env is not None
             prefix = bindings.account_prefix(account_id)
-            with self._env.begin(db=self._db, buffers=True) as txn:
+            with env.begin(db=db, buffers=True) as txn:
                 cursor = txn.cursor()
                 if cursor.set_range(prefix):
                     for stored, raw in cursor:
@@ -106,10 +117,21 @@ class Bindings:
             return
         value = bindings.encode(record) if record is not None else b""
         self._pending.append((op, key, value))
-        self._overlay.setdefault(account_id, []).append((self._clock(), op, key, record))
+        now = self._clock()
+        changes = self._overlay.pop(account_id, None)  # back in at the end: newest last
+        if changes is None:
+            changes = []
+        elif not self._away:
+            horizon, old = min(now - OVERLAY_S, self._sent_at), 0
+            while old < len(changes) and changes[old][0] < horizon:
+                old += 1  # sent ticks ago: in LMDB by now
+            del changes[:old]
+        changes.append((now, op, key, record))
+        self._overlay[account_id] = changes
 
     def stats(self) -> dict[str, int]:
-        return {"pending": len(self._pending), "dropped": self.dropped}
+        overlay = sum(len(changes) for changes in self._overlay.values())
+        return {"pending": len(self._pending), "dropped": self.dropped, "overlay": overlay}
 
     # -- the tick ---------------------------------------------------------------------------
 
@@ -133,11 +155,17 @@ class Bindings:
 
     def tick(self) -> None:
         self.send()
-        if self._pending:
+        self._away = bool(self._pending)
+        if self._away:
             return  # the writer is away: the overlay is all there is of these changes
-        horizon = self._clock() - OVERLAY_S
-        for account_id in [a for a, changes in self._overlay.items() if changes[-1][0] < horizon]:
-            del self._overlay[account_id]
+        now = self._clock()
+        self._sent_at, horizon = now, now - OVERLAY_S
+        overlay = self._overlay
+        while overlay:
+            account_id, changes = next(iter(overlay.items()))
+            if changes[-1][0] >= horizon:
+                break  # this account and every one after it changed since the horizon
+            del overlay[account_id]
 
     def send(self) -> None:
         pending, self._pending = self._pending, []

@@ -93,7 +93,7 @@ class Registrar:
         if not account["enabled"]:
             return Outcome(build_response(msg, 403, "Account Disabled", to_tag=new_tag()))
         rules = [(rule["action"], rule["network"]) for rule in account["access_rules"]]
-        if not access_allows(rules, source[0]):
+        if rules and not access_allows(rules, source[0]):  # no rules: every address
             self.failure(source[0], "access_denied", tenant)
             return Outcome(build_response(msg, 403, "Forbidden", to_tag=new_tag()))
         return self._bind(msg, account, source, local, transport, flow)
