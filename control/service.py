@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from control import accountbatch, fleet, reboots, registrations, search, selfservice
+from control import templates as custom_templates
 from control.accountbatch import ACCOUNT_DEFAULTS, account_params
 from control.api.schemas import (
     MAX_BATCH,
@@ -510,6 +511,18 @@ class Control:
                 changes.get("hotdesk_pin", row["hotdesk_pin"]),
                 "hotdesk_pin" if "hotdesk_pin" in changes else "model",
             )
+            if "template" in changes:  # 0: back to the tenant's choice
+                chosen = changes.pop("template") or None
+                if chosen is not None:
+                    template = conn.execute(
+                        "SELECT * FROM templates WHERE id = ? AND tenant_id = ?",
+                        (chosen, row["tenant_id"]),
+                    ).fetchone()
+                    if template is None:
+                        raise not_found("template", "template of this device's tenant")
+                    if not custom_templates.fits(template, changes.get("model", row["model"])):
+                        raise invalid("template", "not a template for this device's model")
+                changes["template_id"] = chosen
             if changes:
                 columns = ", ".join(f"{name} = :{name}" for name in changes)
                 conn.execute(
@@ -692,6 +705,8 @@ class Control:
             "provisioning_url": loading.provisioning_url(self.edge_url, row["url_key"]),
             "files": [name for name, _ in device_files(model, row["mac"])],
             "published": row["published_rev"] >= row["rev"],
+            "template": row["template_id"],
+            "render_error": row["render_error"] or None,
             "created_at": row["created_at"],
             **_language_view(model, row["language"]),
             **fetch_view(fetch),
@@ -1021,6 +1036,70 @@ class Control:
         except ValueError:
             raise invalid("cursor", "not a cursor this API gave") from None
         return reboots.results(self.db, job_id, state, limit, after)
+
+    # ---- custom templates ----------------------------------------------------------------
+    def template_sample(self, model: str, file: str, engine: str) -> str:
+        return custom_templates.sample(model, file, engine)
+
+    def _template_row(self, conn: sqlite3.Connection, template_id: int, scope: int | None) -> Any:
+        row = conn.execute("SELECT * FROM templates WHERE id = ?", (template_id,)).fetchone()
+        if row is None or (scope is not None and row["tenant_id"] != scope):
+            raise not_found("id", "template")
+        return row
+
+    def list_templates(self, tenant: int | str | None, scope: int | None) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            tenant_id = scope
+            if tenant is not None:
+                tenant_id = int(self._tenant_row(conn, tenant, "tenant", scope)["id"])
+            rows = conn.execute(
+                "SELECT * FROM templates WHERE ? IS NULL OR tenant_id = ? ORDER BY id",
+                (tenant_id, tenant_id),
+            ).fetchall()
+        return [custom_templates.view(row) for row in rows]
+
+    def get_template(self, template_id: int, scope: int | None = None) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return custom_templates.view(self._template_row(conn, template_id, scope))
+
+    def save_template(
+        self, template_id: int | None, fields: dict[str, Any], scope: int | None
+    ) -> dict[str, Any]:
+        """Create (``template_id`` None, ``fields["tenant"]`` a reference) or change one,
+        after lint; a recompile job follows when it may render for a device."""
+        with self.db.transaction() as conn:
+            if template_id is None:
+                tenant_id = int(self._tenant_row(conn, fields.pop("tenant"), "tenant", scope)["id"])
+                merged = fields
+            else:
+                old = self._template_row(conn, template_id, scope)
+                tenant_id = int(old["tenant_id"])
+                merged = {**{k: old[k] for k in ("name", "vendor", "model", "file", "engine",
+                                                 "source", "is_default")}, **fields}  # fmt: skip
+            custom_templates.check(conn, self.compiler, self.edge_url, tenant_id, merged)
+            saved = custom_templates.save(conn, tenant_id, fields, template_id)
+            job = custom_templates.recompile(conn, tenant_id, merged["vendor"])
+        self.jobs.wake()
+        view = self.get_template(saved)
+        view["job"] = self.get_job(job)
+        return view
+
+    def delete_template(self, template_id: int, scope: int | None = None) -> dict[str, Any]:
+        with self.db.transaction() as conn:
+            row = self._template_row(conn, template_id, scope)
+            conn.execute("DELETE FROM templates WHERE id = ?", (template_id,))
+            job = custom_templates.recompile(conn, int(row["tenant_id"]), row["vendor"])
+        self.jobs.wake()
+        return self.get_job(job)
+
+    def preview(
+        self, mac: str, file: str, template_id: int | None, scope: int | None = None
+    ) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = self._device_row(conn, mac, scope)
+            return custom_templates.preview(
+                conn, self.compiler, self.edge_url, row, file, template_id
+            )
 
     # ---- remote re-sync and reboot -------------------------------------------------------
     def start_reboot(

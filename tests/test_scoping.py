@@ -36,6 +36,7 @@ class World:
     username: str
     job: int
     token_id: str
+    template: int = MISSING_ID
 
 
 @dataclass
@@ -118,6 +119,28 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("GET", "/api/v1/jobs/{id}"): lambda w: Request(f"/api/v1/jobs/{w.job}"),
     ("POST", "/api/v1/jobs/{id}/cancel"): lambda w: Request(f"/api/v1/jobs/{w.job}/cancel"),
     ("GET", "/api/v1/jobs/{id}/results"): lambda w: Request(f"/api/v1/jobs/{w.job}/results"),
+    ("GET", "/api/v1/templates/samples/{model}/{file}"): lambda w: Request(
+        "/api/v1/templates/samples/yealink-t46s/mac.cfg"
+    ),
+    ("GET", "/api/v1/templates"): lambda w: Request("/api/v1/templates", {"tenant": w.tenant}),
+    ("POST", "/api/v1/templates"): lambda w: Request(
+        "/api/v1/templates",
+        body={
+            "tenant": w.tenant,
+            "name": "t",
+            "vendor": "yealink",
+            "file": "mac.cfg",
+            "source": "#!version:1.0.0.1\n",
+        },
+    ),  # fmt: skip
+    ("GET", "/api/v1/templates/{id}"): lambda w: Request(f"/api/v1/templates/{w.template}"),
+    ("PUT", "/api/v1/templates/{id}"): lambda w: Request(
+        f"/api/v1/templates/{w.template}", body={"name": "renamed"}
+    ),
+    ("DELETE", "/api/v1/templates/{id}"): lambda w: Request(f"/api/v1/templates/{w.template}"),
+    ("GET", "/api/v1/devices/{mac}/preview/{file}"): lambda w: Request(
+        f"/api/v1/devices/{w.mac}/preview/{w.mac}.cfg"
+    ),
     ("POST", "/api/v1/devices/{mac}/reboot"): lambda w: Request(
         f"/api/v1/devices/{w.mac}/reboot", body={"mode": "resync"}
     ),
@@ -197,7 +220,17 @@ def _tenant(api: httpx.Client) -> Tenant:
     wait_job(api, job)
     admin = _token(api, role="tenant_admin", tenant=tenant["id"], label=f"admin of {name}")
     end_user = _token(api, role="end_user", tenant=tenant["id"], account=username, label="eu")
-    world = World(tenant["id"], mac, account.json()["id"], username, job["id"], admin["id"])
+    sample = api.get("/api/v1/templates/samples/yealink-t46s/mac.cfg").text
+    template = api.post(
+        "/api/v1/templates",
+        json={"tenant": tenant["id"], "name": f"own {name}", "vendor": "yealink",
+              "file": "mac.cfg", "source": sample},
+    )  # fmt: skip
+    assert template.status_code == 201, template.text
+    world = World(
+        tenant["id"], mac, account.json()["id"], username, job["id"], admin["id"],
+        template.json()["id"],
+    )  # fmt: skip
     return Tenant(world, admin["token"], end_user["token"], [name, mac, username])
 
 

@@ -307,6 +307,54 @@ async def job_cancel(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.cancel_job, _job_id(request), who.scope)
 
 
+def _template_id(request: Request) -> int:
+    return _numeric_id(request, "template")
+
+
+async def template_sample(request: Request, who: Principal, ctl: Control) -> Any:
+    p = request.path_params
+    text = await run_in_threadpool(
+        ctl.template_sample, p["model"], p["file"], request.state.query.engine
+    )
+    return Response(text, media_type="text/plain; charset=utf-8")
+
+
+async def templates_list(request: Request, who: Principal, ctl: Control) -> Any:
+    tenant = _tenant_or_scope(request, who)
+    return await run_in_threadpool(ctl.list_templates, tenant, who.scope)
+
+
+def _template_fields(body: Any) -> dict[str, Any]:
+    fields = body.model_dump(exclude_none=True)
+    if "default" in fields:
+        fields["is_default"] = int(fields.pop("default"))
+    return dict(fields)
+
+
+async def templates_create(request: Request, who: Principal, ctl: Control) -> Any:
+    fields = _template_fields(request.state.body)
+    return 201, await run_in_threadpool(ctl.save_template, None, fields, who.scope)
+
+
+async def template_get(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.get_template, _template_id(request), who.scope)
+
+
+async def template_put(request: Request, who: Principal, ctl: Control) -> Any:
+    fields = _template_fields(request.state.body)
+    return await run_in_threadpool(ctl.save_template, _template_id(request), fields, who.scope)
+
+
+async def template_delete(request: Request, who: Principal, ctl: Control) -> Any:
+    return await run_in_threadpool(ctl.delete_template, _template_id(request), who.scope)
+
+
+async def device_preview(request: Request, who: Principal, ctl: Control) -> Any:
+    p = request.path_params
+    template = request.state.query.template
+    return await run_in_threadpool(ctl.preview, p["mac"], p["file"], template, who.scope)
+
+
 async def job_results(request: Request, who: Principal, ctl: Control) -> Any:
     q = request.state.query
     return await run_in_threadpool(
@@ -550,6 +598,25 @@ ROUTES: list[Op] = [
     Op("GET", "/api/v1/jobs/{id}", job_get, "One job and its progress", S.JobOut, errors=(404,)),
     Op("POST", "/api/v1/jobs/{id}/cancel", job_cancel,
        "Cancel a job (a running one stops after its current step)", S.JobOut, errors=(404,)),
+    Op("GET", "/api/v1/templates/samples/{model}/{file}", template_sample,
+       "A shipped template to start from (default or advanced engine)", str,
+       query=S.SampleQuery, errors=(404,), media_type="text/plain"),
+    Op("GET", "/api/v1/templates", templates_list, "Custom templates of a tenant",
+       list[S.TemplateOut], query=S.TenantQuery, errors=(404,)),
+    Op("POST", "/api/v1/templates", templates_create,
+       "Upload a custom template (linted first; a recompile job follows)", S.TemplateOut, 201,
+       body=S.TemplateIn, errors=(404, 409)),
+    Op("GET", "/api/v1/templates/{id}", template_get, "One custom template", S.TemplateOut,
+       errors=(404,)),
+    Op("PUT", "/api/v1/templates/{id}", template_put,
+       "Change a custom template (linted first; a recompile job follows)", S.TemplateOut,
+       body=S.TemplatePatch, errors=(404, 409)),
+    Op("DELETE", "/api/v1/templates/{id}", template_delete,
+       "Delete a custom template (its devices go back to the tenant's choice; a job)",
+       S.JobOut, errors=(404,)),
+    Op("GET", "/api/v1/devices/{mac}/preview/{file}", device_preview,
+       "The exact file a phone would get now, or with another template", S.PreviewOut,
+       query=S.PreviewQuery, errors=(404,)),
     Op("GET", "/api/v1/jobs/{id}/results", job_results,
        "What became of each device of a reboot job", S.JobResultPage,
        query=S.JobResultsQuery, errors=(404,)),

@@ -165,6 +165,11 @@ class DevicePatch(_Strict):
     background_url: Url | None = None
     hotdesk_pin: Annotated[str, Field(pattern=r"^([0-9]{4,8})?$")] | None = None
     admin_password: Annotated[Password, Field(max_length=64)] | None = None
+    template: Annotated[
+        int | None,
+        Field(ge=0, le=2**62, description="a custom template of the tenant for this model "
+              "(0: back to the tenant's choice)"),
+    ] = None  # fmt: skip
 
     @field_validator("model")
     @classmethod
@@ -614,6 +619,66 @@ class RebootIn(_Strict):
         return None if value is None else [_mac(mac) for mac in value]
 
 
+TemplateEngine = Annotated[
+    Literal["default", "advanced"],
+    Field(description="default: ${name} placeholders; advanced: sandboxed Jinja2"),
+]
+TemplateSource = Annotated[str, Field(min_length=1, max_length=262_144)]
+TemplateName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+
+
+class TemplateIn(_Strict):
+    tenant: TenantRef
+    name: TemplateName
+    vendor: Annotated[str, Field(max_length=32, description="a vendor family id, e.g. yealink")]
+    model: Annotated[str | None, Field(max_length=64, description="one model only")] = None
+    file: Annotated[str, Field(max_length=64, description="the shipped template's name")]
+    engine: TemplateEngine = "default"
+    source: TemplateSource
+    default: Annotated[
+        bool, Field(description="the tenant's template for this vendor (or model) and file")
+    ] = False
+
+
+class TemplatePatch(_Strict):
+    name: TemplateName | None = None
+    engine: TemplateEngine | None = None
+    source: TemplateSource | None = None
+    default: bool | None = None
+
+
+class TemplateOut(_Out):
+    id: int
+    tenant: int
+    name: str
+    vendor: str
+    model: str | None
+    file: str
+    engine: str
+    source: str
+    default: bool
+    created_at: str
+    updated_at: str
+    job: Annotated[JobOut | None, Field(description="the recompile it queued")] = None
+
+
+class SampleQuery(_Strict):
+    engine: TemplateEngine = "default"
+
+
+class PreviewQuery(_Strict):
+    template: Annotated[int | None, Field(ge=1, le=2**62, description="try this one")] = None
+
+
+class PreviewOut(_Out):
+    file: str
+    content_type: str
+    body: Annotated[str, Field(description="the exact bytes (UTF-8) the phone would get")]
+    template: Annotated[int | None, Field(description="the custom template used (null: shipped)")]
+    shipped: Annotated[str, Field(description="the shipped template of this file")]
+    variables: Annotated[dict[str, str], Field(description="the values the file renders with")]
+
+
 class JobResultsQuery(_Strict):
     state: Literal[
         "queued", "published", "sent", "accepted", "rejected", "timeout", "not_registered",
@@ -732,6 +797,12 @@ class DeviceOut(_Out):
     provisioning_url: str
     files: list[str]
     published: bool
+    template: Annotated[int | None, Field(description="its own custom template, if any")]
+    render_error: Annotated[
+        str | None,
+        Field(description="why its files could not be rendered at the last publish (the "
+              "phone keeps getting the last good ones)"),
+    ]  # fmt: skip
     created_at: str
     language: Annotated[str, Field(description="the UI language the phone is given")]
     language_fallback: Annotated[

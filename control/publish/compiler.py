@@ -1,13 +1,16 @@
 """Turns (tenant, device, its lines, template) into the exact bytes of each vendor file.
 
-Templates are Default-engine files under templates/; each is compiled once per
-(template, escape, allowed names) into a fastrender plan and cached, so compiling a
+Templates are Default-engine files under templates/, or an operator's custom template
+(control/publish/custom.py: Default or advanced engine) where one is chosen; each is
+compiled once per (template, its rev, escape, allowed names) and cached, so compiling a
 device is one render per file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from control.domain.catalog import MODELS, Model, VendorFile, common_files, device_files
 from control.domain.variables import (
@@ -17,8 +20,13 @@ from control.domain.variables import (
     device_values,
     known_names,
 )
+from control.publish.advanced import compile_advanced
+from control.publish.custom import Custom
 from edge import fastrender
 from provedge.formats import store
+
+# Which custom template renders a vendor file (None: the shipped one).
+Chooser = Callable[[VendorFile], Custom | None]
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -26,30 +34,59 @@ DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 class Compiler:
     def __init__(self, templates_dir: Path = DEFAULT_TEMPLATES) -> None:
         self.templates_dir = templates_dir
-        self._plans: dict[tuple[str, str, frozenset[str]], fastrender.Plan] = {}
+        self._plans: dict[tuple[Any, ...], Any] = {}
 
-    def plan(self, vendor_file: VendorFile, model: Model) -> fastrender.Plan:
+    def plan(self, vendor_file: VendorFile, model: Model, custom: Custom | None = None) -> Any:
+        """The compiled template (``render(values) -> bytes``); TemplateError for a custom
+        source that does not compile."""
         known = known_names(model, vendor_file.scope)
-        cache_key = (vendor_file.template, vendor_file.escape, known)
+        if custom is None:
+            cache_key: tuple[Any, ...] = (vendor_file.template, vendor_file.escape, known)
+        else:
+            cache_key = ("custom", custom.id, custom.rev, custom.engine, custom.source if not
+                         custom.id else "", vendor_file.escape, known)  # fmt: skip
         plan = self._plans.get(cache_key)
         if plan is None:
-            source = (self.templates_dir / vendor_file.template).read_text(encoding="utf-8")
-            plan = fastrender.compile_template(source, escape=vendor_file.escape, known=known)
-            self._plans[cache_key] = plan
+            if custom is None:
+                source = (self.templates_dir / vendor_file.template).read_text(encoding="utf-8")
+                plan = fastrender.compile_template(source, escape=vendor_file.escape, known=known)
+            elif custom.engine == "advanced":
+                plan = compile_advanced(custom.source, custom.file, vendor_file.escape)
+            else:
+                plan = fastrender.compile_template(
+                    custom.source, escape=vendor_file.escape, known=known
+                )
+            if custom is None or custom.id:  # a trial (lint) is not kept
+                self._plans[cache_key] = plan
         return plan
 
+    def render_file(
+        self, vendor_file: VendorFile, tenant: TenantData, device: DeviceData,
+        custom: Custom | None,
+    ) -> bytes:  # fmt: skip
+        """One file of one device, as the phone gets it."""
+        if vendor_file.scope == "common":
+            values = common_values(tenant, device.model)
+        else:
+            values = device_values(tenant, device)
+        return bytes(self.plan(vendor_file, device.model, custom).render(values))
+
     def device_files(
-        self, url_key: str, tenant: TenantData, device: DeviceData
+        self, url_key: str, tenant: TenantData, device: DeviceData, choose: Chooser | None = None
     ) -> dict[bytes, bytes]:
         values = device_values(tenant, device)
         return {
             store.blob_key(url_key, name): store.encode_blob(
-                vfile.content_type, self.plan(vfile, device.model).render(values)
+                vfile.content_type,
+                self.plan(vfile, device.model, choose(vfile) if choose else None).render(values),
             )
             for name, vfile in device_files(device.model, device.mac)
         }
 
-    def tenant_files(self, url_key: str, tenant: TenantData) -> dict[bytes, bytes]:
+    def tenant_files(
+        self, url_key: str, tenant: TenantData,
+        choose: Callable[[Model, VendorFile], Custom | None] | None = None,
+    ) -> dict[bytes, bytes]:  # fmt: skip
         """Common files of every catalogue model, so any supported phone finds its own."""
         files: dict[bytes, bytes] = {}
         for model in MODELS.values():
@@ -57,7 +94,8 @@ class Compiler:
             for name, vfile in common_files(model):
                 key = store.blob_key(url_key, name)
                 if key not in files:  # shared names (cfg.xml, 000000000000.cfg) render alike
-                    body = self.plan(vfile, model).render(values)
+                    custom = choose(model, vfile) if choose else None
+                    body = self.plan(vfile, model, custom).render(values)
                     files[key] = store.encode_blob(vfile.content_type, body)
         return files
 

@@ -17,6 +17,7 @@ idempotent.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import sqlite3
 import threading
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from control.publish import custom
 from control.publish.compiler import Compiler
 from control.publish.publisher import Publication, Publisher
 from control.storage import loading
@@ -152,10 +154,21 @@ class Publishing:
                 if beside is not None:  # the PnP record published beside its files
                     publications.append(Publication(beside, {}))
                 step.withdrawn = row["id"]
+            customs: dict[int, list[custom.Custom]] = {}  # tenant -> its templates
+
+            def templates_of(tenant_id: int) -> list[custom.Custom]:
+                if tenant_id not in customs:
+                    customs[tenant_id] = [custom.from_row(r) for r in conn.execute(
+                        "SELECT * FROM templates WHERE tenant_id = ?", (tenant_id,)
+                    )]  # fmt: skip
+                return customs[tenant_id]
+
             for row in conn.execute("SELECT * FROM tenants WHERE published_rev < rev"):
+                own = templates_of(row["id"])
                 files = self.compiler.tenant_files(
-                    row["url_key"], loading.tenant_data(row, self.edge_url)
-                )
+                    row["url_key"], loading.tenant_data(row, self.edge_url),
+                    functools.partial(custom.choose, own, None),
+                )  # fmt: skip
                 publications.append(Publication(f"tenant/{row['id']}", files))
                 publications.append(loading.pnp_tenant_publication(row))
                 step.tenants.append((row["id"], row["rev"]))
@@ -168,12 +181,16 @@ class Publishing:
                 for tid in {row["tenant_id"] for row in rows}
             }
             for row in rows:
+                device = loading.device_data(conn, row)
+                own, override = templates_of(row["tenant_id"]), row["template_id"]
                 try:
                     files = self.compiler.device_files(
-                        row["url_key"], tenants[row["tenant_id"]], loading.device_data(conn, row)
-                    )
+                        row["url_key"], tenants[row["tenant_id"]], device,
+                        functools.partial(custom.choose, own, override, device.model),
+                    )  # fmt: skip
                 except Exception as exc:  # noqa: BLE001 - one bad device must not stop a job
-                    # Its previous files stay served; the error is reported by the job.
+                    # Its previous files stay served (the last good blob); the device view
+                    # and the job show the error.
                     step.errors.append((row["mac"], f"{type(exc).__name__}: {exc}"))
                     step.devices.append((row["mac"], row["rev"]))
                     continue
@@ -196,6 +213,11 @@ class Publishing:
             conn.executemany(
                 "UPDATE devices SET published_rev = ? WHERE mac = ? AND published_rev < ?",
                 [(rev, mac, rev) for mac, rev in step.devices],
+            )
+            failed = dict(step.errors)
+            conn.executemany(
+                "UPDATE devices SET render_error = ? WHERE mac = ? AND render_error IS NOT ?",
+                [(failed.get(mac, ""), mac, failed.get(mac, "")) for mac, _ in step.devices],
             )
             conn.executemany(
                 "UPDATE accounts SET published_rev = ? WHERE id = ? AND published_rev < ?",

@@ -95,7 +95,12 @@ def _parent_tenant(table: str, key: str, column: str) -> str:
 
 AUDITED: tuple[Audited, ...] = (
     Audited("tenants", "'tenant/' || {row}.id", "{row}.id", secrets=("url_key",)),
-    Audited("devices", "'device/' || {row}.mac", secrets=("admin_password", "hotdesk_pin")),
+    Audited(
+        "devices",
+        "'device/' || {row}.mac",
+        secrets=("admin_password", "hotdesk_pin"),
+        bookkeeping=("rev", "published_rev", "render_error"),
+    ),
     Audited(
         "device_lines",
         "'device/' || {row}.mac || '/line/' || {row}.position",
@@ -125,6 +130,7 @@ AUDITED: tuple[Audited, ...] = (
         secrets=("token_hash",),
         bookkeeping=("last_used_at",),
     ),
+    Audited("templates", "'template/' || {row}.id", "{row}.tenant_id", bookkeeping=("rev",)),
     Audited("manual_bans", "'ban/' || {row}.address", "NULL"),
     Audited("ban_lifts", "'ban/' || {row}.address || '/lift'", "NULL"),
 )

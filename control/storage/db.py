@@ -79,6 +79,10 @@ _ADDED_COLUMNS = (
     ("tokens", "expires_at", "REAL"),
     ("tokens", "last_used_at", "TEXT"),
     ("tenants", "pnp", "INTEGER NOT NULL DEFAULT 1 CHECK (pnp IN (0, 1))"),
+    # a custom template chosen for this device (control/publish/custom.py)
+    ("devices", "template_id", "INTEGER REFERENCES templates(id) ON DELETE SET NULL"),
+    # why its files could not be rendered at the last publish ('' : they were)
+    ("devices", "render_error", "TEXT NOT NULL DEFAULT ''"),
 )
 
 

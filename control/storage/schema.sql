@@ -28,6 +28,10 @@ CREATE TABLE IF NOT EXISTS devices (
     hotdesk_pin    TEXT NOT NULL DEFAULT '',
     -- the edge's fetch count at the last counter reset: provision_count shows the fetches since
     provision_base INTEGER NOT NULL DEFAULT 0,
+    -- its own custom template (control/publish/custom.py); NULL: the tenant's choice
+    template_id    INTEGER REFERENCES templates(id) ON DELETE SET NULL,
+    -- why its files could not be rendered at the last publish ('': they were)
+    render_error   TEXT NOT NULL DEFAULT '',
     rev            INTEGER NOT NULL DEFAULT 1,  -- bumped by every change that alters its files
     published_rev  INTEGER NOT NULL DEFAULT 0,  -- rev last written to LMDB; lower = publish again
     created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
@@ -280,3 +284,24 @@ CREATE TABLE IF NOT EXISTS reboot_targets (
     PRIMARY KEY (job_id, seq)
 );
 CREATE INDEX IF NOT EXISTS reboot_targets_open ON reboot_targets(job_id, settled);
+
+-- An operator's template for one shipped file of a vendor, or of one model of it
+-- (control/publish/custom.py). is_default: the tenant's choice for that vendor/model and
+-- file (at most one each); a device may name any fitting one (devices.template_id).
+CREATE TABLE IF NOT EXISTS templates (
+    id         INTEGER PRIMARY KEY,
+    tenant_id  INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),
+    vendor     TEXT NOT NULL,
+    model      TEXT,  -- NULL: every model of the vendor
+    file       TEXT NOT NULL,  -- the shipped template's name: mac.cfg, common.cfg, ...
+    engine     TEXT NOT NULL CHECK (engine IN ('default', 'advanced')),
+    source     TEXT NOT NULL CHECK (length(source) <= 262144),
+    is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
+    rev        INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (tenant_id, name)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS templates_one_default
+    ON templates(tenant_id, vendor, coalesce(model, ''), file) WHERE is_default = 1;

@@ -1,0 +1,179 @@
+"""Custom templates against a real `provedge run`: samples, lint refusals, the device
+override and the tenant default reaching the phone, preview equal to the fetched bytes,
+and a failing render leaving the last good file served."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Provedge, unique_mac, unique_name, wait_job
+
+UA = "Yealink SIP-T46S 66.86.0.15"
+
+
+@pytest.fixture
+def api(provedge: Provedge) -> Iterator[httpx.Client]:
+    with provedge.api() as client:
+        yield client
+
+
+def tenant_with(
+    api: httpx.Client, phones: int, model: str = "yealink-t46s"
+) -> tuple[Any, list[str]]:
+    name = unique_name("tpl")
+    tenant = api.post(
+        "/api/v1/tenants",
+        json={"name": name, "realm": f"{name}.example.com", "sip_server": "pbx.example.net"},
+    ).json()
+    macs = []
+    for _ in range(phones):
+        mac = unique_mac("001565")
+        made = api.post(
+            "/api/v1/devices", json={"tenant": tenant["id"], "mac": mac, "model": model}
+        )
+        assert made.status_code == 201, made.text
+        macs.append(mac)
+    return tenant, macs
+
+
+def sample(api: httpx.Client, model: str = "yealink-t46s", file: str = "mac.cfg",
+           engine: str = "default") -> str:  # fmt: skip
+    got = api.get(f"/api/v1/templates/samples/{model}/{file}", params={"engine": engine})
+    assert got.status_code == 200, got.text
+    return got.text
+
+
+def upload(api: httpx.Client, tenant: Any, source: str, **fields: Any) -> httpx.Response:
+    body = {"tenant": tenant["id"], "name": unique_name("t"), "vendor": "yealink",
+            "file": "mac.cfg", "source": source, **fields}  # fmt: skip
+    return api.post("/api/v1/templates", json=body)
+
+
+def fetch(tenant: Any, mac: str) -> bytes:
+    got = httpx.get(f"{tenant['provisioning_url']}{mac}.cfg", headers={"User-Agent": UA})
+    assert got.status_code == 200, got.status_code
+    return got.content
+
+
+def settle(api: httpx.Client, job: Any) -> None:
+    wait_job(api, job)
+    done = api.get(f"/api/v1/jobs/{job['id']}").json()
+    assert done["state"] == "done" and done["done"] == done["total"], done
+
+
+def test_samples_come_in_both_engines(api: httpx.Client) -> None:
+    default, advanced = sample(api), sample(api, engine="advanced")
+    assert default.startswith("#!version:1.0.0.1") and "${line1.user}" in default
+    assert "{% for line in lines %}" in advanced
+    assert api.get("/api/v1/templates/samples/nokia-3310/mac.cfg").status_code == 404
+    missing = api.get("/api/v1/templates/samples/yealink-t46s/nope.cfg")
+    assert missing.status_code == 404 and "mac.cfg" in missing.json()["errors"]["file"]
+
+
+@pytest.mark.parametrize(
+    ("vendor", "model", "file", "source", "found"),
+    [
+        ("yealink", None, "mac.cfg", "#!version:1.0.0.1\nx = ${line1.usr}\n", "'line1.user'"),
+        ("yealink", None, "mac.cfg", "#!version:1.0.0.1\nx = ${line1.user\n", "line 2"),
+        ("yealink", None, "mac.cfg", "account.1.user_name = ${line1.user}\n", "#!version"),
+        ("yealink", None, "mac.cfg", "#!version:1.0.0.1\njust words\n", "name = value"),
+        ("polycom", "polycom-vvx400", "user.cfg", "<notpolycom/>", "root element"),
+        ("polycom", "polycom-vvx400", "user.cfg", "<PHONE_CONFIG><a></PHONE_CONFIG>", "XML"),
+    ],
+)
+def test_lint_refuses_with_the_line_and_stores_nothing(
+    api: httpx.Client, vendor: str, model: str | None, file: str, source: str, found: str
+) -> None:
+    tenant, _ = tenant_with(api, 0)
+    refused = upload(api, tenant, source, vendor=vendor, model=model, file=file)
+    assert refused.status_code == 422, refused.text
+    assert found in str(refused.json()["errors"]), refused.json()
+    assert api.get("/api/v1/templates", params={"tenant": tenant["id"]}).json() == []
+
+
+def test_the_sandbox_refuses_an_escape(api: httpx.Client) -> None:
+    tenant, _ = tenant_with(api, 0)
+    escape = "#!version:1.0.0.1\nx = {{ ''.__class__.__mro__[1].__subclasses__() }}\n"
+    refused = upload(api, tenant, escape, engine="advanced")
+    assert refused.status_code == 422 and "source[0]" in refused.json()["errors"]
+    unknown = upload(api, tenant, "#!version:1.0.0.1\nx = {{ tenant.nope }}\n", engine="advanced")
+    assert unknown.status_code == 422
+    targets = upload(api, tenant, sample(api), vendor="nokia")
+    assert targets.status_code == 422 and "vendor" in targets.json()["errors"]
+
+
+def test_override_default_preview_and_the_last_good_file(api: httpx.Client) -> None:
+    tenant, (mine, other) = tenant_with(api, 2)
+    marked = sample(api) + "custom.marker = override\n"
+    made = upload(api, tenant, marked)
+    assert made.status_code == 201, made.text
+    template = made.json()
+    settle(api, template["job"])
+
+    # The device's own override reaches that phone only.
+    patched = api.patch(f"/api/v1/devices/{mine}", json={"template": template["id"]})
+    assert patched.status_code == 200 and patched.json()["template"] == template["id"]
+    assert b"custom.marker = override" in fetch(tenant, mine)
+    assert b"custom.marker" not in fetch(tenant, other)
+
+    # Preview: the same bytes as fetched, and what another template would give.
+    preview = api.get(f"/api/v1/devices/{other}/preview/{other}.cfg").json()
+    assert preview["body"].encode() == fetch(tenant, other) and preview["template"] is None
+    assert preview["variables"]["device.mac"] == other
+    trial = api.get(
+        f"/api/v1/devices/{other}/preview/{other}.cfg", params={"template": template["id"]}
+    ).json()
+    assert "custom.marker = override" in trial["body"] and trial["template"] == template["id"]
+
+    # A tenant default (advanced engine) reaches the rest, through a job.
+    advanced = sample(api, engine="advanced") + "custom.marker = {{ device.name }}-default\n"
+    default = upload(api, tenant, advanced, engine="advanced", default=True)
+    assert default.status_code == 201, default.text
+    settle(api, default.json()["job"])
+    assert b"custom.marker = -default" in fetch(tenant, other)
+    assert b"custom.marker = override" in fetch(tenant, mine)  # its own still wins
+
+    # A render that fails for one device: that phone keeps its last good file.
+    failing = (sample(api, engine="advanced")
+               + "{% if device.name == 'boom' %}{{ 1 // 0 }}{% endif %}\n")  # fmt: skip
+    changed = api.put(f"/api/v1/templates/{default.json()['id']}", json={"source": failing})
+    assert changed.status_code == 200, changed.text
+    settle(api, changed.json()["job"])
+    good = fetch(tenant, other)
+    assert api.patch(f"/api/v1/devices/{other}", json={"name": "boom"}).status_code == 200
+    deadline = time.monotonic() + 10
+    while (view := api.get(f"/api/v1/devices/{other}").json())["render_error"] is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert "division" in view["render_error"].lower() or "zero" in view["render_error"].lower()
+    assert fetch(tenant, other) == good
+    assert api.patch(f"/api/v1/devices/{other}", json={"name": "fine"}).status_code == 200
+    assert api.get(f"/api/v1/devices/{other}").json()["render_error"] is None
+    assert b"## provedge device configuration: fine" in fetch(tenant, other)
+
+    # Deleting the override's template sends the device back to the tenant's choice.
+    gone = api.delete(f"/api/v1/templates/{template['id']}")
+    assert gone.status_code == 200
+    settle(api, gone.json())
+    assert api.get(f"/api/v1/devices/{mine}").json()["template"] is None
+    body = fetch(tenant, mine)
+    assert b"custom.marker = override" not in body
+    assert (
+        api.get(f"/api/v1/devices/{mine}/preview/{mine}.cfg").json()["template"]
+        == (default.json()["id"])
+    )
+
+
+def test_template_names_are_unique_per_tenant(api: httpx.Client) -> None:
+    tenant, _ = tenant_with(api, 0)
+    first = upload(api, tenant, sample(api), name="mine")
+    assert first.status_code == 201
+    again = upload(api, tenant, sample(api), name="mine")
+    assert again.status_code == 409 and "name" in again.json()["errors"]
+    other, _ = tenant_with(api, 0)
+    assert upload(api, other, sample(api), name="mine").status_code == 201
