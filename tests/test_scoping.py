@@ -132,7 +132,7 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
             "file": "mac.cfg",
             "source": "#!version:1.0.0.1\n",
         },
-    ),  # fmt: skip
+    ),
     ("GET", "/api/v1/templates/{id}"): lambda w: Request(f"/api/v1/templates/{w.template}"),
     ("PUT", "/api/v1/templates/{id}"): lambda w: Request(
         f"/api/v1/templates/{w.template}", body={"name": "renamed"}
