@@ -10,7 +10,13 @@ Order of the checks, and why:
    account that matches user and realm; an unknown user is checked against a made-up
    HA1, so it costs the same, and gets the same 401 as a wrong password: the registrar
    never tells an account that exists from one that does not. Each failure counts for
-   the firewall (reasons ``unknown_user`` and ``digest``).
+   the firewall (reasons ``unknown_user`` and ``digest``). So does the challenge of a
+   REGISTER without credentials that names no account at all (``unknown_user``, the
+   401 unchanged): an enumeration scan (svwar) never sends credentials, and would
+   otherwise never be banned. A known user's first REGISTER never counts (every phone
+   sends one). The cost, as with Asterisk's ``unidentified_request_count``: a scanner
+   that brings an address to one failure short of the threshold learns from the next
+   name whether it exists, at the price of that address's ban.
 3. Only then ``enabled`` (403) and the access rules against the source address (403, a
    failure ``access_denied``): after the password, so neither tells a guesser anything.
 4. Bindings: ``Contact: *`` with ``Expires: 0`` removes all; each Contact's expiry (its
@@ -106,6 +112,8 @@ class Registrar:
         """The account the credentials prove, or None and the response to send."""
         credentials = msg.authorization
         if credentials is None or credentials.scheme.lower() != "digest":
+            if not records:  # the same 401, but an enumeration scan sends no credentials
+                self.failure(source[0], "unknown_user")
             realm = str(records[0]["realm"]) if records else self.directory.realm_of(domain)
             return None, self._challenge(msg, realm)
         params = credentials.params
