@@ -345,6 +345,7 @@ class Control:
             if conn.execute("SELECT 1 FROM tenants WHERE name = ?", (body.name,)).fetchone():
                 raise conflict("name", "a tenant with this name exists")
             fields = body.model_dump()
+            fields["vars"] = orjson.dumps(fields["vars"]).decode()
             cur = conn.execute(
                 f"INSERT INTO tenants ({', '.join(fields)}, url_key)"
                 f" VALUES ({', '.join('?' * len(fields))}, ?)",
@@ -358,6 +359,8 @@ class Control:
         """Publishes the tenant's common files now; its devices are recompiled by a job
         (``job`` in the answer, None when there was nothing to recompile)."""
         changes = patch.model_dump(exclude_none=True)
+        if "vars" in changes:
+            changes["vars"] = orjson.dumps(changes["vars"]).decode()
         job_id = None
         with self.db.transaction() as conn:
             tenant = self._tenant_row(conn, ref, "tenant")
@@ -410,6 +413,7 @@ class Control:
         }
         view["provisioning_url"] = loading.provisioning_url(self.edge_url, row["url_key"])
         view["pnp"] = bool(row["pnp"])
+        view["vars"] = orjson.loads(row["vars"])
         return view
 
     # ---- devices -------------------------------------------------------------------------
@@ -420,9 +424,10 @@ class Control:
             if conn.execute("SELECT 1 FROM devices WHERE mac = ?", (body.mac,)).fetchone():
                 raise conflict("mac", "this MAC is already provisioned")
             check_hotdesk(MODELS[body.model], body.hotdesk_pin, "hotdesk_pin")
+            _check_vars(tenant, body.vars)
             conn.execute(
                 "INSERT INTO devices (mac, tenant_id, model, name, admin_password, background_url,"
-                " hotdesk_pin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " hotdesk_pin, vars) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     body.mac,
                     tenant["id"],
@@ -431,6 +436,7 @@ class Control:
                     admin_password,
                     body.background_url,
                     body.hotdesk_pin,
+                    orjson.dumps(body.vars).decode(),
                 ),
             )
         self.publishing.step(macs=[body.mac])
@@ -511,6 +517,12 @@ class Control:
                 changes.get("hotdesk_pin", row["hotdesk_pin"]),
                 "hotdesk_pin" if "hotdesk_pin" in changes else "model",
             )
+            if "vars" in changes:
+                tenant_row = conn.execute(
+                    "SELECT vars FROM tenants WHERE id = ?", (row["tenant_id"],)
+                ).fetchone()
+                _check_vars(tenant_row, changes["vars"])
+                changes["vars"] = orjson.dumps(changes["vars"]).decode()
             if "template" in changes:  # 0: back to the tenant's choice
                 chosen = changes.pop("template") or None
                 if chosen is not None:
@@ -705,6 +717,7 @@ class Control:
             "provisioning_url": loading.provisioning_url(self.edge_url, row["url_key"]),
             "files": [name for name, _ in device_files(model, row["mac"])],
             "published": row["published_rev"] >= row["rev"],
+            "vars": orjson.loads(row["vars"]),
             "template": row["template_id"],
             "render_error": row["render_error"] or None,
             "created_at": row["created_at"],
@@ -1213,3 +1226,12 @@ class Control:
 
 
 __all__ = ["Control", "ServiceError", "find_tenant"]
+
+
+def _check_vars(tenant: sqlite3.Row, values: dict[str, str]) -> None:
+    """A device sets values only for the custom variables its tenant declares."""
+    declared = orjson.loads(tenant["vars"])
+    unknown = [name for name in values if name not in declared]
+    if unknown:
+        raise ServiceError(422, {f"vars.{name}": "not a variable its tenant declares"
+                                 for name in unknown})  # fmt: skip

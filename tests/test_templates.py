@@ -177,3 +177,26 @@ def test_template_names_are_unique_per_tenant(api: httpx.Client) -> None:
     assert again.status_code == 409 and "name" in again.json()["errors"]
     other, _ = tenant_with(api, 0)
     assert upload(api, other, sample(api), name="mine").status_code == 201
+
+
+def test_custom_variables_of_the_tenant_and_the_device_reach_the_phone(
+    api: httpx.Client,
+) -> None:
+    tenant, (plain, own) = tenant_with(api, 2)
+    declared = api.patch(f"/api/v1/tenants/{tenant['id']}", json={"vars": {"site": "HQ"}})
+    assert declared.status_code == 200 and declared.json()["vars"] == {"site": "HQ"}
+    settle(api, declared.json()["job"])
+    set_own = api.patch(f"/api/v1/devices/{own}", json={"vars": {"site": "Branch 7"}})
+    assert set_own.status_code == 200 and set_own.json()["vars"] == {"site": "Branch 7"}
+    undeclared = api.patch(f"/api/v1/devices/{own}", json={"vars": {"floor": "3"}})
+    assert undeclared.status_code == 422 and "vars.floor" in undeclared.json()["errors"]
+    bad_name = api.patch(f"/api/v1/tenants/{tenant['id']}", json={"vars": {"Bad Name": "x"}})
+    assert bad_name.status_code == 422
+
+    typo = upload(api, tenant, sample(api) + "custom.site = ${vars.sight}\n")
+    assert typo.status_code == 422 and "'vars.site'" in str(typo.json()["errors"])
+    made = upload(api, tenant, sample(api) + "custom.site = ${vars.site}\n", default=True)
+    assert made.status_code == 201, made.text
+    settle(api, made.json()["job"])
+    assert fetch(tenant, plain).rstrip().endswith(b"custom.site = HQ")
+    assert fetch(tenant, own).rstrip().endswith(b"custom.site = Branch 7")

@@ -106,6 +106,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+VarName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Vars = Annotated[
+    dict[VarName, Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]],
+    Field(max_length=50, description="custom template variables, `${vars.<name>}` in a "
+          "template (a device may give its own value to a name its tenant declares)"),
+]  # fmt: skip
+
+
 class TenantIn(_Strict):
     name: Annotated[Name, Field(examples=["acme"])]
     realm: Host
@@ -118,6 +126,7 @@ class TenantIn(_Strict):
     pnp: Annotated[
         bool, Field(description="answer its phones' plug-and-play SUBSCRIBEs (the edge)")
     ] = True
+    vars: Vars = {}
 
 
 class TenantPatch(_Strict):
@@ -129,6 +138,7 @@ class TenantPatch(_Strict):
     ntp_server: Host | None = None
     language: Language | None = None
     pnp: bool | None = None
+    vars: Vars | None = None
 
 
 def _mac(value: str) -> str:
@@ -154,6 +164,7 @@ class DeviceIn(_Strict):
     name: Text = ""
     background_url: Url = ""
     hotdesk_pin: Annotated[str, Field(pattern=r"^([0-9]{4,8})?$")] = ""
+    vars: Vars = {}
 
     _check_mac = field_validator("mac")(_mac)
     _check_model = field_validator("model")(_model)
@@ -170,6 +181,7 @@ class DevicePatch(_Strict):
         Field(ge=0, le=2**62, description="a custom template of the tenant for this model "
               "(0: back to the tenant's choice)"),
     ] = None  # fmt: skip
+    vars: Vars | None = None
 
     @field_validator("model")
     @classmethod
@@ -716,6 +728,7 @@ class TenantOut(_Out):
     language: str
     provisioning_url: str
     pnp: bool
+    vars: dict[str, str]
     created_at: str
     job: Annotated[
         JobOut | None,
@@ -797,6 +810,7 @@ class DeviceOut(_Out):
     provisioning_url: str
     files: list[str]
     published: bool
+    vars: Annotated[dict[str, str], Field(description="its own values of its tenant's vars")]
     template: Annotated[int | None, Field(description="its own custom template, if any")]
     render_error: Annotated[
         str | None,

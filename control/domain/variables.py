@@ -26,6 +26,13 @@ class TenantData:
     ntp_server: str = "pool.ntp.org"
     language: str = "English"
     provisioning_url: str = ""
+    # custom variables (name, value), ``vars.<name>`` in templates; the names a tenant's
+    # templates may use
+    vars: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def var_names(self) -> frozenset[str]:
+        return frozenset(f"vars.{name}" for name, _ in self.vars)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,7 @@ class DeviceData:
     admin_password: str
     background_url: str = ""
     hotdesk_pin: str = ""
+    vars: tuple[tuple[str, str], ...] = ()  # its own values of names its tenant declares
     lines: tuple[LineData, ...] = field(default=())
     keys: tuple[KeyData, ...] = field(default=())
 
@@ -94,13 +102,19 @@ _DEVICE_ONLY = frozenset(
 )
 
 
-def known_names(model: Model, scope: str) -> frozenset[str]:
+def known_names(
+    model: Model, scope: str, var_names: frozenset[str] = frozenset()
+) -> frozenset[str]:
     """Names a template may use: common files see tenant, model and the tenant's timezone
-    and language in the vendor's notation (``tz.*``, ``lang.*``); device files see all."""
-    common = frozenset(
-        [f"tenant.{f}" for f in TENANT_FIELDS]
-        + [f"model.{f}" for f in (*MODEL_FIELDS, *model.params)]
-        + [*locale.tz_names(model.vendor.id), *locale.LANG_NAMES]
+    and language in the vendor's notation (``tz.*``, ``lang.*``), and the tenant's custom
+    ``vars.*``; device files see all."""
+    common = (
+        frozenset(
+            [f"tenant.{f}" for f in TENANT_FIELDS]
+            + [f"model.{f}" for f in (*MODEL_FIELDS, *model.params)]
+            + [*locale.tz_names(model.vendor.id), *locale.LANG_NAMES]
+        )
+        | var_names
     )
     return common | _DEVICE_ONLY if scope == "device" else common
 
@@ -124,6 +138,7 @@ def common_values(tenant: TenantData, model: Model) -> dict[str, str]:
         "model.common_file": common_files(model)[0][0],
     }
     values.update({f"model.{key}": value for key, value in model.params.items()})
+    values.update({f"vars.{name}": value for name, value in tenant.vars})
     values.update(locale.tz_values(vendor.id, tenant.timezone, vendor.true, vendor.false))
     values.update(locale.lang_values(vendor.id, tenant.language))
     return values
@@ -144,6 +159,8 @@ def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
             "device.hotdesk_enabled": vendor_bool(device.model.vendor, bool(device.hotdesk_pin)),
         }
     )
+    declared = {name for name, _ in tenant.vars}
+    values.update({f"vars.{n}": value for n, value in device.vars if n in declared})
     for index in range(MAX_LINES):
         line = device.lines[index] if index < len(device.lines) else None
         values.update(_line_values(index + 1, line, device.model.vendor))

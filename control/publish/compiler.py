@@ -36,10 +36,13 @@ class Compiler:
         self.templates_dir = templates_dir
         self._plans: dict[tuple[Any, ...], Any] = {}
 
-    def plan(self, vendor_file: VendorFile, model: Model, custom: Custom | None = None) -> Any:
+    def plan(
+        self, vendor_file: VendorFile, model: Model, custom: Custom | None = None,
+        var_names: frozenset[str] = frozenset(),
+    ) -> Any:  # fmt: skip
         """The compiled template (``render(values) -> bytes``); TemplateError for a custom
-        source that does not compile."""
-        known = known_names(model, vendor_file.scope)
+        source that does not compile. ``var_names``: the tenant's ``vars.*``."""
+        known = known_names(model, vendor_file.scope, var_names if custom else frozenset())
         if custom is None:
             cache_key: tuple[Any, ...] = (vendor_file.template, vendor_file.escape, known)
         else:
@@ -69,7 +72,8 @@ class Compiler:
             values = common_values(tenant, device.model)
         else:
             values = device_values(tenant, device)
-        return bytes(self.plan(vendor_file, device.model, custom).render(values))
+        plan = self.plan(vendor_file, device.model, custom, tenant.var_names)
+        return bytes(plan.render(values))
 
     def device_files(
         self, url_key: str, tenant: TenantData, device: DeviceData, choose: Chooser | None = None
@@ -78,7 +82,9 @@ class Compiler:
         return {
             store.blob_key(url_key, name): store.encode_blob(
                 vfile.content_type,
-                self.plan(vfile, device.model, choose(vfile) if choose else None).render(values),
+                self.plan(
+                    vfile, device.model, choose(vfile) if choose else None, tenant.var_names
+                ).render(values),
             )
             for name, vfile in device_files(device.model, device.mac)
         }
@@ -95,7 +101,7 @@ class Compiler:
                 key = store.blob_key(url_key, name)
                 if key not in files:  # shared names (cfg.xml, 000000000000.cfg) render alike
                     custom = choose(model, vfile) if choose else None
-                    body = self.plan(vfile, model, custom).render(values)
+                    body = self.plan(vfile, model, custom, tenant.var_names).render(values)
                     files[key] = store.encode_blob(vfile.content_type, body)
         return files
 

@@ -151,7 +151,7 @@ def lint(
             if vendor_file not in model.vendor.files:
                 continue
             try:
-                compiler.plan(vendor_file, model, trial)
+                compiler.plan(vendor_file, model, trial, tenant.var_names)
             except TemplateError as exc:
                 return [Problem(exc.message, exc.line, exc.column)]
             for lines in sorted({1, max(model.max_lines, 1)}):

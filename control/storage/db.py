@@ -83,6 +83,9 @@ _ADDED_COLUMNS = (
     ("devices", "template_id", "INTEGER REFERENCES templates(id) ON DELETE SET NULL"),
     # why its files could not be rendered at the last publish ('' : they were)
     ("devices", "render_error", "TEXT NOT NULL DEFAULT ''"),
+    # custom template variables: the tenant declares them, a device may set its own values
+    ("tenants", "vars", "TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars))"),
+    ("devices", "vars", "TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars))"),
 )
 
 

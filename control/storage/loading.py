@@ -55,6 +55,7 @@ def tenant_data(row: sqlite3.Row, edge_url: str) -> TenantData:
         ntp_server=row["ntp_server"],
         language=row["language"],
         provisioning_url=provisioning_url(edge_url, row["url_key"]),
+        vars=tuple(sorted(orjson.loads(row["vars"]).items())),
     )
 
 
@@ -96,6 +97,7 @@ def device_data(conn: sqlite3.Connection, row: sqlite3.Row) -> DeviceData:
         admin_password=row["admin_password"],
         background_url=row["background_url"],
         hotdesk_pin=row["hotdesk_pin"],
+        vars=tuple(sorted(orjson.loads(row["vars"]).items())),
         lines=lines,
         keys=tuple(
             KeyData(k["number"], k["label"]) for k in conn.execute(_KEYS_SQL, (row["mac"],))

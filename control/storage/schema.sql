@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS tenants (
     language      TEXT NOT NULL DEFAULT 'English',
     url_key       TEXT NOT NULL UNIQUE,  -- unguessable path segment of the provisioning URL
     pnp           INTEGER NOT NULL DEFAULT 1 CHECK (pnp IN (0, 1)),  -- answer PnP SUBSCRIBEs
+    vars          TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars)),  -- custom template vars
     rev           INTEGER NOT NULL DEFAULT 1,  -- as devices.rev, for the tenant's common files
     published_rev INTEGER NOT NULL DEFAULT 0,
     created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS devices (
     template_id    INTEGER REFERENCES templates(id) ON DELETE SET NULL,
     -- why its files could not be rendered at the last publish ('': they were)
     render_error   TEXT NOT NULL DEFAULT '',
+    vars           TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars)),  -- its own var values
     rev            INTEGER NOT NULL DEFAULT 1,  -- bumped by every change that alters its files
     published_rev  INTEGER NOT NULL DEFAULT 0,  -- rev last written to LMDB; lower = publish again
     created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
