@@ -383,6 +383,11 @@ class Control:
                     ).rowcount
                 if bumped:
                     job_id = jobs.enqueue(conn, RECOMPILE, tenant["id"])
+                    # What it was queued for, even if another job publishes some of it first
+                    conn.execute(
+                        "UPDATE jobs SET total = max(total, done + ?) WHERE id = ?",
+                        (bumped, job_id),
+                    )
         self.publishing.step(macs=[])
         self.jobs.wake()
         view = self.get_tenant(tenant["id"])

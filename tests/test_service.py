@@ -45,9 +45,9 @@ def spy_compiles(ctl: Control) -> list[str]:
     compiled: list[str] = []
     original = ctl.compiler.device_files
 
-    def spy(url_key, tenant_data, device):  # type: ignore[no-untyped-def]
+    def spy(url_key, tenant_data, device, *rest):  # type: ignore[no-untyped-def]
         compiled.append(device.mac)
-        return original(url_key, tenant_data, device)
+        return original(url_key, tenant_data, device, *rest)
 
     ctl.compiler.device_files = spy  # type: ignore[method-assign]
     return compiled
