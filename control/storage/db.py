@@ -79,6 +79,10 @@ _ADDED_COLUMNS = (
     ("tokens", "expires_at", "REAL"),
     ("tokens", "last_used_at", "TEXT"),
     ("tenants", "pnp", "INTEGER NOT NULL DEFAULT 1 CHECK (pnp IN (0, 1))"),
+    # schema.sql, "Ahead of LMDB"; rows already there read as ahead since unknown (NULL)
+    ("tenants", "ahead_since", "REAL"),
+    ("devices", "ahead_since", "REAL"),
+    ("accounts", "ahead_since", "REAL"),
 )
 
 
