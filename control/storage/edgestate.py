@@ -126,7 +126,7 @@ class EdgeStateReader:
 
     def binding_counts(self) -> dict[str, int]:
         """Current bindings by transport (``udp``, ``tcp``): one walk of the table, a
-        decode per binding (for ``/metrics``; about 1 µs each)."""
+        decode per binding (for ``/metrics``: about 2 µs each, 0.2 s for 100,000)."""
         counts = {"udp": 0, "tcp": 0}
         if not self._open():
             return counts

@@ -110,7 +110,11 @@ class SipContext:
         out = self._handle(msg, source, local, transport, multicast, flow)
         if msg.is_request:
             method = msg.method if msg.method in COUNTED_METHODS else "other"
-            status = next((int(data[8:11]) for data, _ in out if data[:8] == b"SIP/2.0 "), 0)
+            status = 0
+            for data, _ in out:
+                if data[:8] == b"SIP/2.0 ":  # the response (PnP may add a NOTIFY after it)
+                    status = int(data[8:11])
+                    break
             counts = self.counts
             counts[method, status] = counts.get((method, status), 0) + 1
         return out
