@@ -15,6 +15,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from edge.http.metrics import Meter, render
+from edge.sip.transport import SipContext
+from edge.sipparse import parse
 from tests.conftest import Provedge, start_provedge, stop_provedge, unique_name
 from tests.sipclient import Phone
 from tests.test_sip_endpoint import options
@@ -54,6 +57,21 @@ def until(scrape: Callable[[], Samples], done: Callable[[Samples], bool]) -> Sam
             break
         time.sleep(0.1)
     return found
+
+
+def test_sip_requests_are_counted_by_method_and_answer_and_summed() -> None:
+    workers = [Meter(), Meter()]
+    for meter, method in zip(workers, ("OPTIONS", "FOOBAR"), strict=True):
+        context = SipContext(counts=meter.sip)
+        for name in (method, "ACK"):
+            raw = options("units").replace(b"OPTIONS", name.encode())
+            context.handle(parse(raw), ("127.0.0.1", 5062), ("127.0.0.1", 5060), "udp")
+    found = samples(render([meter.snapshot() for meter in workers]).decode())
+    total = "provedge_edge_sip_requests_total"
+    assert value(found, total, method="OPTIONS", status="200") == 1
+    assert value(found, total, method="other", status="501") == 1  # an invented method
+    assert value(found, total, method="ACK", status="none") == 2  # never answered; summed
+    assert len([key for key in found if key[0] == total]) == 3
 
 
 def test_edge_metrics_sum_every_worker(server: Provedge) -> None:

@@ -165,7 +165,7 @@ class _Sums(Collector):
         for snap in self.snapshots:
             for status, vendor, n in snap["requests"]:
                 totals[(status, vendor)] = totals.get((status, vendor), 0) + n
-            for method, status, n in snap.get("sip", ()):
+            for method, status, n in snap["sip"]:
                 sip[(method, status)] = sip.get((method, status), 0) + n
             buckets = [a + b for a, b in zip(buckets, snap["buckets"], strict=True)]
             seconds += snap["seconds"]
