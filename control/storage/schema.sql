@@ -212,7 +212,7 @@ END;
 -- Ahead of LMDB: `ahead_since` (seconds since the epoch) is when a tenant, device or account
 -- row last went ahead of LMDB: its insert, or the first change of its files after it was
 -- published (`rev` passing `published_rev`); later changes before the publish keep it. The
--- publish lag (control/api/metrics.py) is measured from it. A new row gets it from the
+-- publish lag (control/publish/lag.py) is measured from it. A new row gets it from the
 -- column's default; a database made before the column gets it from the insert triggers
 -- (ALTER TABLE cannot add a default that is not a constant).
 CREATE TRIGGER IF NOT EXISTS tenants_ahead AFTER UPDATE OF rev ON tenants
