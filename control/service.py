@@ -414,7 +414,7 @@ class Control:
         view = {
             key: row[key]
             for key in row.keys()  # noqa: SIM118 - iterating a Row yields values, not keys
-            if key not in ("url_key", "rev", "published_rev")
+            if key not in ("url_key", "rev", "published_rev", "ahead_since")
         }
         view["provisioning_url"] = loading.provisioning_url(self.edge_url, row["url_key"])
         view["pnp"] = bool(row["pnp"])

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from control.api.schemas import DeviceIn
+from control.api.schemas import DeviceIn, TenantIn
 from control.publish.compiler import DEFAULT_TEMPLATES, Compiler
 from control.publish.pending import templates_fingerprint
 from control.publish.publisher import Publication
+from control.service import Control
 from control.wiring import build_control
+from tests.test_accounts import V1_ACCOUNTS
 from tests.test_service import EDGE, _blobs, _fleet
 
 CONTROL = Path(__file__).resolve().parent.parent / "control"
@@ -98,3 +101,96 @@ def test_the_shipped_shaping_modules_are_fingerprinted(tmp_path: Path) -> None:
     compiler = Compiler()
     assert templates_fingerprint(compiler, EDGE) == templates_fingerprint(compiler, EDGE)
     assert templates_fingerprint(compiler, EDGE) != templates_fingerprint(compiler, EDGE + "/x")
+
+
+# ---- the publish lag and generation (control/publish/lag.py, schema.sql "Ahead of LMDB") ----
+def _ahead_since(ctl: Control, mac: str) -> float:
+    row = ctl.db.query_one("SELECT ahead_since FROM devices WHERE mac = ?", (mac,))
+    assert row is not None and row["ahead_since"] is not None
+    return float(row["ahead_since"])
+
+
+def _lag(ctl: Control, kind: str) -> tuple[int, float]:
+    buckets, seconds = ctl.publishing.lag.snapshot()[kind]
+    return sum(buckets), seconds
+
+
+def test_the_lag_runs_from_the_first_change_not_yet_in_lmdb(tmp_path: Path) -> None:
+    ctl = build_control(tmp_path, EDGE)
+    try:
+        _, macs = _fleet(ctl)
+        # each device published twice (created, then its lines set), each account once
+        assert _lag(ctl, "device")[0] == 6 and _lag(ctl, "account")[0] == 3
+        inserted = _ahead_since(ctl, macs[0])
+        generation, _ = ctl.publisher.generation()
+        with ctl.db.transaction() as conn:  # a change of its files, after its publish
+            conn.execute("UPDATE devices SET rev = rev + 1 WHERE mac = ?", (macs[0],))
+        first = _ahead_since(ctl, macs[0])
+        assert first >= inserted
+        with ctl.db.transaction() as conn:  # a second one waits with the first: same time
+            conn.execute("UPDATE devices SET rev = rev + 1, name = 'x' WHERE mac = ?", (macs[0],))
+        assert _ahead_since(ctl, macs[0]) == first
+        count, seconds = _lag(ctl, "device")
+        assert ctl.publish_pending() == 1
+        after_count, after_seconds = _lag(ctl, "device")
+        new_generation, published_at = ctl.publisher.generation()
+        assert after_count == count + 1 and new_generation == generation + 1
+        # timed to the end of the transaction, which came after the generation's stamp
+        assert after_seconds - seconds >= published_at - first
+        assert ctl.db.query_one(
+            "SELECT published_rev = rev AS done FROM devices WHERE mac = ?", (macs[0],)
+        )["done"]  # fmt: skip
+    finally:
+        ctl.close()
+
+
+def test_a_change_made_during_a_publish_is_timed_from_before_its_snapshot(
+    tmp_path: Path,
+) -> None:
+    ctl = build_control(tmp_path, EDGE)
+    try:
+        _, macs = _fleet(ctl)
+        with ctl.db.transaction() as conn:
+            conn.execute("UPDATE devices SET rev = rev + 1 WHERE mac = ?", (macs[0],))
+        writing, release = threading.Event(), threading.Event()
+        real_publish = ctl.publisher.publish
+
+        def slow_publish(batch: Iterable[Publication]) -> None:
+            writing.set()
+            release.wait(10)
+            real_publish(batch)
+
+        ctl.publisher.publish = slow_publish  # type: ignore[method-assign]
+        started = time.time()
+        step = threading.Thread(target=ctl.publishing.step, kwargs={"macs": [macs[0]]})
+        step.start()
+        assert writing.wait(10)
+        with ctl.db.transaction() as conn:  # after the step's snapshot, before its marks
+            conn.execute("UPDATE devices SET rev = rev + 1, name = 'y' WHERE mac = ?", (macs[0],))
+        changed = time.time()
+        release.set()
+        step.join(10)
+        ctl.publisher.publish = real_publish  # type: ignore[method-assign]
+        row = ctl.db.query_one("SELECT * FROM devices WHERE mac = ?", (macs[0],))
+        assert row is not None and row["published_rev"] < row["rev"]  # still ahead
+        assert started <= row["ahead_since"] <= changed  # the snapshot's time: an upper bound
+    finally:
+        ctl.close()
+
+
+def test_a_database_from_before_the_column_times_new_rows(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "provedge.sqlite3")
+    conn.executescript(V1_ACCOUNTS)  # its tenants table gets the column by ALTER TABLE
+    conn.close()
+    ctl = build_control(tmp_path, EDGE)
+    try:
+        ctl.publish_pending()
+        old = ctl.db.query_one("SELECT ahead_since FROM tenants WHERE id = 1")
+        assert old is not None and old["ahead_since"] is None  # unknown: published, not timed
+        assert _lag(ctl, "tenant")[0] == 0
+        made = ctl.create_tenant(TenantIn(name="new", realm="n.example", sip_server="pbx.n"))
+        row = ctl.db.query_one("SELECT ahead_since FROM tenants WHERE id = ?", (made["id"],))
+        assert row is not None and row["ahead_since"] is not None  # the insert trigger's
+        assert _lag(ctl, "tenant")[0] == 1
+    finally:
+        ctl.close()

@@ -739,7 +739,7 @@ def create_app(
     ``max_body_bytes`` answer 413; failed authentications are limited by ``throttle`` (10 a
     minute per address unless given); tokens' last use is written every
     ``last_use_interval_s``. ``secure_cookie``: the console's cookie is Secure (TLS)."""
-    counted = ControlMetrics(ctl.db)
+    counted = ControlMetrics(ctl)
     gate = Gate(ctl.db, throttle or FailureThrottle(), LastUse(ctl.db, last_use_interval_s))
     routes: list[Route | Mount] = [
         Route(op.path, _endpoint(op, ctl, max_body_bytes, counted, gate), methods=[op.method])

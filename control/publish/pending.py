@@ -12,6 +12,9 @@ devices; a mass recompile is a job (control/jobs) that runs steps until nothing 
 so the lock is never held for longer than one batch. Crash anywhere and the marks are
 simply behind: the next step redoes the work, which is safe because publishing is
 idempotent.
+
+Each step observes the publish lag of what it wrote (control/publish/lag.py) once the
+LMDB transaction has ended.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import functools
 import hashlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from control.publish import custom
 from control.publish.compiler import Compiler
+from control.publish.lag import PublishLag
 from control.publish.publisher import Publication, Publisher
 from control.storage import loading
 from control.storage.db import Database
@@ -82,6 +87,11 @@ class Step:
     devices: list[tuple[str, int]] = field(default_factory=list)  # (mac, rev)
     accounts: list[tuple[int, int]] = field(default_factory=list)  # (id, rev)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (mac, what failed)
+    # kind -> ahead_since of each row published (schema.sql, "Ahead of LMDB")
+    ahead: dict[str, list[float | None]] = field(
+        default_factory=lambda: {"tenant": [], "device": [], "account": []}
+    )
+    read_at: float = 0.0  # when the step's snapshot was taken
 
     @property
     def empty(self) -> bool:
@@ -102,6 +112,7 @@ class Publishing:
         self.compiler = compiler
         self.edge_url = edge_url
         self._lock = threading.Lock()  # one step at a time: batches never interleave
+        self.lag = PublishLag()
 
     def step(
         self,
@@ -117,6 +128,9 @@ class Publishing:
             if not publications and not step.errors:
                 return step
             self.publisher.publish(publications)
+            published_at = time.time()  # the transaction has ended: the edge serves it
+            for kind, ahead in step.ahead.items():
+                self.lag.observe(kind, published_at, ahead)
             self._mark(step)
             return step
 
@@ -145,7 +159,7 @@ class Publishing:
     def _read(
         self, macs: Sequence[str] | None, tenant_id: int | None, accounts: Sequence[int]
     ) -> tuple[Step, list[Publication]]:
-        step = Step()
+        step = Step(read_at=time.time())  # before the snapshot: no later write is in it
         publications: list[Publication] = []
         with self.db.read() as conn:  # one snapshot: a withdrawal and what follows it agree
             for row in conn.execute("SELECT id, owner FROM withdrawals ORDER BY id"):
@@ -172,6 +186,7 @@ class Publishing:
                 publications.append(Publication(f"tenant/{row['id']}", files))
                 publications.append(loading.pnp_tenant_publication(row))
                 step.tenants.append((row["id"], row["rev"]))
+                step.ahead["tenant"].append(row["ahead_since"])
             rows = _pending_rows(conn, _DEVICE_COLUMNS, "d.", "mac", macs, tenant_id)
             tenants = {
                 tid: loading.tenant_data(
@@ -197,22 +212,29 @@ class Publishing:
                 publications.append(Publication(f"device/{row['mac']}", files))
                 publications.append(loading.pnp_publication(row, self.edge_url))
                 step.devices.append((row["mac"], row["rev"]))
+                step.ahead["device"].append(row["ahead_since"])
             only = None if macs is None else accounts  # a request's own, or a batch
             for row in _pending_rows(conn, _ACCOUNT_COLUMNS, "a.", "id", only, tenant_id):
                 publications.append(loading.account_publication(row))
                 step.accounts.append((row["id"], row["rev"]))
+                step.ahead["account"].append(row["ahead_since"])
         return step, publications
 
     def _mark(self, step: Step) -> None:
+        # A row changed again since the snapshot stays ahead of LMDB; its next publish is
+        # timed from the snapshot, which that change came after (an upper bound).
+        marked = ("UPDATE {} SET published_rev = ?, ahead_since = CASE WHEN rev > ? THEN ?"
+                  " ELSE ahead_since END WHERE {} = ? AND published_rev < ?")  # fmt: skip
+        at = step.read_at
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM withdrawals WHERE id <= ?", (step.withdrawn,))
             conn.executemany(
-                "UPDATE tenants SET published_rev = ? WHERE id = ? AND published_rev < ?",
-                [(rev, tid, rev) for tid, rev in step.tenants],
+                marked.format("tenants", "id"),
+                [(rev, rev, at, tid, rev) for tid, rev in step.tenants],
             )
             conn.executemany(
-                "UPDATE devices SET published_rev = ? WHERE mac = ? AND published_rev < ?",
-                [(rev, mac, rev) for mac, rev in step.devices],
+                marked.format("devices", "mac"),
+                [(rev, rev, at, mac, rev) for mac, rev in step.devices],
             )
             failed = dict(step.errors)
             conn.executemany(
@@ -220,8 +242,8 @@ class Publishing:
                 [(failed.get(mac, ""), mac, failed.get(mac, "")) for mac, _ in step.devices],
             )
             conn.executemany(
-                "UPDATE accounts SET published_rev = ? WHERE id = ? AND published_rev < ?",
-                [(rev, aid, rev) for aid, rev in step.accounts],
+                marked.format("accounts", "id"),
+                [(rev, rev, at, aid, rev) for aid, rev in step.accounts],
             )
 
     def reconcile(self, fingerprint: str) -> None:

@@ -7,12 +7,17 @@ way, into the accounts sub-database; ``pnp/...`` its plug-and-play records
 (provedge/formats/firewall.py), each into its own sub-database.
 All owners of a batch go into one write transaction, so a reader sees either the old set
 or the new one, never half; files an owner no longer has are deleted in the same
-transaction. Publishing the same set twice changes nothing (idempotent), which is what
+transaction. Publishing the same set twice changes no file (idempotent), which is what
 makes redoing an interrupted publish after a restart safe.
+
+Every publish transaction also bumps the *publish generation* (provedge/formats/store.py,
+``META_DB``) and notes its time, in the same transaction: the number names the LMDB state
+the edge serves, and counts the publishes across restarts.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,6 +39,8 @@ class Publisher(Protocol):
 
     def owners(self) -> Iterator[str]: ...
 
+    def generation(self) -> tuple[int, float]: ...
+
     def close(self) -> None: ...
 
 
@@ -50,11 +57,22 @@ class LmdbPublisher:
             (firewall.OWNER, env.open_db(firewall.FIREWALL_DB)),
             (reboots.OWNER_PREFIX, env.open_db(reboots.REBOOTS_DB)),
         )
+        self._meta = env.open_db(store.META_DB)
 
     def publish(self, batch: Iterable[Publication]) -> None:
         with self._env.begin(write=True) as txn:
             for publication in batch:
                 self._replace(txn, publication)
+            generation, _ = store.decode_generation(txn.get(store.GENERATION_KEY, db=self._meta))
+            txn.put(
+                store.GENERATION_KEY, store.encode_generation(generation + 1, time.time()),
+                db=self._meta,
+            )  # fmt: skip
+
+    def generation(self) -> tuple[int, float]:
+        """The generation LMDB holds now, and when it was published."""
+        with self._env.begin(db=self._meta) as txn:
+            return store.decode_generation(txn.get(store.GENERATION_KEY))
 
     def _replace(self, txn: lmdb.Transaction, publication: Publication) -> None:
         owner_key = publication.owner.encode()

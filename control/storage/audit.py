@@ -12,7 +12,7 @@ triggers read it through SQL functions registered on the connection. Nothing set
 ``system`` (start-up reconciliation, tests calling the service directly).
 
 What is recorded is the row as JSON, before and after, without its bookkeeping columns
-(``rev``, ``published_rev``, ``last_used_at``: an update of only those is not a change
+(``rev``, ``published_rev``, ``ahead_since``, ``last_used_at``: an update of only those is not a change
 anyone made) and with its secret columns masked: ``"***"``, ``"*** (changed)"`` in the
 ``after`` of an update that changed it, ``""`` when the value is empty.
 
@@ -86,7 +86,7 @@ class Audited:
     object: str  # SQL over {row}: "'device/' || {row}.mac"
     tenant: str = "{row}.tenant_id"  # SQL over {row}: the tenant id, or NULL
     secrets: tuple[str, ...] = ()
-    bookkeeping: tuple[str, ...] = ("rev", "published_rev")
+    bookkeeping: tuple[str, ...] = ("rev", "published_rev", "ahead_since")
 
 
 def _parent_tenant(table: str, key: str, column: str) -> str:

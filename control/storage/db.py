@@ -86,6 +86,10 @@ _ADDED_COLUMNS = (
     # custom template variables: the tenant declares them, a device may set its own values
     ("tenants", "vars", "TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars))"),
     ("devices", "vars", "TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars))"),
+    # schema.sql, "Ahead of LMDB"; rows already there read as ahead since unknown (NULL)
+    ("tenants", "ahead_since", "REAL"),
+    ("devices", "ahead_since", "REAL"),
+    ("accounts", "ahead_since", "REAL"),
 )
 
 

@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS tenants (
     vars          TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars)),  -- custom template vars
     rev           INTEGER NOT NULL DEFAULT 1,  -- as devices.rev, for the tenant's common files
     published_rev INTEGER NOT NULL DEFAULT 0,
+    ahead_since   REAL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),  -- see "Ahead of LMDB"
     created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS devices (
     vars           TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars)),  -- its own var values
     rev            INTEGER NOT NULL DEFAULT 1,  -- bumped by every change that alters its files
     published_rev  INTEGER NOT NULL DEFAULT 0,  -- rev last written to LMDB; lower = publish again
+    ahead_since    REAL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),  -- see "Ahead of LMDB"
     created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS devices_tenant ON devices(tenant_id);
@@ -66,6 +68,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     secondary_number TEXT NOT NULL DEFAULT '',
     rev              INTEGER NOT NULL DEFAULT 1,  -- as devices.rev, for its registrar record
     published_rev    INTEGER NOT NULL DEFAULT 0,
+    ahead_since      REAL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),  -- "Ahead of LMDB"
     created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
     CHECK ((auth_method = 'ip') = (ip IS NOT NULL)),
     UNIQUE (tenant_id, username)
@@ -210,6 +213,34 @@ CREATE TRIGGER IF NOT EXISTS accounts_withdraw AFTER DELETE ON accounts BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS tenants_withdraw AFTER DELETE ON tenants BEGIN
     INSERT INTO withdrawals (owner) VALUES ('tenant/' || old.id);
+END;
+
+-- Ahead of LMDB: `ahead_since` (seconds since the epoch) is when a tenant, device or account
+-- row last went ahead of LMDB: its insert, or the first change of its files after it was
+-- published (`rev` passing `published_rev`); later changes before the publish keep it. The
+-- publish lag (control/publish/lag.py) is measured from it. A new row gets it from the
+-- column's default; a database made before the column gets it from the insert triggers
+-- (ALTER TABLE cannot add a default that is not a constant).
+CREATE TRIGGER IF NOT EXISTS tenants_ahead AFTER UPDATE OF rev ON tenants
+WHEN OLD.published_rev >= OLD.rev AND NEW.published_rev < NEW.rev BEGIN
+    UPDATE tenants SET ahead_since = (julianday('now') - 2440587.5) * 86400.0 WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS tenants_ahead_new AFTER INSERT ON tenants WHEN NEW.ahead_since IS NULL BEGIN
+    UPDATE tenants SET ahead_since = (julianday('now') - 2440587.5) * 86400.0 WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS devices_ahead AFTER UPDATE OF rev ON devices
+WHEN OLD.published_rev >= OLD.rev AND NEW.published_rev < NEW.rev BEGIN
+    UPDATE devices SET ahead_since = (julianday('now') - 2440587.5) * 86400.0 WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS devices_ahead_new AFTER INSERT ON devices WHEN NEW.ahead_since IS NULL BEGIN
+    UPDATE devices SET ahead_since = (julianday('now') - 2440587.5) * 86400.0 WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS accounts_ahead AFTER UPDATE OF rev ON accounts
+WHEN OLD.published_rev >= OLD.rev AND NEW.published_rev < NEW.rev BEGIN
+    UPDATE accounts SET ahead_since = (julianday('now') - 2440587.5) * 86400.0 WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS accounts_ahead_new AFTER INSERT ON accounts WHEN NEW.ahead_since IS NULL BEGIN
+    UPDATE accounts SET ahead_since = (julianday('now') - 2440587.5) * 86400.0 WHERE rowid = NEW.rowid;
 END;
 
 -- Long work (mass recompile, later bulk import and reboot waves), run by control/jobs.

@@ -112,7 +112,9 @@ class EdgeApp:
                 if registrar is not None:
                     registrar.store.start()
                     stack.callback(registrar.store.stop)  # its last changes go at shutdown
-                context = SipContext(firewall, plug, registrar, self.flows, self.reboot)
+                context = SipContext(
+                    firewall, plug, registrar, self.flows, self.reboot, self.meter.sip
+                )
                 endpoint = await SipEndpoint.start(*self._sip, context, self._pnp_multicast)
                 stack.push_async_callback(endpoint.stop)
                 if self.reboot is not None:

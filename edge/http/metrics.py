@@ -10,14 +10,17 @@ worker's part is at most ``FLUSH_SECONDS`` old). The main process empties the fo
 start (``reset``), so counters start at zero with the edge, as Prometheus expects.
 prometheus-client renders the sums (the text exposition format).
 
-Metrics (all for ``/p/`` requests; ``vendor`` from the User-Agent, ``other`` when none
-matches):
+Metrics (HTTP ones for ``/p/`` requests; ``vendor`` from the User-Agent, ``other`` when
+none matches):
 
 - ``provedge_edge_http_requests_total{status, vendor}``;
 - ``provedge_edge_http_request_duration_seconds`` (histogram; from the request reaching
   the app to its last ``send``, the server's own time not included);
 - ``provedge_edge_fetches_noted_total``, ``..._sent_total``, ``..._dropped_total``: the
   fetch accounting (edge/state/recorder.py);
+- ``provedge_edge_sip_requests_total{method, status}``: SIP requests by method and the
+  status they were answered with (``none``: no answer, as for an ACK); counted by the SIP
+  side into :attr:`Meter.sip`, a dict it shares (edge/sip/transport.py, ``counts``);
 - ``provedge_edge_workers``: the workers whose counts the answer sums.
 """
 
@@ -62,6 +65,8 @@ class Meter:
 
     def __init__(self, folder: Path | None = None) -> None:
         self.requests: dict[tuple[int, str], int] = {}
+        # (method, status; 0: no answer) -> SIP requests, incremented by SipContext.handle
+        self.sip: dict[tuple[str, int], int] = {}
         self.buckets = [0] * (len(BUCKETS) + 1)  # the last one: above every bound
         self.seconds = 0.0
         self.folder = folder
@@ -88,6 +93,7 @@ class Meter:
     def snapshot(self) -> dict[str, Any]:
         return {
             "requests": [[status, vendor, n] for (status, vendor), n in self.requests.items()],
+            "sip": [[method, status, n] for (method, status), n in self.sip.items()],
             "buckets": self.buckets,
             "seconds": self.seconds,
             "extra": self.stats() if self.stats is not None else {},
@@ -155,9 +161,12 @@ class _Sums(Collector):
         buckets = [0] * (len(BUCKETS) + 1)
         seconds = 0.0
         extra: dict[str, int] = {}
+        sip: dict[tuple[str, int], int] = {}
         for snap in self.snapshots:
             for status, vendor, n in snap["requests"]:
                 totals[(status, vendor)] = totals.get((status, vendor), 0) + n
+            for method, status, n in snap["sip"]:
+                sip[(method, status)] = sip.get((method, status), 0) + n
             buckets = [a + b for a, b in zip(buckets, snap["buckets"], strict=True)]
             seconds += snap["seconds"]
             for name, n in snap["extra"].items():
@@ -180,6 +189,14 @@ class _Sums(Collector):
                 f"provedge_edge_fetches_{name}", f"fetch records {name} (edge state)",
                 value=extra.get(name, 0),
             )  # fmt: skip
+        sip_requests = CounterMetricFamily(
+            "provedge_edge_sip_requests",
+            "SIP requests by method and the status answered (none: no answer)",
+            labels=["method", "status"],
+        )
+        for (method, status), n in sorted(sip.items()):
+            sip_requests.add_metric([method, str(status) if status else "none"], n)
+        yield sip_requests
         yield GaugeMetricFamily(
             "provedge_edge_workers", "worker processes summed", value=len(self.snapshots)
         )

@@ -15,6 +15,12 @@ not even a parse (UDP: silence; TCP: the connection is closed). Malformed reques
 
 TCP connections are counted, capped and timed out by the worker's flow table
 (edge/sip/flows.py); a CRLF keep-alive ping on a flow gets its CRLF pong (RFC 5626).
+
+Every request that reaches :meth:`SipContext.handle` is counted by method and the status
+of the response it got (0: none, as for an ACK) in ``SipContext.counts``, a plain dict
+the worker's meter renders at scrape time (edge/http/metrics.py). Methods outside
+``COUNTED_METHODS`` count as ``other``, so a scanner's invented methods cannot grow the
+labels.
 """
 
 from __future__ import annotations
@@ -63,6 +69,9 @@ NOT_SERVED = {
     **dict.fromkeys(("INVITE", "MESSAGE", "REFER", "PUBLISH", "REGISTER"), 405),
 }
 
+# Methods counted by name in the SIP metrics; any other counts as "other".
+COUNTED_METHODS = frozenset(("ACK", *ALLOWED_METHODS, *NOT_SERVED))
+
 
 class FirewallLike(Protocol):
     def banned(self, host: str) -> bool: ...
@@ -89,13 +98,31 @@ class SipContext:
     registrar: Registrar | None = None
     flows: FlowTable = field(default_factory=FlowTable)  # the TCP connections' caps
     reboot: RebootSender | None = None
+    # (method, status of the response; 0: none) -> requests: the worker's meter renders it
+    counts: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def handle(
         self, msg: Message, source: tuple[str, int], local: tuple[str, int], transport: str,
         multicast: bool = False, flow: SipStream | None = None,
     ) -> list[tuple[bytes, tuple[str, int]]]:  # fmt: skip
         """What to send, and where, for one parsed message (``flow``: the TCP connection
-        it came on)."""
+        it came on); a request is counted with the status it was answered."""
+        out = self._handle(msg, source, local, transport, multicast, flow)
+        if msg.is_request:
+            method = msg.method if msg.method in COUNTED_METHODS else "other"
+            status = 0
+            for data, _ in out:
+                if data[:8] == b"SIP/2.0 ":  # the response (PnP may add a NOTIFY after it)
+                    status = int(data[8:11])
+                    break
+            counts = self.counts
+            counts[method, status] = counts.get((method, status), 0) + 1
+        return out
+
+    def _handle(
+        self, msg: Message, source: tuple[str, int], local: tuple[str, int], transport: str,
+        multicast: bool, flow: SipStream | None,
+    ) -> list[tuple[bytes, tuple[str, int]]]:  # fmt: skip
         if not msg.is_request:
             reboot = self.reboot
             if reboot is not None:

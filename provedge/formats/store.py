@@ -22,11 +22,16 @@ from provedge.private import FILE_MODE, private_dir, tighten_files
 
 BLOBS_DB = b"blobs"  # {tenant_key}/{file name, lowercased} -> blob
 INDEX_DB = b"index"  # device/{mac} or tenant/{id} -> keys it published (orjson list)
+# b"generation" -> u64 generation | f64 at: bumped by every publish transaction, with its
+# time (seconds since the epoch); a reader sees the number of the state it reads.
+META_DB = b"meta"
+GENERATION_KEY = b"generation"
 MAP_SIZE = 1 << 34  # 16 GiB of address space; LMDB grows the file only as data arrives
 MAX_DBS = 16
 
 _MAGIC = b"PE1"
 _HEADER = struct.Struct("<3sHH")
+_GENERATION = struct.Struct("<Qd")
 
 
 def open_env(data_dir: str | Path, readonly: bool = False) -> lmdb.Environment:
@@ -79,3 +84,15 @@ def decode_blob(raw: bytes | memoryview) -> Blob:
     return Blob(
         bytes(raw[start:etag_end]), bytes(raw[etag_end:body_start]), bytes(raw[body_start:])
     )
+
+
+def encode_generation(generation: int, at: float) -> bytes:
+    return _GENERATION.pack(generation, at)
+
+
+def decode_generation(raw: bytes | memoryview | None) -> tuple[int, float]:
+    """(generation, time of its publish); (0, 0.0) before the first publish."""
+    if raw is None:
+        return 0, 0.0
+    generation, at = _GENERATION.unpack(bytes(raw))
+    return int(generation), float(at)
