@@ -264,3 +264,59 @@ def test_an_end_user_sees_only_its_devices_and_changes_only_its_labels(ctl: Cont
         f"/console/me/{their_mac}", data={"csrf": csrf, "position": "1", "label": "x"}
     )
     assert refused.status_code == 404
+
+
+def test_the_firewall_panel_sets_thresholds_bans_and_lifts(ctl: Control) -> None:
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    page = web.get("/console/firewall")
+    assert page.status_code == 200 and "Failures that ban an address" in page.text
+    saved = web.post(
+        "/console/firewall",
+        data={"csrf": csrf, "max_failures": "7", "window_s": "30", "ban_s": "120",
+              "trusted": "10.0.0.0/8\n192.0.2.0/24"},
+    )  # fmt: skip
+    assert saved.status_code == 303, saved.text
+    settings = ctl.firewall.settings(None)
+    assert (settings["max_failures"], settings["window_s"], settings["ban_s"]) == (7, 30, 120)
+    assert settings["trusted"] == ["10.0.0.0/8", "192.0.2.0/24"]
+    bad = web.post("/console/firewall", data={"csrf": csrf, "trusted": "10.0.0.0/99"})
+    assert bad.status_code == 422 and "trusted[0]" in bad.text
+    assert ctl.firewall.settings(None)["trusted"] == ["10.0.0.0/8", "192.0.2.0/24"]
+    assert (
+        web.post("/console/bans", data={"csrf": csrf, "address": "203.0.113.9"}).status_code == 303
+    )
+    listed = web.get("/console/firewall").text
+    assert "203.0.113.9" in listed and "Lift the ban of 203.0.113.9" in listed
+    lifted = web.post("/console/bans/lift", data={"csrf": csrf, "address": "203.0.113.9"})
+    assert lifted.status_code == 303
+    assert all(ban["address"] != "203.0.113.9" for ban in ctl.firewall.list())
+
+
+def test_a_tenant_admin_sees_registrations_but_not_the_firewall(ctl: Control) -> None:
+    mine = tenant(ctl)
+    web = client(ctl)
+    log_in(web, create_token(ctl.db, "tenant_admin", int(str(mine["id"]))))
+    page = web.get("/console/registrations")
+    assert page.status_code == 200 and "No phone is registered." in page.text
+    assert web.get("/console/firewall").status_code == 403
+    assert "/console/firewall" not in page.text  # not offered in the menu either
+
+
+def test_a_device_reboot_from_its_page_queues_the_job_and_shows_its_results(
+    ctl: Control,
+) -> None:
+    mine = tenant(ctl)
+    mac = unique_mac()
+    ctl.create_device(DeviceIn(tenant=mine["id"], mac=mac, model="yealink-t46s"))
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    assert "Reboot or re-sync" in web.get(f"/console/devices/{mac}").text
+    sent = web.post(f"/console/devices/{mac}/reboot", data={"csrf": csrf, "mode": "reboot"})
+    assert sent.status_code == 303
+    job_path = sent.headers["location"].split("?")[0]
+    assert job_path.startswith("/console/jobs/")
+    job = web.get(job_path)
+    assert job.status_code == 200 and "Per device" in job.text and mac in job.text
+    bad = web.post(f"/console/devices/{mac}/reboot", data={"csrf": csrf, "mode": "explode"})
+    assert bad.status_code == 422

@@ -66,7 +66,14 @@ async def job(request: Request, session: Session, ctl: Control) -> Response:
     found = await run_in_threadpool(
         ctl.get_job, numeric_id(request, "job"), session.principal.scope
     )
-    return render(request, "job.html", session, job=found, done=query_value(request, "done"))
+    results = None
+    if found["kind"] == "reboot":
+        page_of = await run_in_threadpool(
+            ctl.job_results, found["id"], session.principal.scope, None, 1000, None
+        )
+        results = page_of["items"]
+    return render(request, "job.html", session, job=found, results=results,
+                  done=query_value(request, "done"))  # fmt: skip
 
 
 async def job_progress(request: Request, session: Session, ctl: Control) -> Response:
