@@ -218,3 +218,38 @@ def test_tenant_change_shows_its_recompile_job(page: Any, provedge: Provedge, sh
     check_panel(page, shots, "jobs")
     page.goto("/console/tenants")
     check_panel(page, shots, "tenants")
+
+
+@pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (sip-tester) is not installed")
+def test_registered_clients_firewall_and_a_reboot(
+    page: Any, provedge: Provedge, shots: Path
+) -> None:
+    from tests.test_reboot import device_with_line
+    from tests.test_registrar import PASSWORD
+    from tests.test_sipp import sipp
+
+    with api(provedge) as client:
+        tenant, account, mac = device_with_line(client)
+        banned = client.post("/api/v1/bans", json={"address": "198.51.100.77"})
+        assert banned.status_code == 201, banned.text
+    done = sipp(provedge.sip_port, "register_once.xml", user=account["username"],
+                password=PASSWORD, domain=tenant["sip_server"])  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:]
+    log_in(page, provedge.token)
+    page.goto(f"/console/registrations?tenant={tenant['id']}")
+    sync_api.expect(page.get_by_role("cell", name="sipp-registrar-test")).to_be_visible()
+    check_panel(page, shots, "registrations")
+
+    page.goto("/console/firewall")
+    check_panel(page, shots, "firewall")
+    page.get_by_role("button", name="Lift the ban of 198.51.100.77").click()
+    page.wait_for_url("**/console/firewall**")
+    sync_api.expect(page.get_by_role("status")).to_contain_text("lifted")
+    assert "198.51.100.77" not in page.locator("table").inner_text()
+
+    page.goto(f"/console/devices/{mac}")
+    page.get_by_label("Through the phone's SIP registration").select_option("reboot")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url("**/console/jobs/**")
+    sync_api.expect(page.get_by_role("cell", name=mac)).to_be_visible()
+    check_panel(page, shots, "reboot-job")
