@@ -96,16 +96,19 @@ bench: install
 PHONES  ?= 1000
 SHAPE   ?= storm
 WORKERS ?= 1
+SIP ?= 0
 loadtest: install
-	$(BIN)/python -m loadtest.run --phones $(PHONES) --shape $(SHAPE) --workers $(WORKERS)
+	$(BIN)/python -m loadtest.run --phones $(PHONES) --shape $(SHAPE) --workers $(WORKERS) \
+		$(if $(filter 1 yes on,$(SIP)),--sip)
 
 # The asyncio storm driver (loadtest/storm.py) instead of locust: PHONES phones boot
 # within WINDOW seconds, a new connection per file; JSON report and PNG plot in
-# loadtest/results/storm-driver-PHONES.{json,png}.
+# loadtest/results/storm-driver-PHONES.{json,png}. SIP=1: each phone then registers
+# (REGISTER, 401, REGISTER with its digest, 200), a step of its own in the report.
 WINDOW ?= 10
 storm: install
 	$(BIN)/python -m loadtest.run --phones $(PHONES) --driver --window $(WINDOW) \
-		--workers $(WORKERS)
+		--workers $(WORKERS) $(if $(filter 1 yes on,$(SIP)),--sip)
 
 # The registrar's throughput (loadtest/register.py; docs/performance.md, "Registrar
 # throughput"): provedge with one edge worker pinned to one core (taskset), ACCOUNTS

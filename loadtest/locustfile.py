@@ -9,6 +9,11 @@ Requests are named ``<vendor> <n>`` (the n-th file of that vendor's chain) so th
 shows each step. After a boot the phone waits ``LOADTEST_RESYNC`` seconds and re-syncs
 (the same chain, now conditional).
 
+With ``LOADTEST_SIP`` (the edge's SIP ``HOST:PORT``, loopback only) a phone registers
+after its files the way it does after a boot: REGISTER, the 401 challenge, REGISTER with
+its digest credentials, 200, over UDP from a socket of its own. Locust reports it as its
+own request type, ``SIP`` ``REGISTER`` (the time from the first REGISTER to the 200).
+
 The shape comes from ``LOADTEST_SHAPE`` (one LoadTestShape class is active, the others
 are abstract):
 
@@ -25,6 +30,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
+import time
 from collections import defaultdict
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +39,9 @@ from urllib.parse import urlsplit
 from locust import FastHttpUser, LoadTestShape, constant, task
 
 from loadtest import phones
+from loadtest.register import Phone as SipPhone
+
+SIP_TIMEOUT_S = 5.0
 
 SETTINGS = {
     "LOADTEST_PHONES": "loadtest/results/phones.csv",  # the phone list from the seed
@@ -41,6 +51,7 @@ SETTINGS = {
     "LOADTEST_WAVE": "0",  # phones per wave (0: a fifth of them)
     "LOADTEST_WAVE_EVERY": "4",  # seconds between waves
     "LOADTEST_RESYNC": "",  # seconds between re-syncs (default: steady 5, others 3600)
+    "LOADTEST_SIP": "",  # HOST:PORT of the edge's SIP: phones register after their files
 }
 
 
@@ -61,6 +72,17 @@ def load_phones(path: str) -> dict[str, list[dict[str, str]]]:
     return dict(by_vendor)
 
 
+def sip_target() -> tuple[str, int] | None:
+    text = setting("LOADTEST_SIP")
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    if not phones.is_loopback(host) or not port.isdigit():
+        raise SystemExit(f"LOADTEST_SIP {text!r}: a loopback HOST:PORT")
+    return host, int(port)
+
+
+SIP = sip_target()
 PHONES = load_phones(setting("LOADTEST_PHONES"))
 COUNT = sum(len(family) for family in PHONES.values())
 HOST = "{0.scheme}://{0.netloc}".format(urlsplit(next(iter(PHONES.values()))[0]["url"]))
@@ -102,6 +124,31 @@ class Phone(FastHttpUser):
                 else:
                     response.failure(f"{name}: HTTP {response.status_code}")
                     return  # a phone stops its boot at the first file it cannot get
+        if SIP is not None:
+            self.register(SIP)
+
+    def register(self, target: tuple[str, int]) -> None:
+        """The phone's REGISTER with its challenge, reported as request type SIP."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.settimeout(SIP_TIMEOUT_S)
+            sip = SipPhone(self.phone, 0, sock.getsockname(), "locust", 300)
+            began, error, length = time.perf_counter(), None, 0
+            try:
+                sock.sendto(sip.request(False), target)
+                answer = sock.recv(65535)
+                if answer[8:11] == b"401" and sip.take_challenge(answer, "MD5"):
+                    sock.sendto(sip.request(True), target)
+                    answer = sock.recv(65535)
+                length = len(answer)
+                if answer[8:11] != b"200":
+                    error = RuntimeError(answer.split(b"\r\n", 1)[0].decode(errors="replace"))
+            except OSError as exc:  # a timeout included
+                error = exc
+            self.environment.events.request.fire(
+                request_type="SIP", name="REGISTER", response_length=length, exception=error,
+                response_time=(time.perf_counter() - began) * 1000, context={},
+            )  # fmt: skip
 
 
 def _family(vendor: str) -> type[Phone]:

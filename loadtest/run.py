@@ -93,13 +93,17 @@ def seeded_server(
 
 
 def run(
-    phones: int, shape: str, out: Path, settings: dict[str, str], timeout: float, workers: int
-) -> int:
-    """One headless locust run of ``shape``; locust's exit status."""
+    phones: int, shape: str, out: Path, settings: dict[str, str], timeout: float, workers: int,
+    sip: bool = False,
+) -> int:  # fmt: skip
+    """One headless locust run of ``shape``; locust's exit status. ``sip``: the phones
+    register after their files (request type SIP)."""
     prefix = out / f"{shape}-{phones}"
-    with seeded(phones, out, timeout, workers) as phone_list:
+    with seeded_server(phones, out, timeout, workers, sip=sip) as (server, phone_list):
         env = {**os.environ, **settings, "LOADTEST_PHONES": str(phone_list),
                "LOADTEST_SHAPE": shape, "PYTHONPATH": str(ROOT)}  # fmt: skip
+        if sip:
+            env["LOADTEST_SIP"] = f"127.0.0.1:{server.sip_port}"
         locust = subprocess.run(
             [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
              "--only-summary", "--csv", str(prefix), "--html", f"{prefix}.html",
@@ -111,15 +115,19 @@ def run(
 
 
 def storm(
-    phones: int, out: Path, window: float, timeout: float, workers: int, extra: list[str]
-) -> int:
-    """One run of the storm driver (loadtest/storm.py); its exit status."""
+    phones: int, out: Path, window: float, timeout: float, workers: int, extra: list[str],
+    sip: bool = False,
+) -> int:  # fmt: skip
+    """One run of the storm driver (loadtest/storm.py); its exit status. ``sip``: each
+    phone also registers (the edge's SIP on)."""
     from loadtest import storm as driver
 
-    prefix = out / f"storm-driver-{phones}"
-    with seeded(phones, out, timeout, workers) as phone_list:
+    prefix = out / (f"storm-driver-{phones}" + ("-sip" if sip else ""))
+    with seeded_server(phones, out, timeout, workers, sip=sip) as (server, phone_list):
         argv = ["--phones-csv", str(phone_list), "--window", str(window),
                 "--timeout", str(timeout), "--out", str(prefix), *extra]  # fmt: skip
+        if sip:
+            argv += ["--sip", f"127.0.0.1:{server.sip_port}"]
         status = driver.main(argv)
     print(f"reports: {prefix}.json, {prefix}.png")
     return status
@@ -188,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="storm driver: one connection per phone (default: a new connection per file)",
     )
+    parser.add_argument(
+        "--sip", action="store_true", help="each phone registers after its files (SIP on)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="reports folder")
     parser.add_argument("--window", help="seconds in which every phone boots")
     parser.add_argument("--duration", help="seconds the locust run lasts")
@@ -215,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.driver:
         extra = ["--keep-alive"] if args.keep_alive else []
         window = float(args.window or 10)
-        return storm(args.phones, args.out, window, args.timeout, args.workers, extra)
-    return run(args.phones, args.shape, args.out, given, args.timeout, args.workers)
+        return storm(args.phones, args.out, window, args.timeout, args.workers, extra, args.sip)
+    return run(args.phones, args.shape, args.out, given, args.timeout, args.workers, args.sip)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@ n-th file of a chain) and into a one-second bin of the timeline. Bounded: at mos
 (``--timeout``) after which whatever still runs is cancelled and counted as an error of
 kind ``deadline``. Loopback only (the phone list is refused otherwise).
 
+With ``--sip HOST:PORT`` each phone then registers as it does after booting: REGISTER,
+the 401 challenge, REGISTER with its digest credentials, 200 (over UDP, one socket shared
+by all phones, answers matched by Call-ID; 5 s per answer, no retransmission on
+loopback). That step is ``register`` in the report, and any other answer or a timeout is
+an error of kind ``sip <status>`` or ``sip timeout``.
+
 It writes ``<out>.json`` (phones/s, requests/s, errors by kind, p50/p90/p99/p99.9 and max
 per step in ms, the timeline) and ``<out>.png`` (requests/s and p50/p99 latency over time).
 
@@ -20,6 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import secrets
 import sys
 import time
 from collections import Counter
@@ -31,6 +39,10 @@ from urllib.parse import urlsplit
 from hdrh.histogram import HdrHistogram
 
 from loadtest import phones
+from loadtest.register import Phone as SipPhone
+
+SIP_TIMEOUT_S = 5.0
+_CALL_ID = re.compile(rb"\r\nCall-ID: ([^\r]*)")
 
 MAX_US = 60_000_000  # the histograms' range: 1 µs to 60 s, 3 significant digits
 PERCENTILES = (50, 90, 99, 99.9)
@@ -40,14 +52,45 @@ def _histogram() -> HdrHistogram:
     return HdrHistogram(1, MAX_US, 3)
 
 
+class SipLeg(asyncio.DatagramProtocol):
+    """The storm's one UDP socket for REGISTERs: answers go to the phone whose Call-ID
+    they carry."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.waiting: dict[bytes, asyncio.Future[bytes]] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        found = _CALL_ID.search(data)
+        future = self.waiting.pop(found.group(1), None) if found else None
+        if future is not None and not future.done():
+            future.set_result(data)
+
+    async def exchange(self, call_id: bytes, request: bytes, to: tuple[str, int]) -> bytes:
+        assert self.transport is not None
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[call_id] = future
+        self.transport.sendto(request, to)
+        try:
+            return await asyncio.wait_for(future, SIP_TIMEOUT_S)
+        finally:
+            self.waiting.pop(call_id, None)
+
+
 class Storm:
     def __init__(self, rows: list[dict[str, str]], window: float, concurrency: int,
-                 keep_alive: bool) -> None:  # fmt: skip
+                 keep_alive: bool, sip: tuple[str, int] | None = None) -> None:  # fmt: skip
         self.rows = rows
+        self.sip = sip
+        self.leg: SipLeg | None = None
+        self.run_id = secrets.token_hex(3)
         self.window = window
         self.keep_alive = keep_alive
         self.slots = asyncio.Semaphore(concurrency)
-        self.steps: dict[int, HdrHistogram] = {}
+        self.steps: dict[int | str, HdrHistogram] = {}
         self.bins: dict[int, HdrHistogram] = {}
         self.errors: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
@@ -55,6 +98,11 @@ class Storm:
         self.started = 0.0
 
     async def run(self, timeout: float) -> float:
+        if self.sip is not None:
+            _, leg = await asyncio.get_running_loop().create_datagram_endpoint(
+                SipLeg, local_addr=("127.0.0.1", 0)
+            )
+            self.leg = leg
         self.started = time.monotonic()
         tasks = [asyncio.ensure_future(self.phone(i, row)) for i, row in enumerate(self.rows)]
         _done, pending = await asyncio.wait(tasks, timeout=timeout)
@@ -63,6 +111,8 @@ class Storm:
         if pending:
             self.errors["deadline"] += len(pending)
         await asyncio.gather(*pending, return_exceptions=True)
+        if self.leg is not None and self.leg.transport is not None:
+            self.leg.transport.close()
         return time.monotonic() - self.started
 
     async def phone(self, index: int, row: dict[str, str]) -> None:
@@ -89,6 +139,8 @@ class Storm:
                     if status != 200:
                         self.errors[f"http {status}"] += 1
                         return
+                if self.leg is not None and not await self.register(row):
+                    return
                 self.phones_done += 1
             except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 self.errors[type(exc).__name__] += 1
@@ -96,7 +148,29 @@ class Storm:
                 if connection is not None:
                     connection[1].close()
 
-    def _record(self, step: int, began: float) -> None:
+    async def register(self, row: dict[str, str]) -> bool:
+        """The phone's REGISTER with its challenge; False (and the error counted) when it
+        did not end in 200."""
+        assert self.leg is not None and self.sip is not None
+        local = self.leg.transport.get_extra_info("sockname") if self.leg.transport else ("", 0)
+        phone = SipPhone(row, 0, local[:2], self.run_id, 300)
+        call_id = phone.call_id.encode()
+        began = time.monotonic()
+        try:
+            answer = await self.leg.exchange(call_id, phone.request(False), self.sip)
+            if _status(answer) == 401 and phone.take_challenge(answer, "MD5"):
+                answer = await self.leg.exchange(call_id, phone.request(True), self.sip)
+        except TimeoutError:
+            self.errors["sip timeout"] += 1
+            return False
+        status = _status(answer)
+        self._record("register", began)
+        if status != 200:
+            self.errors[f"sip {status}"] += 1
+            return False
+        return True
+
+    def _record(self, step: int | str, began: float) -> None:
         now = time.monotonic()
         micros = min(max(int((now - began) * 1e6), 1), MAX_US)
         self.steps.setdefault(step, _histogram()).record_value(micros)
@@ -115,7 +189,10 @@ class Storm:
             "keep_alive": self.keep_alive,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "errors": dict(self.errors),
-            "steps_ms": {f"file {step}": _summary(h) for step, h in sorted(self.steps.items())},
+            "steps_ms": {
+                (f"file {step}" if isinstance(step, int) else str(step)): _summary(h)
+                for step, h in sorted(self.steps.items(), key=lambda item: str(item[0]))
+            },
             "timeline": [
                 {"t_s": t, "requests": h.get_total_count(), **_summary(h)}
                 for t, h in sorted(self.bins.items())
@@ -134,6 +211,13 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                    if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
     await reader.readexactly(length)
     return status
+
+
+def _status(answer: bytes) -> int:
+    try:
+        return int(answer[8:11])
+    except ValueError:
+        return 0
 
 
 def _summary(histogram: HdrHistogram) -> dict[str, float]:
@@ -173,10 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-alive", action="store_true", help="one connection per phone")
     parser.add_argument("--timeout", type=float, default=120.0, help="deadline of the storm (s)")
     parser.add_argument("--out", type=Path, required=True, help="report path, without suffix")
+    parser.add_argument("--sip", help="HOST:PORT of the edge's SIP: each phone registers too")
     args = parser.parse_args(argv)
+    sip = None
+    if args.sip:
+        host, _, port = args.sip.rpartition(":")
+        if not phones.is_loopback(host) or not port.isdigit():
+            parser.error("--sip takes a loopback HOST:PORT")
+        sip = (host, int(port))
     rows = phones.load(args.phones_csv)[: args.phones]
     runner: Callable[[Any], float] = _event_loop()
-    storm = Storm(rows, args.window, args.concurrency, args.keep_alive)
+    storm = Storm(rows, args.window, args.concurrency, args.keep_alive, sip)
     report = storm.report(runner(storm.run(args.timeout)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")

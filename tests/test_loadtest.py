@@ -31,6 +31,16 @@ def test_locust_run_against_a_real_provedge_has_no_failures(tmp_path: Path) -> N
     assert (tmp_path / f"{shape}-14.html").stat().st_size > 0
 
 
+def test_locust_phones_register_as_a_request_type_of_their_own(tmp_path: Path) -> None:
+    argv = ["--phones", "7", "--shape", "storm", "--out", str(tmp_path), "--window", "1",
+            "--duration", "3", "--timeout", "60", "--sip"]  # fmt: skip
+    assert main(argv) == 0
+    with (tmp_path / "storm-7_stats.csv").open() as text:
+        rows = {(row["Type"], row["Name"]): row for row in csv.DictReader(text)}
+    register = rows[("SIP", "REGISTER")]
+    assert int(register["Request Count"]) >= 7 and int(register["Failure Count"]) == 0
+
+
 def test_storm_driver_boots_every_phone_and_reports(tmp_path: Path) -> None:
     from loadtest import storm
     from loadtest.run import seeded
@@ -49,6 +59,30 @@ def test_storm_driver_boots_every_phone_and_reports(tmp_path: Path) -> None:
         0 < step["p50"] <= step["p99"] <= step["max"] for step in report["steps_ms"].values()
     )
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_storm_driver_registers_each_phone_after_its_files(tmp_path: Path) -> None:
+    from loadtest import storm
+    from loadtest.run import seeded_server
+
+    with seeded_server(14, tmp_path, timeout=60, sip=True) as (server, phone_list):
+        out = tmp_path / "storm-sip"
+        argv = ["--phones-csv", str(phone_list), "--window", "1", "--timeout", "30",
+                "--out", str(out), "--sip", f"127.0.0.1:{server.sip_port}"]  # fmt: skip
+        assert storm.main(argv) == 0
+        with server.api() as api:
+            deadline = time.monotonic() + 10  # bounded: the writer commits every 50 ms
+            while True:
+                listed = api.get("/api/v1/registrations", params={"tenant": "loadtest"}).json()
+                if len(listed["items"]) >= 14 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert (report["phones_done"], report["errors"]) == (14, {})
+    assert report["steps_ms"]["register"]["count"] == 14
+    assert len(listed["items"]) == 14  # every phone's binding, made by the storm
+    with pytest.raises(SystemExit):  # load goes to loopback only
+        storm.main(["--phones-csv", str(phone_list), "--out", str(out), "--sip", "192.0.2.1:5060"])
 
 
 @pytest.mark.parametrize(
