@@ -43,7 +43,7 @@ def test_a_second_change_while_queued_joins_the_same_job(tmp_path: Path) -> None
 def test_a_job_left_running_by_a_dead_process_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pending, "PUBLISH_BATCH", 1)
+    monkeypatch.setattr(pending, "JOB_BATCH", 1)
     ctl = build_control(tmp_path, EDGE)
     tenant, _ = _fleet(ctl)
     job = ctl.update_tenant(tenant["id"], TenantPatch(sip_port=5090))["job"]
@@ -62,7 +62,7 @@ def test_a_job_left_running_by_a_dead_process_resumes(
 
 
 def test_cancel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pending, "PUBLISH_BATCH", 1)
+    monkeypatch.setattr(pending, "JOB_BATCH", 1)
     ctl = build_control(tmp_path, EDGE)
     tenant, _ = _fleet(ctl)
     queued = ctl.update_tenant(tenant["id"], TenantPatch(sip_port=5071))["job"]

@@ -7,6 +7,7 @@ Default-engine template stays pure value insertion.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from control.domain import locale
@@ -107,7 +108,18 @@ def known_names(
 ) -> frozenset[str]:
     """Names a template may use: common files see tenant, model and the tenant's timezone
     and language in the vendor's notation (``tz.*``, ``lang.*``), and the tenant's custom
-    ``vars.*``; device files see all."""
+    ``vars.*``; device files see all. Cached: the compiler asks once per file rendered."""
+    key = (model.id, scope, var_names)
+    found = _KNOWN.get(key)
+    if found is None:
+        found = _KNOWN[key] = _known_names(model, scope, var_names)
+    return found
+
+
+_KNOWN: dict[tuple[str, str, frozenset[str]], frozenset[str]] = {}
+
+
+def _known_names(model: Model, scope: str, var_names: frozenset[str]) -> frozenset[str]:
     common = (
         frozenset(
             [f"tenant.{f}" for f in TENANT_FIELDS]
@@ -145,7 +157,7 @@ def common_values(tenant: TenantData, model: Model) -> dict[str, str]:
 
 
 def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
-    values = common_values(tenant, device.model)
+    values = dict(_common_of(tenant, device.model))
     values.update(
         {
             "device.mac": device.mac,
@@ -170,27 +182,48 @@ def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
     return values
 
 
+_COMMON: dict[tuple[TenantData, str], dict[str, str]] = {}
+
+
+def _common_of(tenant: TenantData, model: Model) -> dict[str, str]:
+    """common_values, kept for the last few (tenant, model) pairs: every phone of a
+    tenant's model shares them, and a recompile builds them for each phone."""
+    key = (tenant, model.id)
+    found = _COMMON.get(key)
+    if found is None:
+        if len(_COMMON) >= 256:
+            _COMMON.clear()
+        found = _COMMON[key] = common_values(tenant, model)
+    return found
+
+
 def vendor_bool(vendor: Vendor, flag: bool) -> str:
     return vendor.true if flag else vendor.false
 
 
 def _line_values(number: int, line: LineData | None, vendor: Vendor) -> dict[str, str]:
     """An unused slot renders disabled with empty values, so a removed line is cleared on the phone."""
-    prefix = f"line{number}."
     if line is None:
-        fields = dict.fromkeys(LINE_FIELDS, "")
-        fields.update(enabled=vendor.false, expires="0", expires_minutes="0")
-    else:
-        fields = {
-            "enabled": vendor.true if line.enabled else vendor.false,
-            "user": line.user,
-            "auth_user": line.auth_user,
-            "password": line.password,
-            "display_name": line.display_name,
-            "label": line.label,
-            "expires": str(line.expires),
-            # Grandstream counts registration expiry in minutes; round up, never 0.
-            "expires_minutes": str(max(1, -(-line.expires // 60))),
-            "blf": ",".join(line.blf),
-        }
+        return _unused_line(number, vendor.false)
+    prefix = f"line{number}."
+    fields = {
+        "enabled": vendor.true if line.enabled else vendor.false,
+        "user": line.user,
+        "auth_user": line.auth_user,
+        "password": line.password,
+        "display_name": line.display_name,
+        "label": line.label,
+        "expires": str(line.expires),
+        # Grandstream counts registration expiry in minutes; round up, never 0.
+        "expires_minutes": str(max(1, -(-line.expires // 60))),
+        "blf": ",".join(line.blf),
+    }
     return {prefix + key: value for key, value in fields.items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _unused_line(number: int, false: str) -> dict[str, str]:
+    """Returned as is to callers that only read it (device_values copies it in)."""
+    fields = dict.fromkeys(LINE_FIELDS, "")
+    fields.update(enabled=false, expires="0", expires_minutes="0")
+    return {f"line{number}.{key}": value for key, value in fields.items()}

@@ -20,6 +20,7 @@ with ``#!version:1.0.0.1``, text formats hold one ``name = value`` setting per l
 
 from __future__ import annotations
 
+import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -55,7 +56,12 @@ def from_row(row: Mapping[str, Any]) -> Custom:
 
 def file_name(vendor_file: VendorFile) -> str:
     """A vendor file's template name as shipped (``mac.cfg``)."""
-    return PurePosixPath(vendor_file.template).name
+    return _base_name(vendor_file.template)
+
+
+@functools.lru_cache(maxsize=256)
+def _base_name(template: str) -> str:
+    return PurePosixPath(template).name
 
 
 def vendor_files(vendor: str, file: str) -> list[VendorFile]:

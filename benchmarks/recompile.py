@@ -1,0 +1,92 @@
+"""Mass recompile after a tenant change: devices/s from SQLite into LMDB on one core.
+
+Run: .venv/bin/python benchmarks/recompile.py [DEVICES] [--profile]
+
+A fresh data directory, one tenant with two accounts on two extensions, DEVICES (100,000)
+phones, half Yealink T46S and half Polycom VVX 400, two lines each, imported and published
+first. Timed: a tenant change (its NTP server), which bumps every device and queues the
+``recompile`` job, then the job run to its end in this thread (the control plane's runner
+does the same in its own). With ``--profile`` the job runs under cProfile and the time is
+split into where it goes: SQLite reads of the devices and their lines, building the values,
+rendering the files, and the LMDB write transactions (docs/performance.md, "Mass
+recompile").
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from control.api.schemas import AccountIn, ExtensionIn, TenantIn, TenantPatch
+from control.domain.devicecsv import read_rows
+from control.wiring import build_control
+
+EDGE = "http://edge.example:8080"
+# (label, function names whose cumulative time is that part), measured inside the job
+PARTS = (
+    ("SQLite reads (devices, lines, keys)", ("device_data", "_pending_rows")),
+    ("values (the variable set)", ("device_values",)),
+    ("rendering (fastrender plans)", ("render",)),
+    ("LMDB write transactions", ("publish",)),
+)
+
+
+def build(ctl: object, devices: int) -> int:
+    tenant = ctl.create_tenant(TenantIn(name="r", realm="r.example", sip_server="pbx.r"))  # type: ignore[attr-defined]
+    for n in (1, 2):
+        ctl.create_account(AccountIn(tenant=tenant["id"], username=f"u{n}"))  # type: ignore[attr-defined]
+        ctl.create_extension(ExtensionIn(tenant=tenant["id"], number=f"10{n}", accounts=[f"u{n}"]))  # type: ignore[attr-defined]
+    models = ("yealink-t46s", "polycom-vvx400")
+    text = "mac,model,name,line1,line2\n" + "".join(
+        f"0015{n:08x},{models[n % 2]},Desk {n},101,102\n" for n in range(devices)
+    )
+    ctl.import_devices(tenant["id"], read_rows(text))  # type: ignore[attr-defined]
+    ctl.jobs.run_until_idle()  # type: ignore[attr-defined]
+    return int(tenant["id"])
+
+
+def main(devices: int, profile: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        ctl = build_control(Path(tmp), EDGE)
+        tenant = build(ctl, devices)
+        started = time.perf_counter()
+        job = ctl.update_tenant(tenant, TenantPatch(ntp_server="ntp2.r.example"))["job"]
+        profiler = cProfile.Profile() if profile else None
+        if profiler is not None:
+            profiler.enable()
+        ctl.jobs.run_until_idle()
+        if profiler is not None:
+            profiler.disable()
+        seconds = time.perf_counter() - started
+        done = ctl.get_job(job["id"])
+        assert done["state"] == "done" and done["errors"] == [], done
+        assert ctl.publishing.pending(tenant) == 0
+        print(f"{done['done']} devices and records recompiled and published in {seconds:.2f}s:"
+              f" {devices / seconds:,.0f} devices/s")  # fmt: skip
+        if profiler is not None:
+            _breakdown(profiler, seconds)
+        ctl.close()
+
+
+def _breakdown(profiler: cProfile.Profile, seconds: float) -> None:
+    stats = pstats.Stats(profiler)
+    by_name: dict[str, float] = {}
+    for (_file, _line, name), row in stats.stats.items():  # type: ignore[attr-defined]
+        by_name[name] = by_name.get(name, 0.0) + row[3]  # cumulative seconds
+    total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
+    print(f"profiled (cProfile slows it; shares are what count), {total:.2f}s of own time:")
+    for label, names in PARTS:
+        spent = sum(by_name.get(name, 0.0) for name in names)
+        print(f"  {label:40s} {spent:7.2f}s  {100 * spent / max(total, 1e-9):5.1f}%")
+    print(f"  (wall time of the run: {seconds:.2f}s)")
+    print("the functions with the most own time:")
+    stats.sort_stats("tottime").print_stats(12)
+
+
+if __name__ == "__main__":
+    count = int(next((a for a in sys.argv[1:] if a.isdigit()), "100000"))
+    main(count, "--profile" in sys.argv[1:])
