@@ -95,7 +95,13 @@ def _parent_tenant(table: str, key: str, column: str) -> str:
 
 AUDITED: tuple[Audited, ...] = (
     Audited("tenants", "'tenant/' || {row}.id", "{row}.id", secrets=("url_key",)),
-    Audited("devices", "'device/' || {row}.mac", secrets=("admin_password", "hotdesk_pin")),
+    Audited(
+        "devices",
+        "'device/' || {row}.mac",
+        secrets=("admin_password", "hotdesk_pin"),
+        # kept by triggers and the fetch mirror, not changes anyone made
+        bookkeeping=("rev", "published_rev", "line_count", "last_fetch_us", "provision_count"),
+    ),
     Audited(
         "device_lines",
         "'device/' || {row}.mac || '/line/' || {row}.position",

@@ -79,7 +79,17 @@ _ADDED_COLUMNS = (
     ("tokens", "expires_at", "REAL"),
     ("tokens", "last_used_at", "TEXT"),
     ("tenants", "pnp", "INTEGER NOT NULL DEFAULT 1 CHECK (pnp IN (0, 1))"),
+    ("devices", "line_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("devices", "last_fetch_us", "INTEGER NOT NULL DEFAULT 0"),
+    ("devices", "provision_count", "INTEGER NOT NULL DEFAULT 0"),
 )
+# What an added column holds for the rows it was added to, when not its default; the
+# fetch copies wait for control/fetchmirror.py's first refresh.
+_BACKFILLS = {
+    ("devices", "line_count"): (
+        "UPDATE devices SET line_count = (SELECT count(*) FROM device_lines l WHERE l.mac = devices.mac)"
+    ),
+}
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:
@@ -87,6 +97,8 @@ def _add_columns(conn: sqlite3.Connection) -> None:
         columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
         if columns and column not in columns:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            if (table, column) in _BACKFILLS:
+                conn.execute(_BACKFILLS[table, column])
 
 
 def _migrate_accounts(conn: sqlite3.Connection, schema: str) -> None:
