@@ -1,6 +1,6 @@
 """A million devices in one tenant, loaded in bulk, then listed: filter, search, sort, page.
 
-Run: .venv/bin/python benchmarks/devices_million.py [DEVICES] [--keep DIR] [--plans]
+Run: .venv/bin/python benchmarks/devices_million.py [DEVICES] [--keep DIR] [--plans] [--mirror]
 
 A fresh data directory in a temporary folder, one tenant. DEVICES
 (1,000,000) devices are written straight into SQLite in transactions of 100,000 rows, as
@@ -16,8 +16,11 @@ Then each query of :data:`QUERIES` is run 21 times through ``Control.list_device
 ``GET /api/v1/devices`` calls: the total, a page of 50 and its views, lines and keys and
 the edge state read for the page), the first page and, from its cursor, the second;
 printed: the median and the slowest, and the total. ``--plans`` prints SQLite's plan of
-each page query. ``--keep DIR`` loads into DIR and keeps it; run again with the same DIR,
-it only lists.
+each page and count. ``--mirror`` also writes a fetch record for every device into the
+edge state (as the edge's writer commits them) and times control/fetchmirror.py: the
+full refresh that copies them all, then an incremental one after 1% of the phones fetched
+again. ``--keep DIR`` loads into DIR and keeps it; run again with the same DIR, it only
+lists (and, with ``--mirror``, refreshes).
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from control.domain.catalog import MODELS
 from control.service import Control
 from control.storage import audit, bulk
 from control.wiring import build_control
+from edge.state.writer import commit
+from provedge.formats import edgestate
+from provedge.formats.edgestate import Fetch
 
 EDGE = "http://edge.example:8080"
 CHUNK = 100_000
@@ -166,7 +172,35 @@ def listing(ctl: Control, plans: bool) -> None:
           f" slowest median {max(medians) * 1000:.1f} ms")  # fmt: skip
 
 
-def main(count: int, keep: str | None, plans: bool) -> None:
+def _commit(ctl: Control, data: Path, fetches: dict[bytes, Fetch]) -> None:
+    """As the edge's writer commits fetches; LMDB wants one handle on an environment per
+    process, so the control plane's reader lets go first."""
+    ctl.edge_state.close()
+    env = edgestate.open_env(data)
+    commit(env, fetches)
+    env.close()
+
+
+def mirror(ctl: Control, data: Path) -> None:
+    macs = [r["mac"] for r in ctl.db.query("SELECT mac FROM devices ORDER BY mac")]
+    for start in range(0, len(macs), CHUNK):
+        _commit(ctl, data, {
+            mac.encode(): Fetch(n % 500 + 1, NOW_US - (n * 7_919) % (30 * DAY_US), bytes(16), b"x")
+            for n, mac in enumerate(macs[start : start + CHUNK], start)
+        })  # fmt: skip
+    started = time.perf_counter()
+    changed = ctl.fetch_mirror.refresh(full=True)
+    print(f"fetch copies: a full refresh of {len(macs):,} records in"
+          f" {time.perf_counter() - started:.1f} s ({changed:,} changed)")  # fmt: skip
+    again = {mac.encode(): Fetch(1, NOW_US + DAY_US, bytes(16), b"y") for mac in macs[::100]}
+    _commit(ctl, data, again)
+    started = time.perf_counter()
+    changed = ctl.fetch_mirror.refresh()
+    print(f"  then {len(again):,} phones fetched again: refreshed in"
+          f" {time.perf_counter() - started:.1f} s ({changed:,} changed)")  # fmt: skip
+
+
+def main(count: int, keep: str | None, plans: bool, with_mirror: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(keep or tmp)
         made_before = (data / "provedge.sqlite3").exists()
@@ -176,6 +210,8 @@ def main(count: int, keep: str | None, plans: bool) -> None:
             with ctl.db.transaction() as conn:  # as an import does when the table doubled
                 bulk.refresh_statistics(conn, "devices")
         listing(ctl, plans)
+        if with_mirror:
+            mirror(ctl, data)
         ctl.close()
 
 
@@ -183,4 +219,4 @@ if __name__ == "__main__":
     argv = sys.argv[1:]
     kept = argv[argv.index("--keep") + 1] if "--keep" in argv else None
     args = [a for a in argv if not a.startswith("--") and a != kept]
-    main(int(args[0]) if args else 1_000_000, kept, "--plans" in argv)
+    main(int(args[0]) if args else 1_000_000, kept, "--plans" in argv, "--mirror" in argv)

@@ -8,7 +8,7 @@
   range of the ``name COLLATE NOCASE`` index serves a prefix and nothing serves a substring
   short of a trigram table (a million names scanned is ~0.3 s, past the page budget);
 - its model's id or label contains ``q`` (ignoring case): the catalog is small, so this is
-  decided here and the query asks for ``model IN (...)``, a range of the model index.
+  decided here and the query asks for each such model, a range of the model index.
 
 Each sort key has an index within a tenant and one over all tenants, ending in the MAC
 that breaks ties (control/storage/schema.sql), so a page is a range of one index; the
@@ -108,9 +108,8 @@ def terms(q: str) -> list[Term]:
     prefix = mac_prefix(q)
     if prefix is not None:  # 'g' sorts after every hex digit
         found.append(Term("mac", "({d}mac >= ? AND {d}mac < ?)", (prefix, prefix + "g")))
-    models = matching_models(q)
-    if models:
-        found.append(Term("model", f"{{d}}model IN ({', '.join('?' * len(models))})", (*models,)))
+    # one term per model: within one model the model index is in MAC order
+    found += [Term("model", "{d}model = ?", (model,)) for model in matching_models(q)]
     found.append(
         Term("name", "({d}name >= ? COLLATE NOCASE AND {d}name < ? COLLATE NOCASE)", (q, q + _TOP))
     )
@@ -149,17 +148,24 @@ def _part(
     return part
 
 
+# The total of a filter without ``q``, from the counts the triggers keep
+_COUNTED = {"all": "devices", "assigned": "assigned", "unassigned": "devices - assigned"}
+
+
 def count(tenant_id: int | None, which: str, q: str) -> Where:
     """A SELECT of one row: how many devices each disjoint part of :func:`where` holds
-    (one column without ``q``), the MAC prefix, then the models outside it, then the
+    (without ``q``: one column, from ``device_counts``), the MAC prefix, then the models outside it, then the
     names outside both. Each part is a range of one index that holds every column its
     checks read (the MAC ends every index, the name index holds the model, each holds
     line_count), so a count never reads the table; SQLite's plan for the OR as a whole
     would scan the tenant."""
     matches = terms(q)
     if not matches:
-        found = _scope(tenant_id, which)
-        return Where(f"SELECT count(*) FROM devices d WHERE {found.text}", found.params)
+        return Where(
+            f"SELECT coalesce(sum({_COUNTED[which]}), 0) FROM device_counts"
+            " WHERE ? IS NULL OR tenant_id = ?",
+            [tenant_id, tenant_id],
+        )
     parts = [_part(tenant_id, which, matches, i) for i in range(len(matches))]
     return Where(
         "SELECT " + ", ".join(f"(SELECT count(*) FROM devices d WHERE {p.text})" for p in parts),
@@ -180,10 +186,12 @@ def page(
 ) -> Where:
     """``select`` (over ``devices d``) of one page: at most ``limit`` rows beyond
     ``after`` in the sort order. With ``q``, each non-empty part of :func:`count` gives
-    its own first ``limit`` rows and the page is the first ``limit`` of those: a part of
-    few devices (``counts``) by its own index then sorted, a larger one by walking the
-    sort's index and checking each row (dense enough that a page is found soon), since
-    SQLite, not knowing which, would pick the first for all of an OR."""
+    its own first ``limit`` rows and the page is the first ``limit`` of those: a part
+    whose own index is in the sort's order by that index; otherwise a part of few devices
+    (``counts``) by its own index then sorted, a larger one by walking the sort's index
+    and checking each row (dense enough that a page is found soon, unless its matches
+    cluster far along the sort's order). SQLite, not knowing which, would pick the first
+    for all of an OR."""
     matches = terms(q)
     ordering = order_by(sort, order)
     if not matches:
@@ -196,7 +204,7 @@ def page(
     for i, size in enumerate(counts):
         if not size:
             continue
-        indexed = size <= SPARSE or matches[i].column == sort
+        indexed = size <= SPARSE or _in_order(matches[i], sort)
         part = _part(tenant_id, which, matches, i, indexed)
         _add_after(part, sort, order, after)
         members.append(
@@ -210,6 +218,12 @@ def page(
     return Where(
         f"{select} WHERE d.rowid IN ({union}) ORDER BY {ordering} LIMIT ?", [*params, limit]
     )
+
+
+def _in_order(term: Term, sort: str) -> bool:
+    """Whether the term's own index yields its matches in the sort's order: a prefix of
+    the sort key itself, or one model (its index goes on by MAC)."""
+    return term.column == sort or (term.column == "model" and sort == "mac")
 
 
 def order_by(sort: str, order: str) -> str:

@@ -70,6 +70,15 @@ COMMIT;
 """
 
 
+# device_counts is kept by triggers from its creation on; what was there before is counted.
+_FILL_DEVICE_COUNTS = """
+BEGIN IMMEDIATE;
+INSERT INTO device_counts (tenant_id, devices, assigned)
+    SELECT tenant_id, count(*), sum(line_count > 0) FROM devices GROUP BY tenant_id;
+COMMIT;
+"""
+
+
 # Columns added to existing tables after their first release: (table, column, definition).
 # A database made before them gets them in place (ALTER TABLE ADD COLUMN keeps every row).
 _ADDED_COLUMNS = (
@@ -130,7 +139,12 @@ class Database:
         searchable = self._conn.execute(
             "SELECT 1 FROM sqlite_master WHERE name = 'accounts_words'"
         ).fetchone()
+        counted = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'device_counts'"
+        ).fetchone()
         self._conn.executescript(schema)
+        if not counted:  # new to this database: count the devices it has
+            self._conn.executescript(_FILL_DEVICE_COUNTS)
         if not searchable:  # search tables new to this database: index the accounts it has
             self._conn.executescript(_REBUILD_SEARCH)
         audit.install(self._conn)  # every write of this connection is recorded from here on

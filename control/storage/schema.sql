@@ -39,6 +39,30 @@ CREATE TABLE IF NOT EXISTS devices (
     provision_count INTEGER NOT NULL DEFAULT 0  -- fetches since provision_base
 );
 CREATE INDEX IF NOT EXISTS devices_tenant ON devices(tenant_id);
+-- Each tenant's devices and assigned devices (line_count > 0), kept by the triggers below:
+-- the list's total without a search is one row, not a count of a million index entries.
+-- db.py fills it once for a database made before it.
+CREATE TABLE IF NOT EXISTS device_counts (
+    tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+    devices   INTEGER NOT NULL DEFAULT 0,
+    assigned  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TRIGGER IF NOT EXISTS device_counts_insert AFTER INSERT ON devices BEGIN
+    INSERT INTO device_counts (tenant_id, devices, assigned) VALUES (new.tenant_id, 1, new.line_count > 0)
+    ON CONFLICT (tenant_id) DO UPDATE SET devices = devices + 1, assigned = assigned + (new.line_count > 0);
+END;
+CREATE TRIGGER IF NOT EXISTS device_counts_delete AFTER DELETE ON devices BEGIN
+    UPDATE device_counts SET devices = devices - 1, assigned = assigned - (old.line_count > 0)
+    WHERE tenant_id = old.tenant_id;
+END;
+CREATE TRIGGER IF NOT EXISTS device_counts_update AFTER UPDATE OF line_count, tenant_id ON devices
+WHEN (old.line_count > 0) IS NOT (new.line_count > 0) OR old.tenant_id IS NOT new.tenant_id BEGIN
+    UPDATE device_counts SET devices = devices - 1, assigned = assigned - (old.line_count > 0)
+    WHERE tenant_id = old.tenant_id;
+    INSERT INTO device_counts (tenant_id, devices, assigned) VALUES (new.tenant_id, 1, new.line_count > 0)
+    ON CONFLICT (tenant_id) DO UPDATE SET devices = devices + 1, assigned = assigned + (new.line_count > 0);
+END;
+
 -- The device list (control/devicelist.py): one index per sort key, within a tenant and
 -- over all tenants, each ending in the MAC that breaks ties, so that a keyset page is a
 -- range of one index. The MAC, model and name ones also hold what a count's checks read
