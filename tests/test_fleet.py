@@ -4,6 +4,7 @@ filter, the search, every sort with its cursor, the total, and the 422s."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -408,3 +409,26 @@ def test_the_http_list_and_export_take_the_same_query(ctl: Control) -> None:
             ).status_code
             == 422
         )
+
+
+def test_an_older_database_gets_its_line_counts_and_totals(tmp_path: Path) -> None:
+    ctl = build_control(tmp_path, EDGE)
+    tenant = _tenant(ctl)
+    ctl.import_devices(tenant, read_rows(SEARCHED))
+    ctl.close()
+    conn = sqlite3.connect(tmp_path / "provedge.sqlite3", isolation_level=None)
+    made = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE name LIKE 'devices_by_%'"
+        " OR name LIKE 'devices_all_by_%' OR name LIKE 'device_lines_count_%'"
+        " OR name LIKE 'device_counts_%'"
+    ).fetchall()
+    for kind, name in made:  # back to the schema before the list's columns and indexes
+        conn.execute(f"DROP {kind.upper()} {name}")
+    conn.execute("DROP TABLE device_counts")
+    conn.execute("ALTER TABLE devices DROP COLUMN line_count")
+    conn.close()
+    ctl = build_control(tmp_path, EDGE)
+    assert _walk(ctl, tenant, which="assigned") == (["0004f2000004", "0015651a0001"], 2)
+    assert _walk(ctl, tenant, which="unassigned")[1] == 3
+    assert ctl.list_devices(tenant)["total"] == 5
+    ctl.close()

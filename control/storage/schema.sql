@@ -34,9 +34,10 @@ CREATE TABLE IF NOT EXISTS devices (
     -- how many device_lines rows it has, kept by the triggers below (filter=assigned: > 0)
     line_count     INTEGER NOT NULL DEFAULT 0,
     -- copies of the edge state's fetch record for sorting the list, refreshed by
-    -- control/fetchmirror.py (seconds behind); the views read the edge state itself
-    last_fetch_us  INTEGER NOT NULL DEFAULT 0,  -- 0: never fetched
-    provision_count INTEGER NOT NULL DEFAULT 0  -- fetches since provision_base
+    -- control/fetchmirror.py (seconds behind); the views read the edge state itself:
+    -- the last fetch (0: never) and the fetches since provision_base
+    last_fetch_us  INTEGER NOT NULL DEFAULT 0,
+    provision_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS devices_tenant ON devices(tenant_id);
 -- Each tenant's devices and assigned devices (line_count > 0), kept by the triggers below:
@@ -67,21 +68,19 @@ END;
 -- over all tenants, each ending in the MAC that breaks ties, so that a keyset page is a
 -- range of one index. The MAC, model and name ones also hold what a count's checks read
 -- (line_count for the filter, the model for the name part of a search): a total is then
--- counted from the index alone.
+-- counted from the index alone. Without a search the total is device_counts' row.
 CREATE INDEX IF NOT EXISTS devices_by_mac ON devices(tenant_id, mac, line_count);
 CREATE INDEX IF NOT EXISTS devices_by_name ON devices(tenant_id, name COLLATE NOCASE, mac, model, line_count);
 CREATE INDEX IF NOT EXISTS devices_by_model ON devices(tenant_id, model, mac, line_count);
 CREATE INDEX IF NOT EXISTS devices_by_created_at ON devices(tenant_id, created_at, mac);
 CREATE INDEX IF NOT EXISTS devices_by_last_fetch ON devices(tenant_id, last_fetch_us, mac);
 CREATE INDEX IF NOT EXISTS devices_by_provision_count ON devices(tenant_id, provision_count, mac);
-CREATE INDEX IF NOT EXISTS devices_by_lines ON devices(tenant_id, line_count);
 CREATE INDEX IF NOT EXISTS devices_all_by_mac ON devices(mac, line_count);
 CREATE INDEX IF NOT EXISTS devices_all_by_name ON devices(name COLLATE NOCASE, mac, model, line_count);
 CREATE INDEX IF NOT EXISTS devices_all_by_model ON devices(model, mac, line_count);
 CREATE INDEX IF NOT EXISTS devices_all_by_created_at ON devices(created_at, mac);
 CREATE INDEX IF NOT EXISTS devices_all_by_last_fetch ON devices(last_fetch_us, mac);
 CREATE INDEX IF NOT EXISTS devices_all_by_provision_count ON devices(provision_count, mac);
-CREATE INDEX IF NOT EXISTS devices_all_by_lines ON devices(line_count);
 CREATE INDEX IF NOT EXISTS devices_unpublished ON devices(published_rev) WHERE published_rev < rev;
 
 -- A SIP device account. db.py migrates an older accounts table (schema version 1) to this
