@@ -6,15 +6,17 @@
   ``00-15-65`` and ``001565`` are the same prefix), a range of the MAC index;
 - its name starts with ``q``, ignoring ASCII case: a prefix, not a substring, because a
   range of the ``name COLLATE NOCASE`` index serves a prefix and nothing serves a substring
-  short of a trigram table (a million names scanned is ~0.3 s, past the page budget);
+  short of a trigram table (a scan of a million names for one is 0.4 s with every page
+  cached, eight times the page budget);
 - its model's id or label contains ``q`` (ignoring case): the catalog is small, so this is
   decided here and the query asks for each such model, a range of the model index.
 
 Each sort key has an index within a tenant and one over all tenants, ending in the MAC
 that breaks ties (control/storage/schema.sql), so a page is a range of one index; the
 cursor carries the sort, the order and the last row's (key, MAC). ``total`` counts the
-same devices without the cursor (:func:`count`). ``last_fetch_at`` and ``provision_count`` sort by copies
-of the edge state that control/fetchmirror.py refreshes (docs/architecture.md).
+same devices without the cursor (:func:`count`). ``last_fetch_at`` and ``provision_count``
+sort by copies of the edge state that control/fetchmirror.py refreshes
+(docs/architecture.md, "The device list").
 """
 
 from __future__ import annotations
@@ -153,12 +155,12 @@ _COUNTED = {"all": "devices", "assigned": "assigned", "unassigned": "devices - a
 
 
 def count(tenant_id: int | None, which: str, q: str) -> Where:
-    """A SELECT of one row: how many devices each disjoint part of :func:`where` holds
-    (without ``q``: one column, from ``device_counts``), the MAC prefix, then the models outside it, then the
-    names outside both. Each part is a range of one index that holds every column its
-    checks read (the MAC ends every index, the name index holds the model, each holds
-    line_count), so a count never reads the table; SQLite's plan for the OR as a whole
-    would scan the tenant."""
+    """A SELECT of one row: how many devices each disjoint part of :func:`where` holds,
+    the MAC prefix, then each model outside it, then the names outside those (without
+    ``q``: one column, from ``device_counts``). Each part is a range of one index that
+    holds every column its checks read (the MAC ends every index, the name index holds
+    the model, each holds line_count), so a count never reads the table; SQLite's plan
+    for the OR as a whole would scan the tenant."""
     matches = terms(q)
     if not matches:
         return Where(

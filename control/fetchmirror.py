@@ -49,6 +49,8 @@ class FetchMirror:
         latest = self._mark_us
         after = ""
         for _ in range(1 << 40):  # bounded by the table: each round moves ``after`` on
+            if self._stop.is_set():  # closing: the next start refreshes everything
+                return changed
             stamps, resume = self.edge_state.stamps(since, after, CHUNK)
             if stamps:
                 latest = max(latest, max(at for _, _, at in stamps))

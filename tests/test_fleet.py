@@ -23,6 +23,7 @@ from control.wiring import build_control
 from edge.state.writer import commit
 from provedge.formats import edgestate
 from provedge.formats.edgestate import Fetch
+from tests.test_edgestate_writer import poll
 from tests.test_service import EDGE
 
 GOOD = """mac,model,name,line1,line2
@@ -432,3 +433,24 @@ def test_an_older_database_gets_its_line_counts_and_totals(tmp_path: Path) -> No
     assert _walk(ctl, tenant, which="unassigned")[1] == 3
     assert ctl.list_devices(tenant)["total"] == 5
     ctl.close()
+
+
+def test_the_control_plane_refreshes_the_copies_on_its_own(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    ctl = build_control(data, EDGE)
+    tenant = _tenant(ctl)
+    ctl.import_devices(tenant, read_rows(SEARCHED))
+    ctl.close()
+    env = edgestate.open_env(data)
+    commit(env, {b"0015652b0003": Fetch(4, 1_000_000, bytes(16), b"a")})
+    env.close()
+    ctl = build_control(data, EDGE, run_jobs=True)  # as the server starts it
+    try:
+        first = poll(
+            lambda: ctl.list_devices(tenant, limit=1, sort="provision_count", order="desc"),
+            lambda page: _macs(page) == ["0015652b0003"],
+            "the copy of a fetch count",
+        )
+        assert first["items"][0]["provision_count"] == 4
+    finally:
+        ctl.close()  # stops the refresher with the job runners
