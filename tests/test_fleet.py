@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from control import devicelist
+from control import devicelist, reboots
 from control.api.app import create_app
 from control.api.auth import create_token
 from control.api.schemas import AccountIn, DeviceIn, ExtensionIn, TenantIn
+from control.devicelist import FILTERS
 from control.domain.devicecsv import read_rows
 from control.domain.errors import ServiceError
 from control.service import Control
@@ -454,3 +455,13 @@ def test_the_control_plane_refreshes_the_copies_on_its_own(tmp_path: Path) -> No
         assert first["items"][0]["provision_count"] == 4
     finally:
         ctl.close()  # stops the refresher with the job runners
+
+
+def test_a_reboot_request_selects_through_the_same_filter(ctl: Control) -> None:
+    tenant = _tenant(ctl)
+    ctl.import_devices(tenant, read_rows(SEARCHED))
+    with ctl.db.read() as conn:
+        picked = {which: reboots.select_macs(conn, tenant, None, which) for which in FILTERS}
+    for which, macs in picked.items():
+        assert macs == _walk(ctl, tenant, which=which)[0]
+    assert picked["assigned"] == ["0004f2000004", "0015651a0001"]
