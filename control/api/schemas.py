@@ -436,7 +436,7 @@ class DevicesQuery(_Strict):
     order: Literal["asc", "desc"] = "asc"
     limit: Annotated[int, Field(ge=1, le=1000, description="devices per page")] = 100
     cursor: Annotated[
-        str | None, Field(max_length=400, description="`next_cursor` of the previous page")
+        str | None, Field(max_length=1000, description="`next_cursor` of the previous page")
     ] = None
 
 
