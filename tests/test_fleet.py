@@ -465,3 +465,18 @@ def test_a_reboot_request_selects_through_the_same_filter(ctl: Control) -> None:
     for which, macs in picked.items():
         assert macs == _walk(ctl, tenant, which=which)[0]
     assert picked["assigned"] == ["0004f2000004", "0015651a0001"]
+
+
+def test_a_cursor_after_the_longest_name_is_taken(ctl: Control) -> None:
+    tenant = _tenant(ctl)
+    for n in (1, 2):
+        body = DeviceIn(tenant=tenant, mac=f"00156500000{n}", model="yealink-t46s", name="ü" * 128)
+        ctl.create_device(body)
+    token = create_token(ctl.db, "operator")
+    with TestClient(create_app(ctl)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        query = {"tenant": tenant, "sort": "name", "limit": 1}
+        first = client.get("/api/v1/devices", params=query).json()
+        rest = client.get("/api/v1/devices", params={**query, "cursor": first["next_cursor"]})
+        assert rest.status_code == 200, rest.text
+        assert _macs(first) + _macs(rest.json()) == ["001565000001", "001565000002"]
