@@ -470,7 +470,7 @@ def test_a_reboot_request_selects_through_the_same_filter(ctl: Control) -> None:
 def test_a_cursor_after_the_longest_name_is_taken(ctl: Control) -> None:
     tenant = _tenant(ctl)
     for n in (1, 2):
-        body = DeviceIn(tenant=tenant, mac=f"00156500000{n}", model="yealink-t46s", name="ü" * 128)
+        body = DeviceIn(tenant=tenant, mac=f"00156500000{n}", model="yealink-t46s", name="€" * 128)
         ctl.create_device(body)
     token = create_token(ctl.db, "operator")
     with TestClient(create_app(ctl)) as client:
