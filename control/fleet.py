@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from control import devicelist
 from control.domain.catalog import MODELS
 from control.domain.devicecsv import LINE_COLUMNS
-from control.domain.errors import ServiceError, invalid
+from control.domain.errors import ServiceError
 from control.domain.refs import check_text
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
@@ -25,18 +26,6 @@ CHUNK = 500  # bound parameters per query, within SQLite's limit
 MAX_ERRORS = 100
 SAMPLE = 100  # MACs of each outcome listed in an answer
 NAME_MAX = 128
-
-# The filters of the device list and the export: assigned = at least one line.
-FILTERS = {
-    "all": "",
-    "assigned": " AND EXISTS (SELECT 1 FROM device_lines fl WHERE fl.mac = d.mac)",
-    "unassigned": " AND NOT EXISTS (SELECT 1 FROM device_lines fl WHERE fl.mac = d.mac)",
-}
-
-
-def check_filter(which: str) -> None:
-    if which not in FILTERS:
-        raise invalid("filter", f"one of {', '.join(FILTERS)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,14 +259,14 @@ def known_macs(conn: sqlite3.Connection, macs: Sequence[str], scope: int | None)
 
 
 def export_rows(
-    conn: sqlite3.Connection, tenant_id: int, which: str
+    conn: sqlite3.Connection, tenant_id: int, which: str, q: str = ""
 ) -> tuple[list[sqlite3.Row], dict[str, list[str]]]:
-    """The devices of a tenant under a filter in MAC order, and their extension numbers."""
+    """The devices of a tenant under a filter and search (as the list's,
+    control/devicelist.py) in MAC order, and their extension numbers."""
+    found = devicelist.where(tenant_id, which, q)
     devices = conn.execute(
-        "SELECT d.mac, d.model, d.name FROM devices d WHERE d.tenant_id = ?"
-        + FILTERS[which]
-        + " ORDER BY d.mac",
-        (tenant_id,),
+        f"SELECT d.mac, d.model, d.name FROM devices d WHERE {found.text} ORDER BY d.mac",
+        found.params,
     ).fetchall()
     lines: dict[str, list[str]] = {}
     for r in conn.execute(

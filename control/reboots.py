@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from control import devicelist
 from control.domain.catalog import MODELS
 from control.domain.errors import invalid, not_found
 from control.jobs import store as jobs
@@ -33,7 +34,7 @@ from control.storage.edgestate import EdgeStateReader
 from provedge.formats import accounts, reboots
 
 REBOOT = "reboot"
-FILTERS = ("all", "assigned", "unassigned")
+FILTERS = tuple(devicelist.FILTERS)
 SETTLED = ("rebooted", "resynced", "not_registered", "rejected")
 UNTAKEN_S = 30.0  # a published target no edge worker spoke of by then: no edge has SIP
 STEP_WAIT_S = 0.2
@@ -66,10 +67,9 @@ def select_macs(
         return found
     if tenant_id is None:
         raise invalid("tenant", "required without macs")
-    lines = "EXISTS (SELECT 1 FROM device_lines dl WHERE dl.mac = d.mac)"
-    where = {"all": "1", "assigned": lines, "unassigned": f"NOT {lines}"}[filter_]
-    rows = conn.execute(
-        f"SELECT mac FROM devices d WHERE tenant_id = ? AND {where} ORDER BY mac LIMIT ?",
+    rows = conn.execute(  # the device list's filter (control/devicelist.py)
+        f"SELECT mac FROM devices d WHERE d.tenant_id = ?{devicelist.FILTERS[filter_]}"
+        " ORDER BY mac LIMIT ?",
         (tenant_id, MAX_TARGETS),
     )
     return [row["mac"] for row in rows]

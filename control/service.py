@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from control import accountbatch, fleet, reboots, registrations, search, selfservice
+from control import accountbatch, devicelist, fleet, reboots, registrations, search, selfservice
 from control import templates as custom_templates
 from control.accountbatch import ACCOUNT_DEFAULTS, account_params
 from control.api.schemas import (
@@ -40,6 +40,7 @@ from control.domain.errors import ServiceError, conflict, invalid, not_found
 from control.domain.hotdesk import check_hotdesk
 from control.domain.locale import language_for
 from control.domain.passwords import new_password
+from control.fetchmirror import FetchMirror
 from control.firewall import Firewall
 from control.jobs import store as jobs
 from control.jobs.kinds import RECOMPILE, Recompile
@@ -47,7 +48,7 @@ from control.jobs.runner import JobRunner
 from control.publish.compiler import Compiler
 from control.publish.pending import PUBLISH_BATCH, Publishing
 from control.publish.publisher import Publisher
-from control.storage import audit, loading
+from control.storage import audit, bulk, loading
 from control.storage.db import Database
 from control.storage.edgestate import EdgeStateReader, fetch_view
 from control.storage.tenants import find_tenant
@@ -197,19 +198,22 @@ def import_devices(
         job_id = None
         if not dry_run:
             macs = fleet.write_import(conn, tenant_id, plan, lambda: new_password(16))
+            if plan.created:  # the list's plans rely on statistics (control/devicelist.py)
+                bulk.refresh_statistics(conn, "devices")
             if macs and (always_job or len(macs) > PUBLISH_BATCH):
                 job_id, macs = jobs.enqueue(conn, RECOMPILE, tenant_id), []
     return {"tenant": tenant_id, "dry_run": dry_run, **plan.view()}, macs, job_id
 
 
 def export_devices(
-    db: Database, tenant: int | str, which: str = "all", scope: int | None = None
+    db: Database, tenant: int | str, which: str = "all", scope: int | None = None, q: str = ""
 ) -> str:
-    """CSV of a tenant's devices under a filter, as an import reads it; no passwords."""
-    fleet.check_filter(which)
+    """CSV of a tenant's devices under a filter and search, as an import reads it; no
+    passwords."""
+    devicelist.check(which)
     with db.read() as conn:
         tenant_id = int(find_tenant(conn, tenant, "tenant", scope)["id"])
-        devices, lines = fleet.export_rows(conn, tenant_id, which)
+        devices, lines = fleet.export_rows(conn, tenant_id, which, q)
     return devicecsv.write_rows(devices, lines)
 
 
@@ -331,10 +335,12 @@ class Control:
             db, {reboots.REBOOT: reboots.RebootJob(db, publisher, self.edge_state)}, "reboots"
         )
         self.firewall = Firewall(db, publisher, self.edge_state)
+        self.fetch_mirror = FetchMirror(db, self.edge_state)
 
     def close(self) -> None:
         self.jobs.stop()
         self.reboots.stop()
+        self.fetch_mirror.stop()
         self.db.close()
         self.publisher.close()
         self.edge_state.close()
@@ -457,31 +463,44 @@ class Control:
         tenant: int | str | None = None,
         scope: int | None = None,
         limit: int = DEFAULT_PAGE,
-        after: str | None = None,
+        cursor: str | None = None,
         which: str = "all",
+        q: str = "",
+        sort: str = "mac",
+        order: str = "asc",
     ) -> dict[str, Any]:
-        """One page in MAC order: ``{"items": [...], "next": cursor or None}``. Keyset
-        paging (``after`` = the last MAC of the previous page) costs the same on the
-        millionth device as on the first, and two queries per page whatever its size.
-        ``which``: ``all``, ``assigned`` (at least one line) or ``unassigned``."""
+        """One page: ``{"items": [...], "total": n, "next_cursor": cursor or None}``, the
+        devices under the filter ``which`` (``all``, ``assigned``: at least one line, or
+        ``unassigned``) matching ``q`` in ``sort`` order then by MAC (control/devicelist.py).
+        Keyset paging (``cursor`` = the previous page's ``next_cursor``) costs the same on
+        the millionth device as on the first, and a fixed number of queries per page."""
         if not 1 <= limit <= MAX_PAGE:
             raise invalid("limit", f"between 1 and {MAX_PAGE}")
-        fleet.check_filter(which)
+        devicelist.check(which, sort, order)
+        after = devicelist.decode_cursor(cursor, sort, order) if cursor else None
         with self.db.read() as conn:
             tenant_id = (
                 None if tenant is None else self._tenant_row(conn, tenant, "tenant", scope)["id"]
             )
             if scope is not None and tenant_id is None:
                 tenant_id = scope
-            rows = conn.execute(
-                _DEVICE_ROWS
-                + " WHERE (? IS NULL OR d.tenant_id = ?) AND d.mac > ?"
-                + fleet.FILTERS[which]
-                + " ORDER BY d.mac LIMIT ?",
-                (tenant_id, tenant_id, after or "", limit + 1),
-            ).fetchall()
+            counted = devicelist.count(tenant_id, which, q)
+            counts = list(conn.execute(counted.text, counted.params).fetchone())
+            found = devicelist.page(
+                _DEVICE_ROWS, tenant_id, which, q, sort, order, after, counts, limit + 1
+            )
+            rows = conn.execute(found.text, found.params).fetchall()
             items = self._device_views(conn, rows[:limit])
-        return {"items": items, "next": items[-1]["mac"] if len(rows) > limit else None}
+        last = rows[limit - 1] if len(rows) > limit else None
+        return {
+            "items": items,
+            "total": sum(counts),
+            "next_cursor": None
+            if last is None
+            else devicelist.encode_cursor(
+                sort, order, devicelist.sort_value(sort, last), last["mac"]
+            ),
+        }
 
     def import_devices(
         self,
@@ -500,10 +519,10 @@ class Control:
         return view
 
     def export_devices(
-        self, tenant: int | str, which: str = "all", scope: int | None = None
+        self, tenant: int | str, which: str = "all", scope: int | None = None, q: str = ""
     ) -> str:
         """CSV of the devices (:func:`export_devices`)."""
-        return export_devices(self.db, tenant, which, scope)
+        return export_devices(self.db, tenant, which, scope, q)
 
     def update_device(
         self, mac: str, patch: DevicePatch, scope: int | None = None
@@ -577,7 +596,7 @@ class Control:
             normal = fleet.known_macs(conn, macs, scope)
             counts = self.edge_state.fetches(normal)
             conn.executemany(
-                "UPDATE devices SET provision_base = ? WHERE mac = ?",
+                "UPDATE devices SET provision_base = ?, provision_count = 0 WHERE mac = ?",
                 [(counts.get(mac, NO_FETCH).count, mac) for mac in normal],
             )
         return {"reset": len(normal)}

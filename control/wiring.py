@@ -39,4 +39,5 @@ def build_control(
     if run_jobs:
         ctl.jobs.start()
         ctl.reboots.start()
+        ctl.fetch_mirror.start()
     return ctl

@@ -133,6 +133,9 @@ def test_import_assign_copy_url_and_fetch_the_phones_file(
     page.get_by_role("button", name="Apply").click()
     rows = page.locator("tbody tr")
     assert rows.count() == 2
+    page.get_by_label("Search").fill(":".join(good[i : i + 2] for i in range(0, 12, 2)).upper())
+    page.get_by_role("button", name="Apply").click()
+    assert rows.count() == 1 and "1 device(s)" in page.locator("caption").inner_text()
     page.get_by_role("link", name=good).click()
     page.get_by_label("Line 1", exact=True).select_option(number)
     page.get_by_role("button", name="Save lines").click()

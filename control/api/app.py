@@ -116,7 +116,7 @@ async def tenant_patch(request: Request, who: Principal, ctl: Control) -> Any:
 async def devices_list(request: Request, who: Principal, ctl: Control) -> Any:
     q = request.state.query
     return await run_in_threadpool(
-        ctl.list_devices, q.tenant, who.scope, q.limit, q.after, q.filter
+        ctl.list_devices, q.tenant, who.scope, q.limit, q.cursor, q.filter, q.q, q.sort, q.order
     )
 
 
@@ -144,9 +144,8 @@ async def devices_counter_reset(request: Request, who: Principal, ctl: Control) 
 
 async def devices_export(request: Request, who: Principal, ctl: Control) -> Any:
     tenant = _tenant_or_scope(request, who)
-    text = await run_in_threadpool(
-        ctl.export_devices, tenant, request.state.query.filter, who.scope
-    )
+    q = request.state.query
+    text = await run_in_threadpool(ctl.export_devices, tenant, q.filter, who.scope, q.q)
     return Response(text, media_type="text/csv; charset=utf-8")
 
 
@@ -526,7 +525,7 @@ ROUTES: list[Op] = [
        "Change a tenant (its devices are recompiled by the job in `job`)", S.TenantOut,
        body=S.TenantPatch,
        role="operator", errors=(404,)),
-    Op("GET", "/api/v1/devices", devices_list, "One page of devices in MAC order", S.DevicePage,
+    Op("GET", "/api/v1/devices", devices_list, "A page of devices: filtered, searched, sorted", S.DevicePage,
        query=S.DevicesQuery, errors=(404,)),
     Op("POST", "/api/v1/devices", devices_create, "Add a device by MAC", S.DeviceOut, 201,
        body=S.DeviceIn, errors=(404, 409)),
@@ -542,7 +541,8 @@ ROUTES: list[Op] = [
        "Start the provision counters of one or many devices again from 0, all or nothing",
        S.CounterResetOut, body=S.CounterResetIn, errors=(404,)),
     Op("GET", "/api/v1/devices/export", devices_export,
-       "The filtered devices of a tenant as CSV (mac, model, name, line1..line6)", str,
+       "The devices of a tenant under the list's filter and search as CSV (mac, model, name,"
+       " line1..line6)", str,
        query=S.ExportQuery, errors=(404,), media_type="text/csv"),
     Op("GET", "/api/v1/devices/{mac}", device_get, "One device", S.DeviceOut, errors=(404,)),
     Op("PATCH", "/api/v1/devices/{mac}", device_patch, "Change a device", S.DeviceOut,

@@ -426,13 +426,34 @@ DeviceFilter = Annotated[
 ]
 
 
+DeviceSearch = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="a device matches when its MAC starts with these hex digits (any"
+        " notation), its name starts with this text, or its model's id or label contains it"
+        " (ignoring case)",
+        examples=["00:15:65:1a", "reception", "t54w"],
+    ),
+]
+DeviceSort = Literal["mac", "name", "model", "created_at", "last_fetch_at", "provision_count"]
+
+
 class DevicesQuery(_Strict):
     tenant: OptionalTenantRef = None
     filter: DeviceFilter = "all"
+    q: DeviceSearch = ""
+    sort: Annotated[
+        DeviceSort,
+        Field(
+            description="then by MAC; `last_fetch_at` and `provision_count` sort by the"
+            " control plane's copy of the edge's counters, refreshed every 30 s"
+        ),
+    ] = "mac"
+    order: Literal["asc", "desc"] = "asc"
     limit: Annotated[int, Field(ge=1, le=1000, description="devices per page")] = 100
-    after: Annotated[
-        str | None,
-        Field(pattern=r"^[0-9a-f]{12}$", description="`next` of the previous page: its last MAC"),
+    cursor: Annotated[
+        str | None, Field(max_length=1000, description="`next_cursor` of the previous page")
     ] = None
 
 
@@ -456,6 +477,7 @@ class ExportQuery(_Strict):
         OptionalTenantRef, Field(description="required for operators; a tenant token's own")
     ] = None
     filter: DeviceFilter = "all"
+    q: DeviceSearch = ""
 
 
 class JobsQuery(_Strict):
@@ -838,7 +860,10 @@ class DeviceOut(_Out):
 
 class DevicePage(_Out):
     items: list[DeviceOut]
-    next: Annotated[str | None, Field(description="pass as `after` for the next page")]
+    total: Annotated[int, Field(description="how many devices match, over all pages")]
+    next_cursor: Annotated[
+        str | None, Field(description="pass as `cursor` for the next page; null on the last")
+    ]
 
 
 class ImportOut(_Out):

@@ -1,4 +1,4 @@
-"""Console pages for devices: the list with filter and pages, import, remove, one device."""
+"""Console pages for devices: the list with filter, search, sort and pages, import, remove, one device."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from control import devicelist
 from control.api import schemas
 from control.console.page import form_fields, page, query_value, redirect, render, validate
 from control.console.sessions import Session
@@ -32,15 +33,20 @@ def _tenant_ref(text: str | None, session: Session) -> int | str | None:
 async def devices(request: Request, session: Session, ctl: Control) -> Response:
     scope = session.principal.scope
     which = query_value(request, "filter", "all")
+    q = query_value(request, "q")
+    sort = query_value(request, "sort", "mac")
+    order = query_value(request, "order", "asc")
     tenant = _tenant_ref(query_value(request, "tenant"), session)
     listing = await run_in_threadpool(
-        ctl.list_devices, tenant, scope, PAGE_SIZE, query_value(request, "after") or None, which
-    )
+        ctl.list_devices, tenant, scope, PAGE_SIZE, query_value(request, "cursor") or None,
+        which, q, sort, order,
+    )  # fmt: skip
     tenants = await run_in_threadpool(ctl.list_tenants, scope)
     return render(
-        request, "devices.html", session, devices=listing["items"], next=listing["next"],
-        filter=which, filters=FILTERS, tenant=query_value(request, "tenant"), tenants=tenants,
-        models=sorted(MODELS), done=query_value(request, "done"),
+        request, "devices.html", session, devices=listing["items"], total=listing["total"],
+        next=listing["next_cursor"], filter=which, filters=FILTERS, q=q, sort=sort,
+        sorts=list(devicelist.SORTS), order=order, tenant=query_value(request, "tenant"),
+        tenants=tenants, models=sorted(MODELS), done=query_value(request, "done"),
     )  # fmt: skip
 
 
@@ -91,7 +97,9 @@ async def devices_export(request: Request, session: Session, ctl: Control) -> Re
     if tenant is None:
         raise ServiceError(422, {"tenant": "choose a tenant to export"})
     which = query_value(request, "filter", "all")
-    text = await run_in_threadpool(ctl.export_devices, tenant, which, session.principal.scope)
+    text = await run_in_threadpool(
+        ctl.export_devices, tenant, which, session.principal.scope, query_value(request, "q")
+    )
     return Response(
         text, media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="devices.csv"'},
@@ -130,11 +138,11 @@ async def device_lines(request: Request, session: Session, ctl: Control) -> Resp
 
 def routes(ctl: Control) -> list[Route]:
     return [
-        Route("/devices", page(devices, ctl, params=("filter", "tenant", "after")), methods=["GET"]),
+        Route("/devices", page(devices, ctl, params=("filter", "tenant", "q", "sort", "order", "cursor")), methods=["GET"]),
         Route("/devices", page(device_create, ctl), methods=["POST"]),
         Route("/devices/remove", page(devices_remove, ctl), methods=["POST"]),
         Route("/devices/import", page(devices_import, ctl), methods=["POST"]),
-        Route("/devices/export", page(devices_export, ctl, params=("tenant", "filter")), methods=["GET"]),
+        Route("/devices/export", page(devices_export, ctl, params=("tenant", "filter", "q")), methods=["GET"]),
         Route("/devices/{mac}", page(device, ctl), methods=["GET"]),
         Route("/devices/{mac}", page(device_update, ctl), methods=["POST"]),
         Route("/devices/{mac}/lines", page(device_lines, ctl), methods=["POST"]),

@@ -99,7 +99,15 @@ AUDITED: tuple[Audited, ...] = (
         "devices",
         "'device/' || {row}.mac",
         secrets=("admin_password", "hotdesk_pin"),
-        bookkeeping=("rev", "published_rev", "render_error"),
+        # kept by triggers, the publisher and the fetch mirror, not changes anyone made
+        bookkeeping=(
+            "rev",
+            "published_rev",
+            "render_error",
+            "line_count",
+            "last_fetch_us",
+            "provision_count",
+        ),
     ),
     Audited(
         "device_lines",
@@ -139,6 +147,7 @@ NOT_AUDITED: dict[str, str] = {
     "audit": "the trail itself",
     "settings": "the compiler fingerprint the control plane keeps for itself",
     "withdrawals": "publishing bookkeeping, queued by the delete triggers of audited tables",
+    "device_counts": "each tenant's device totals, kept by the triggers on devices",
     "jobs": "work queued by audited changes; a job's own record is its progress",
     "console_sessions": "log-ins: what a session changes is recorded under its token",
     "reboot_targets": "a reboot job's devices and their outcomes; the request has one entry,"

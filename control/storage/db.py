@@ -70,6 +70,15 @@ COMMIT;
 """
 
 
+# device_counts is kept by triggers from its creation on; what was there before is counted.
+_FILL_DEVICE_COUNTS = """
+BEGIN IMMEDIATE;
+INSERT INTO device_counts (tenant_id, devices, assigned)
+    SELECT tenant_id, count(*), sum(line_count > 0) FROM devices GROUP BY tenant_id;
+COMMIT;
+"""
+
+
 # Columns added to existing tables after their first release: (table, column, definition).
 # A database made before them gets them in place (ALTER TABLE ADD COLUMN keeps every row).
 _ADDED_COLUMNS = (
@@ -90,7 +99,17 @@ _ADDED_COLUMNS = (
     ("tenants", "ahead_since", "REAL"),
     ("devices", "ahead_since", "REAL"),
     ("accounts", "ahead_since", "REAL"),
+    ("devices", "line_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("devices", "last_fetch_us", "INTEGER NOT NULL DEFAULT 0"),
+    ("devices", "provision_count", "INTEGER NOT NULL DEFAULT 0"),
 )
+# What an added column holds for the rows it was added to, when not its default; the
+# fetch copies wait for control/fetchmirror.py's first refresh.
+_BACKFILLS = {
+    ("devices", "line_count"): (
+        "UPDATE devices SET line_count = (SELECT count(*) FROM device_lines l WHERE l.mac = devices.mac)"
+    ),
+}
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:
@@ -98,6 +117,8 @@ def _add_columns(conn: sqlite3.Connection) -> None:
         columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
         if columns and column not in columns:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            if (table, column) in _BACKFILLS:
+                conn.execute(_BACKFILLS[table, column])
 
 
 def _migrate_accounts(conn: sqlite3.Connection, schema: str) -> None:
@@ -129,7 +150,12 @@ class Database:
         searchable = self._conn.execute(
             "SELECT 1 FROM sqlite_master WHERE name = 'accounts_words'"
         ).fetchone()
+        counted = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'device_counts'"
+        ).fetchone()
         self._conn.executescript(schema)
+        if not counted:  # new to this database: count the devices it has
+            self._conn.executescript(_FILL_DEVICE_COUNTS)
         if not searchable:  # search tables new to this database: index the accounts it has
             self._conn.executescript(_REBUILD_SEARCH)
         audit.install(self._conn)  # every write of this connection is recorded from here on

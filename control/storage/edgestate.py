@@ -39,6 +39,35 @@ class EdgeStateReader:
                 for key, raw in cursor.getmulti(keys)
             }
 
+    def stamps(
+        self, since_us: int, after: str, limit: int
+    ) -> tuple[list[tuple[str, int, int]], str | None]:
+        """``(mac, count, at_us)`` of the fetch records later than ``since_us`` in MAC order
+        after ``after``, from at most ``limit`` records read (only the two counters decoded),
+        and the MAC to resume after (None: the end). A chunk at a time keeps each read
+        transaction short: the edge's writer cannot reuse pages a reader still sees."""
+        if not self._open():
+            return [], None
+        assert self._env is not None
+        found: list[tuple[str, int, int]] = []
+        with self._env.begin(db=self._fetches, buffers=True) as txn:
+            cursor = txn.cursor()
+            start = after.encode()
+            if not cursor.set_range(start):
+                return [], None
+            read = 0
+            for stored, raw in cursor:
+                key = bytes(stored)
+                if key == start:
+                    continue
+                stamp = edgestate.decode_stamp(raw)
+                if stamp is not None and stamp[1] > since_us:
+                    found.append((key.decode(), *stamp))
+                read += 1
+                if read == limit:
+                    return found, key.decode()
+        return found, None
+
     def fetch(self, mac: str) -> Fetch:
         return self.fetches([mac]).get(mac, NO_FETCH)
 

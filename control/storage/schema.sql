@@ -38,9 +38,57 @@ CREATE TABLE IF NOT EXISTS devices (
     rev            INTEGER NOT NULL DEFAULT 1,  -- bumped by every change that alters its files
     published_rev  INTEGER NOT NULL DEFAULT 0,  -- rev last written to LMDB; lower = publish again
     ahead_since    REAL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),  -- see "Ahead of LMDB"
-    created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    -- how many device_lines rows it has, kept by the triggers below (filter=assigned: > 0)
+    line_count     INTEGER NOT NULL DEFAULT 0,
+    -- copies of the edge state's fetch record for sorting the list, refreshed by
+    -- control/fetchmirror.py (seconds behind); the views read the edge state itself:
+    -- the last fetch (0: never) and the fetches since provision_base
+    last_fetch_us  INTEGER NOT NULL DEFAULT 0,
+    provision_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS devices_tenant ON devices(tenant_id);
+-- Each tenant's devices and assigned devices (line_count > 0), kept by the triggers below:
+-- the list's total without a search is one row, not a count of a million index entries.
+-- db.py fills it once for a database made before it.
+CREATE TABLE IF NOT EXISTS device_counts (
+    tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+    devices   INTEGER NOT NULL DEFAULT 0,
+    assigned  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TRIGGER IF NOT EXISTS device_counts_insert AFTER INSERT ON devices BEGIN
+    INSERT INTO device_counts (tenant_id, devices, assigned) VALUES (new.tenant_id, 1, new.line_count > 0)
+    ON CONFLICT (tenant_id) DO UPDATE SET devices = devices + 1, assigned = assigned + (new.line_count > 0);
+END;
+CREATE TRIGGER IF NOT EXISTS device_counts_delete AFTER DELETE ON devices BEGIN
+    UPDATE device_counts SET devices = devices - 1, assigned = assigned - (old.line_count > 0)
+    WHERE tenant_id = old.tenant_id;
+END;
+CREATE TRIGGER IF NOT EXISTS device_counts_update AFTER UPDATE OF line_count, tenant_id ON devices
+WHEN (old.line_count > 0) IS NOT (new.line_count > 0) OR old.tenant_id IS NOT new.tenant_id BEGIN
+    UPDATE device_counts SET devices = devices - 1, assigned = assigned - (old.line_count > 0)
+    WHERE tenant_id = old.tenant_id;
+    INSERT INTO device_counts (tenant_id, devices, assigned) VALUES (new.tenant_id, 1, new.line_count > 0)
+    ON CONFLICT (tenant_id) DO UPDATE SET devices = devices + 1, assigned = assigned + (new.line_count > 0);
+END;
+
+-- The device list (control/devicelist.py): one index per sort key, within a tenant and
+-- over all tenants, each ending in the MAC that breaks ties, so that a keyset page is a
+-- range of one index. The MAC, model and name ones also hold what a count's checks read
+-- (line_count for the filter, the model for the name part of a search): a total is then
+-- counted from the index alone. Without a search the total is device_counts' row.
+CREATE INDEX IF NOT EXISTS devices_by_mac ON devices(tenant_id, mac, line_count);
+CREATE INDEX IF NOT EXISTS devices_by_name ON devices(tenant_id, name COLLATE NOCASE, mac, model, line_count);
+CREATE INDEX IF NOT EXISTS devices_by_model ON devices(tenant_id, model, mac, line_count);
+CREATE INDEX IF NOT EXISTS devices_by_created_at ON devices(tenant_id, created_at, mac);
+CREATE INDEX IF NOT EXISTS devices_by_last_fetch ON devices(tenant_id, last_fetch_us, mac);
+CREATE INDEX IF NOT EXISTS devices_by_provision_count ON devices(tenant_id, provision_count, mac);
+CREATE INDEX IF NOT EXISTS devices_all_by_mac ON devices(mac, line_count);
+CREATE INDEX IF NOT EXISTS devices_all_by_name ON devices(name COLLATE NOCASE, mac, model, line_count);
+CREATE INDEX IF NOT EXISTS devices_all_by_model ON devices(model, mac, line_count);
+CREATE INDEX IF NOT EXISTS devices_all_by_created_at ON devices(created_at, mac);
+CREATE INDEX IF NOT EXISTS devices_all_by_last_fetch ON devices(last_fetch_us, mac);
+CREATE INDEX IF NOT EXISTS devices_all_by_provision_count ON devices(provision_count, mac);
 CREATE INDEX IF NOT EXISTS devices_unpublished ON devices(published_rev) WHERE published_rev < rev;
 
 -- A SIP device account. db.py migrates an older accounts table (schema version 1) to this
@@ -137,6 +185,9 @@ CREATE TABLE IF NOT EXISTS extension_accounts (
     PRIMARY KEY (extension_id, account_id),
     UNIQUE (extension_id, position)
 );
+-- The devices of an account (the shared-account warning of every device page): without
+-- it each page scanned every device line.
+CREATE INDEX IF NOT EXISTS extension_accounts_account ON extension_accounts(account_id);
 
 -- One MAC carries up to 6 extensions: the position CHECK is that rule.
 -- label: what the phone shows for the line (empty: the extension number); db.py adds the
@@ -149,6 +200,16 @@ CREATE TABLE IF NOT EXISTS device_lines (
     PRIMARY KEY (mac, position)
 );
 CREATE INDEX IF NOT EXISTS device_lines_extension ON device_lines(extension_id);
+CREATE TRIGGER IF NOT EXISTS device_lines_count_insert AFTER INSERT ON device_lines BEGIN
+    UPDATE devices SET line_count = line_count + 1 WHERE mac = new.mac;
+END;
+CREATE TRIGGER IF NOT EXISTS device_lines_count_delete AFTER DELETE ON device_lines BEGIN
+    UPDATE devices SET line_count = line_count - 1 WHERE mac = old.mac;
+END;
+CREATE TRIGGER IF NOT EXISTS device_lines_count_update AFTER UPDATE OF mac ON device_lines BEGIN
+    UPDATE devices SET line_count = line_count - 1 WHERE mac = old.mac;
+    UPDATE devices SET line_count = line_count + 1 WHERE mac = new.mac;
+END;
 
 -- A MAC's programmable keys after its lines (BLF on an extension of the same tenant);
 -- control/domain/keys.py places key N on the phone's key (lines + N).

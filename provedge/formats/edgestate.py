@@ -86,6 +86,17 @@ def decode_fetch(raw: bytes | memoryview) -> Fetch:
     return Fetch(count, at_us, ip, bytes(raw[_RECORD.size : end]))
 
 
+_STAMP = struct.Struct("<QQ")  # count, at_us: right after the version byte
+
+
+def decode_stamp(raw: bytes | memoryview) -> tuple[int, int] | None:
+    """``(count, at_us)`` of a record without decoding the rest; None for another version."""
+    if len(raw) < _RECORD.size or raw[0] != VERSION:
+        return None
+    count, at_us = _STAMP.unpack_from(raw, 1)
+    return count, at_us
+
+
 def record_size(raw: bytes | memoryview, offset: int = 0) -> int:
     """The length of the encoded record that starts at ``offset``; ValueError if cut short."""
     if len(raw) < offset + _RECORD.size:
