@@ -112,10 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phones", type=int, default=1000)
     parser.add_argument("--shape", choices=("storm", "waves", "steady"), default="storm")
-    parser.add_argument("--driver", action="store_true",
-                        help="the asyncio storm driver (loadtest/storm.py) instead of locust")
-    parser.add_argument("--keep-alive", action="store_true", help="storm driver: one "
-                        "connection per phone (default: a new connection per file)")
+    parser.add_argument(
+        "--driver",
+        action="store_true",
+        help="the asyncio storm driver (loadtest/storm.py) instead of locust",
+    )
+    parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="storm driver: one connection per phone (default: a new connection per file)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="reports folder")
     parser.add_argument("--window", help="seconds in which every phone boots")
     parser.add_argument("--duration", help="seconds the locust run lasts")

@@ -23,6 +23,7 @@ from granian.log import LogLevels
 
 from edge.http import metrics
 from edge.http.app import EdgeApp
+from edge.http.limits import HttpLimits
 from edge.sip import digest
 from edge.sip.accounts import AccountDirectory
 from edge.sip.bindings import Bindings
@@ -95,6 +96,10 @@ def serve(config: Config) -> None:
 
 
 def _serve(config: Config) -> None:
+    # Raises the descriptor limit before the workers start: they inherit it.
+    limits = HttpLimits(
+        config.http_header_timeout_s, config.http_max_connections, config.http_backlog
+    ).fitted()
     Granian(
         "edge.http.server:app_factory",
         factory=True,
@@ -108,4 +113,5 @@ def _serve(config: Config) -> None:
         runtime_threads=1,
         log_level=LogLevels(config.log_level),
         log_access=False,
+        **limits.granian(),
     ).serve()
