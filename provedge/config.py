@@ -167,6 +167,11 @@ class Config:
         "start and again from the end of each response: it closes idle connections (no "
         "bytes, or none after a response) and slow ones", _EDGE, low=1, high=300,
     )  # fmt: skip
+    http_send_timeout_s: int = _setting(
+        30, "seconds an edge HTTP connection may leave answer bytes unacknowledged (a client "
+        "that stops reading, or is gone) before the kernel closes it (TCP_USER_TIMEOUT)",
+        _EDGE, low=1, high=3600,
+    )  # fmt: skip
     http_max_connections: int = _setting(
         25_000, "HTTP connections each edge worker serves at once (more wait to be "
         "accepted; at most half its file descriptors: the rest is SIP's)", _EDGE,

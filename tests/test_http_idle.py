@@ -147,6 +147,28 @@ def test_idle_and_slow_connections_are_closed_after_the_timeout(tmp_path: Path) 
             close(idle)
 
 
+def test_a_client_that_never_reads_is_closed_after_the_send_timeout(tmp_path: Path) -> None:
+    with edge(tmp_path, "--http-send-timeout-s", "2") as (_server, url, port):
+        path = url.split(f":{port}", 1)[1]
+        requests = f"GET {path} HTTP/1.1\r\nHost: edge\r\n\r\n".encode() * 100
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            sock.connect(("127.0.0.1", port))
+            sock.setblocking(False)
+            deadline = time.monotonic() + DEADLINE
+            reset = False
+            while not reset and time.monotonic() < deadline:
+                try:
+                    sock.send(requests)  # answers pile up unread, behind a zero window
+                    time.sleep(0.1)
+                except BlockingIOError:
+                    time.sleep(0.1)
+                except ConnectionError:
+                    reset = True
+            assert reset
+        assert fetch_all(url) == [200] * (2 * FETCHES)
+
+
 def test_connection_limit_fits_the_descriptors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(limits_module.fds, "raised", lambda: 4096)
     assert HttpLimits(10, 25_000, 4096).fitted() == HttpLimits(10, 4096 // 2 - 256, 4096)

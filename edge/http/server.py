@@ -14,6 +14,7 @@ turns it back into the same Config (docs/configuration.md).
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from granian import Granian
 from granian.constants import Interfaces, Loops, RuntimeModes
 from granian.log import LogLevels
 
-from edge.http import metrics
+from edge.http import listener, metrics
 from edge.http.app import EdgeApp
 from edge.http.limits import HttpLimits
 from edge.sip import digest
@@ -65,6 +66,7 @@ def app_factory() -> EdgeApp:
     return EdgeApp(
         env, config.sip_address, recorder, meter, Firewall(config.data, env), multicast,
         registrar, limits, reboot,
+        functools.partial(listener.set_send_timeout, config.edge_port, config.http_send_timeout_s),
     )  # fmt: skip
 
 
