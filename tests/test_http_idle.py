@@ -7,6 +7,7 @@ connections and never closed one that had sent no byte, so every fetch after the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import resource
 import selectors
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from edge.http import limits as limits_module
+from edge.http import listener
 from edge.http.limits import HttpLimits
 from tests.conftest import Provedge, start_provedge, stop_provedge, unique_name
 from tests.test_fetch_counters import UA, phone
@@ -177,3 +179,20 @@ def test_connection_limit_fits_the_descriptors(monkeypatch: pytest.MonkeyPatch) 
     assert (settings["backpressure"], settings["backlog"]) == (1000, 2048)
     assert settings["http1_settings"].header_read_timeout == 7000
     assert settings["http"].value == "1"
+
+
+def test_the_send_timeout_is_set_on_this_process_listener_only() -> None:
+    with socket.socket() as bound, socket.socket() as other:
+        bound.bind(("127.0.0.1", 0))
+        bound.listen()
+        other.bind(("127.0.0.1", 0))  # on another port, and not listening
+        port = bound.getsockname()[1]
+        asyncio.run(listener.set_send_timeout(port, 7))
+        timeout = bound.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+        assert timeout == 7000
+        assert other.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 0
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            bound.settimeout(5)
+            accepted, _ = bound.accept()  # the listener itself is left open, and it
+            with accepted:  # passes the timeout on to what it accepts
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 7000

@@ -24,12 +24,13 @@ import socket
 log = logging.getLogger("provedge.http")
 TRIES = 200
 EVERY_S = 0.05
+FDS = "/proc/self/fd"  # Linux: this process's descriptors
 
 
 def listeners(port: int) -> list[socket.socket]:
     """Duplicates of this process's listening TCP sockets on ``port`` (caller closes)."""
     found = []
-    for name in os.listdir("/proc/self/fd"):
+    for name in os.listdir(FDS):
         try:
             dup = os.dup(int(name))
         except OSError:
@@ -56,6 +57,9 @@ def listeners(port: int) -> list[socket.socket]:
 
 async def set_send_timeout(port: int, timeout_s: int) -> None:
     """Set ``TCP_USER_TIMEOUT`` on this worker's HTTP listener once granian has bound it."""
+    if not hasattr(socket, "TCP_USER_TIMEOUT") or not os.path.isdir(FDS):
+        log.warning("no TCP_USER_TIMEOUT or %s here: no HTTP send timeout", FDS)
+        return
     for _ in range(TRIES):
         socks = listeners(port)
         for sock in socks:
