@@ -162,6 +162,25 @@ class Config:
         10000, "SIP TCP connections each edge worker holds at most (at most half its file "
         "descriptors: the rest is HTTP's)", _EDGE, low=1, high=1_000_000,
     )  # fmt: skip
+    http_header_timeout_s: int = _setting(
+        10, "seconds an edge HTTP connection has to send a whole request head, from its "
+        "start and again from the end of each response: it closes idle connections (no "
+        "bytes, or none after a response) and slow ones", _EDGE, low=1, high=300,
+    )  # fmt: skip
+    http_send_timeout_s: int = _setting(
+        30, "seconds an edge HTTP connection may leave answer bytes unacknowledged (a client "
+        "that stops reading, or is gone) before the kernel closes it (TCP_USER_TIMEOUT)",
+        _EDGE, low=1, high=3600,
+    )  # fmt: skip
+    http_max_connections: int = _setting(
+        25_000, "HTTP connections each edge worker serves at once (more wait to be "
+        "accepted; at most half its file descriptors: the rest is SIP's)", _EDGE,
+        low=1, high=1_000_000,
+    )  # fmt: skip
+    http_backlog: int = _setting(
+        4096, "connections waiting to be accepted on each worker's HTTP socket (the kernel "
+        "caps it at net.core.somaxconn)", _EDGE, low=128, high=65535,
+    )  # fmt: skip
     workers: int = _setting(1, "edge worker processes sharing its ports", _EDGE, low=1, high=64)
     loop: str = _setting(
         "auto", "event loop of the edge and the control plane (auto: uvloop when installed)",

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 import lmdb
@@ -72,6 +72,7 @@ class EdgeApp:
         registrar: Registrar | None = None,
         flow_limits: FlowLimits | None = None,
         reboot: RebootSender | None = None,
+        beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         self._env = env
         self._blobs = env.open_db(store.BLOBS_DB)
@@ -83,6 +84,7 @@ class EdgeApp:
         self.registrar = registrar
         self.flows = FlowTable(flow_limits)
         self.reboot = reboot
+        self._beside = beside  # runs beside the server (edge/http/listener.py)
         if registrar is not None:
             registrar.failure = self.firewall.failure
         self.meter = meter or Meter()
@@ -120,6 +122,9 @@ class EdgeApp:
                 if self.reboot is not None:
                     self.reboot.start()
                     stack.callback(self.reboot.stop)  # before the endpoint closes
+            if self._beside is not None:
+                task = asyncio.get_running_loop().create_task(self._beside())
+                stack.callback(task.cancel)
             yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -14,6 +14,7 @@ turns it back into the same Config (docs/configuration.md).
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from granian import Granian
 from granian.constants import Interfaces, Loops, RuntimeModes
 from granian.log import LogLevels
 
-from edge.http import metrics
+from edge.http import listener, metrics
 from edge.http.app import EdgeApp
+from edge.http.limits import HttpLimits
 from edge.sip import digest
 from edge.sip.accounts import AccountDirectory
 from edge.sip.bindings import Bindings
@@ -64,6 +66,7 @@ def app_factory() -> EdgeApp:
     return EdgeApp(
         env, config.sip_address, recorder, meter, Firewall(config.data, env), multicast,
         registrar, limits, reboot,
+        functools.partial(listener.set_send_timeout, config.edge_port, config.http_send_timeout_s),
     )  # fmt: skip
 
 
@@ -95,6 +98,10 @@ def serve(config: Config) -> None:
 
 
 def _serve(config: Config) -> None:
+    # Raises the descriptor limit before the workers start: they inherit it.
+    limits = HttpLimits(
+        config.http_header_timeout_s, config.http_max_connections, config.http_backlog
+    ).fitted()
     Granian(
         "edge.http.server:app_factory",
         factory=True,
@@ -108,4 +115,5 @@ def _serve(config: Config) -> None:
         runtime_threads=1,
         log_level=LogLevels(config.log_level),
         log_access=False,
+        **limits.granian(),
     ).serve()

@@ -27,6 +27,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
+from edge import fds
+
 log = logging.getLogger("provedge.sip")
 SWEEP_S = 1.0
 _now = time.monotonic
@@ -54,11 +56,7 @@ class FlowLimits:
     def fitted(self) -> FlowLimits:
         """The limits with ``total`` raised the process's descriptor limit allows: the soft
         limit goes up to the hard one, and half of it is left to HTTP and LMDB."""
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft != hard:
-            with contextlib.suppress(ValueError, OSError):
-                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-                soft = hard
+        soft = fds.raised()
         room = max(soft // 2, 1) if soft != resource.RLIM_INFINITY else self.total
         if self.total <= room:
             return self
