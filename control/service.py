@@ -580,6 +580,19 @@ class Control:
         # compiled before the delete cannot land after the withdrawal.
         self.publishing.step(macs=[])
 
+    def select_devices(
+        self, tenant: int | str, which: str, q: str, scope: int | None = None
+    ) -> list[str]:
+        """The MACs of a tenant's devices under the device list's filter and search."""
+        devicelist.check(which)
+        with self.db.read() as conn:
+            tenant_id = int(self._tenant_row(conn, tenant, "tenant", scope)["id"])
+            found = devicelist.where(tenant_id, which, q)
+            rows = conn.execute(
+                f"SELECT d.mac FROM devices d WHERE {found.text} ORDER BY d.mac", found.params
+            ).fetchall()
+        return [row["mac"] for row in rows]
+
     def remove_devices(self, macs: list[str], scope: int | None = None) -> dict[str, Any]:
         """All or nothing: a 404 naming each unknown MAC, or every device removed, its
         files withdrawn before this answers (as :meth:`delete_device`)."""

@@ -133,12 +133,20 @@ async def devices_import(request: Request, who: Principal, ctl: Control) -> Any:
     return await run_in_threadpool(ctl.import_devices, tenant, rows, q.dry_run, who.scope)
 
 
+async def _selected(request: Request, who: Principal, ctl: Control) -> list[str]:
+    body = request.state.body
+    if body.macs is not None:
+        return list(body.macs)
+    return await run_in_threadpool(ctl.select_devices, body.tenant, body.filter, body.q, who.scope)
+
+
 async def devices_remove(request: Request, who: Principal, ctl: Control) -> Any:
-    return await run_in_threadpool(ctl.remove_devices, request.state.body.macs, who.scope)
+    macs = await _selected(request, who, ctl)
+    return await run_in_threadpool(ctl.remove_devices, macs, who.scope)
 
 
 async def devices_counter_reset(request: Request, who: Principal, ctl: Control) -> Any:
-    macs = request.state.body.macs
+    macs = await _selected(request, who, ctl)
     return await run_in_threadpool(ctl.reset_provision_counters, macs, who.scope)
 
 

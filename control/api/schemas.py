@@ -21,6 +21,7 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from control.domain.catalog import MAX_LINES, MODELS
@@ -394,18 +395,34 @@ class ImportRow(_Strict):
 ImportRows = Annotated[list[ImportRow], Field(max_length=100_000)]
 
 
-class CounterResetIn(_Strict):
+class _Selection(_Strict):
+    """The devices a bulk operation takes: ``macs``, or a tenant's devices under the
+    device list's ``filter`` and ``q`` (exactly one of the two ways)."""
+
     macs: Annotated[
-        list[Annotated[str, Field(max_length=64)]],
+        list[Annotated[str, Field(max_length=64)]] | None,
         Field(min_length=1, max_length=100_000, description="MACs in any notation"),
-    ]
+    ] = None
+    tenant: TenantRef | None = None
+    filter: Literal["all", "assigned", "unassigned"] | None = None
+    q: Annotated[str, Field(max_length=64, description="as the device list's q")] = ""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> _Selection:
+        by_filter = self.tenant is not None or self.filter is not None or bool(self.q)
+        if (self.macs is None) == (not by_filter):
+            raise ValueError("give macs, or tenant with filter and/or q")
+        if by_filter and (self.tenant is None or self.filter is None):
+            raise ValueError("tenant and filter go together (q is optional)")
+        return self
 
 
-class DevicesRemoveIn(_Strict):
-    macs: Annotated[
-        list[Annotated[str, Field(max_length=64)]],
-        Field(min_length=1, max_length=100_000, description="MACs in any notation"),
-    ]
+class CounterResetIn(_Selection):
+    pass
+
+
+class DevicesRemoveIn(_Selection):
+    pass
 
 
 # The schemas of path parameters by name, for the document; a name not here is a string.
