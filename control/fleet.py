@@ -17,8 +17,9 @@ from typing import Any
 
 from control import devicelist
 from control.domain.catalog import MODELS
-from control.domain.devicecsv import LINE_COLUMNS
+from control.domain.devicecsv import LINE_COLUMNS, parse_keys
 from control.domain.errors import ServiceError
+from control.domain.keys import MAX_KEYS
 from control.domain.refs import check_text
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
@@ -36,6 +37,7 @@ class Wanted:
     model: str
     name: str | None  # None: the file has no name for it (a new device gets "")
     lines: list[int] | None  # extension ids; None: the file says nothing of lines
+    keys: list[tuple[int, str]] | None = None  # BLF (extension id, label); None: nothing said
 
 
 @dataclass(slots=True)
@@ -111,9 +113,25 @@ def _row(
                     f"{model.label} holds {model.max_lines} line(s); this is one more"
                 )
                 break
+    keys: list[tuple[int, str]] | None = None
+    if "blf" in row:
+        keys = []
+        for number_text, label in parse_keys(row.get("blf") or ""):
+            ext = extensions.get(number_text)
+            if ext is None:
+                errors[f"{where}.blf"] = f"no extension {number_text!r} in this tenant"
+                break
+            try:
+                check_text(label)
+            except ValueError as exc:
+                errors[f"{where}.blf"] = f"the label of {number_text}: {exc}"
+                break
+            keys.append((ext, label))
+        if len(keys) > MAX_KEYS:
+            errors[f"{where}.blf"] = f"at most {MAX_KEYS} BLF keys"
     if len(errors) > bad:
         return mac, None
-    return mac, Wanted(mac, model_id, name, lines)
+    return mac, Wanted(mac, model_id, name, lines, keys)
 
 
 def plan_import(
@@ -144,7 +162,14 @@ def plan_import(
     macs = [w.mac for w in wanted]
     current: dict[str, sqlite3.Row] = {}
     current_lines: dict[str, list[int]] = {mac: [] for mac in macs}
+    current_keys: dict[str, list[tuple[int, str]]] = {mac: [] for mac in macs}
     for chunk in _chunks(macs):
+        for r in conn.execute(
+            "SELECT mac, extension_id, label FROM device_keys"
+            f" WHERE mac IN ({_marks(len(chunk))}) ORDER BY mac, position",
+            chunk,
+        ):
+            current_keys[r["mac"]].append((r["extension_id"], r["label"]))
         for r in conn.execute(
             f"SELECT mac, tenant_id, model, name FROM devices WHERE mac IN ({_marks(len(chunk))})",
             chunk,
@@ -159,6 +184,14 @@ def plan_import(
     plan = Plan(rows=len(rows))
     for w in wanted:
         now = current.get(w.mac)
+        lines = (current_lines[w.mac] if now is not None else []) if w.lines is None else w.lines
+        keys = (current_keys[w.mac] if now is not None else []) if w.keys is None else w.keys
+        model = MODELS[w.model]
+        if keys and len(lines) + len(keys) > model.line_keys:
+            errors[f"rows[{first_row[w.mac]}].blf"] = (
+                f"{model.label} has {model.line_keys} programmable key(s); {len(lines)}"
+                f" line(s) and {len(keys)} BLF key(s) do not fit"
+            )
         if now is None:
             plan.created.append(w)
         elif now["tenant_id"] != tenant_id:
@@ -167,10 +200,10 @@ def plan_import(
             now["model"] == w.model
             and w.name in (None, now["name"])
             and w.lines in (None, current_lines[w.mac])
+            and w.keys in (None, current_keys[w.mac])
         ):
             plan.unchanged += 1
         else:
-            lines = current_lines[w.mac] if w.lines is None else w.lines
             if len(lines) > MODELS[w.model].max_lines:
                 errors[f"rows[{first_row[w.mac]}].model"] = (
                     f"{MODELS[w.model].label} holds {MODELS[w.model].max_lines} line(s);"
@@ -219,6 +252,14 @@ def write_import(
             for position, ext in enumerate(w.lines or [], 1)
         ],
     )
+    rekeyed = [w for w in [*plan.created, *plan.changed] if w.keys is not None]
+    conn.executemany("DELETE FROM device_keys WHERE mac = ?", [(w.mac,) for w in rekeyed])
+    conn.executemany(
+        "INSERT INTO device_keys (mac, position, kind, extension_id, label)"
+        " VALUES (?, ?, 'blf', ?, ?)",
+        [(w.mac, position, ext, label) for w in rekeyed
+         for position, (ext, label) in enumerate(w.keys or [], 1)],
+    )  # fmt: skip
     return [w.mac for w in [*plan.created, *plan.changed]]
 
 
@@ -260,7 +301,7 @@ def known_macs(conn: sqlite3.Connection, macs: Sequence[str], scope: int | None)
 
 def export_rows(
     conn: sqlite3.Connection, tenant_id: int, which: str, q: str = ""
-) -> tuple[list[sqlite3.Row], dict[str, list[str]]]:
+) -> tuple[list[sqlite3.Row], dict[str, list[str]], dict[str, list[tuple[str, str]]]]:
     """The devices of a tenant under a filter and search (as the list's,
     control/devicelist.py) in MAC order, and their extension numbers."""
     found = devicelist.where(tenant_id, which, q)
@@ -275,4 +316,12 @@ def export_rows(
         (tenant_id,),
     ):
         lines.setdefault(r["mac"], []).append(r["number"])
-    return devices, lines
+    keys: dict[str, list[tuple[str, str]]] = {}
+    for r in conn.execute(
+        "SELECT dk.mac, e.number, dk.label FROM device_keys dk"
+        " JOIN extensions e ON e.id = dk.extension_id"
+        " WHERE e.tenant_id = ? ORDER BY dk.mac, dk.position",
+        (tenant_id,),
+    ):
+        keys.setdefault(r["mac"], []).append((r["number"], r["label"]))
+    return devices, lines, keys

@@ -213,8 +213,8 @@ def export_devices(
     devicelist.check(which)
     with db.read() as conn:
         tenant_id = int(find_tenant(conn, tenant, "tenant", scope)["id"])
-        devices, lines = fleet.export_rows(conn, tenant_id, which, q)
-    return devicecsv.write_rows(devices, lines)
+        devices, lines, keys = fleet.export_rows(conn, tenant_id, which, q)
+    return devicecsv.write_rows(devices, lines, keys)
 
 
 def list_accounts(

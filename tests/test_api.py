@@ -587,8 +587,8 @@ def test_device_export_and_filter(api: httpx.Client, tenant: dict[str, object]) 
     exported = api.get("/api/v1/devices/export", params={"tenant": tenant["id"]})
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     assert exported.text.splitlines()[1:] == [
-        f"{lined},yealink-t46s,,5101,,,,,",
-        f"{bare},yealink-t46s,,,,,,,",
+        f"{lined},yealink-t46s,,5101,,,,,,",
+        f"{bare},yealink-t46s,,,,,,,,",
     ]
     for which, macs in (("assigned", [lined]), ("unassigned", [bare]), ("all", [lined, bare])):
         page = api.get("/api/v1/devices", params={"tenant": tenant["id"], "filter": which})

@@ -130,7 +130,7 @@ def test_export_is_the_filtered_list_and_imports_back(ctl: Control) -> None:
     tenant = _tenant(ctl)
     ctl.import_devices(tenant, read_rows(GOOD))
     exported = ctl.export_devices(tenant)
-    assert exported.splitlines()[0] == "mac,model,name,line1,line2,line3,line4,line5,line6"
+    assert exported.splitlines()[0] == "mac,model,name,line1,line2,line3,line4,line5,line6,blf"
     assert "001565000001,yealink-t46s,Reception,101,102,,,," in exported
     assert "password" not in exported
     assert ctl.import_devices(tenant, read_rows(exported))["unchanged"] == 3
@@ -188,7 +188,7 @@ def test_cli_import_then_export(tmp_path: Path, capsys: pytest.CaptureFixture[st
     ctl.close()
     out = tmp_path / "out.csv"
     assert main(["devices", "export", *base, "--filter", "unassigned", "-o", str(out)]) == 0
-    assert out.read_text().splitlines()[1:] == ["001565000003,fanvil-x4u,,,,,,,"]
+    assert out.read_text().splitlines()[1:] == ["001565000003,fanvil-x4u,,,,,,,,"]
     assert main(["devices", "import", str(good), *base, "--tenant", "nope"]) == 2
 
 
@@ -480,3 +480,26 @@ def test_a_cursor_after_the_longest_name_is_taken(ctl: Control) -> None:
         rest = client.get("/api/v1/devices", params={**query, "cursor": first["next_cursor"]})
         assert rest.status_code == 200, rest.text
         assert _macs(first) + _macs(rest.json()) == ["001565000001", "001565000002"]
+
+
+def test_import_sets_blf_keys_checks_them_and_exports_them(ctl: Control) -> None:
+    tenant = ctl.create_tenant(TenantIn(name="keys", realm="k.example", sip_server="pbx.k"))
+    for n in (1, 2, 3):
+        ctl.create_account(AccountIn(tenant=tenant["id"], username=f"k{n}"))
+        ctl.create_extension(ExtensionIn(tenant=tenant["id"], number=f"20{n}", accounts=[f"k{n}"]))
+    good = "mac,model,line1,blf\n001565000b01,yealink-t46s,201,202:Bob;203\n"
+    made = ctl.import_devices(tenant["id"], read_rows(good))
+    assert made["created"] == 1
+    keys = ctl.get_device("001565000b01")["keys"]
+    assert [(k["extension"], k["label"]) for k in keys] == [("202", "Bob"), ("203", "")]
+    assert ctl.import_devices(tenant["id"], read_rows(good))["unchanged"] == 1  # again: nothing
+    bad = ("mac,model,line1,blf\n001565000b02,yealink-t46s,201,999\n"
+           "001565000b03,yealink-w52p,201,202\n")  # fmt: skip
+    with pytest.raises(ServiceError) as caught:
+        ctl.import_devices(tenant["id"], read_rows(bad))
+    assert set(caught.value.errors) == {"rows[1].blf", "rows[2].blf"}  # unknown; no key room
+    exported = ctl.export_devices(tenant["id"])
+    assert exported.splitlines()[1] == "001565000b01,yealink-t46s,,201,,,,,,202:Bob;203"
+    cleared = "mac,model,blf\n001565000b01,yealink-t46s,\n"
+    assert ctl.import_devices(tenant["id"], read_rows(cleared))["changed"] == 1
+    assert ctl.get_device("001565000b01")["keys"] == []
