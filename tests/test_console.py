@@ -320,3 +320,28 @@ def test_a_device_reboot_from_its_page_queues_the_job_and_shows_its_results(
     assert job.status_code == 200 and "Per device" in job.text and mac in job.text
     bad = web.post(f"/console/devices/{mac}/reboot", data={"csrf": csrf, "mode": "explode"})
     assert bad.status_code == 422
+
+
+def test_templates_panel_shows_lint_errors_at_their_line_then_stores_and_previews(
+    ctl: Control,
+) -> None:
+    mine = tenant(ctl)
+    mac = unique_mac()
+    ctl.create_device(DeviceIn(tenant=mine["id"], mac=mac, model="yealink-t46s"))
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    assert "No custom template yet" in web.get("/console/templates").text
+    form = {"csrf": csrf, "tenant": str(mine["id"]), "name": "desk", "vendor": "yealink",
+            "file": "mac.cfg", "engine": "default",
+            "source": "#!version:1.0.0.1\nx = ${line1.usr}\n"}  # fmt: skip
+    refused = web.post("/console/templates", data=form)
+    assert refused.status_code == 422 and "line 2" in refused.text and "line1.user" in refused.text
+    assert ctl.list_templates(mine["id"], None) == []
+    form["source"] = "#!version:1.0.0.1\ncustom.who = ${device.mac}\n"
+    stored = web.post("/console/templates", data=form)
+    assert stored.status_code == 303, stored.text
+    (made,) = ctl.list_templates(mine["id"], None)
+    shown = web.get(f"/console/templates/{made['id']}/preview?mac={mac}&file={mac}.cfg")
+    assert shown.status_code == 200 and f"custom.who = {mac}" in shown.text
+    audit = web.get(f"/console/audit?object=template/{made['id']}")
+    assert audit.status_code == 200 and f"template/{made['id']}" in audit.text

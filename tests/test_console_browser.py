@@ -256,3 +256,38 @@ def test_registered_clients_firewall_and_a_reboot(
     page.wait_for_url("**/console/jobs/**")
     sync_api.expect(page.get_by_role("cell", name=mac)).to_be_visible()
     check_panel(page, shots, "reboot-job")
+
+
+def test_template_upload_error_fix_preview_and_the_audit_trail(
+    page: Any, provedge: Provedge, shots: Path
+) -> None:
+    with api(provedge) as client:
+        tenant = client.post(
+            "/api/v1/tenants",
+            json={"name": unique_name("tpl"), "realm": "t.example.com", "sip_server": "pbx.t.example.com"},
+        ).json()  # fmt: skip
+        mac = unique_mac()
+        made = client.post(
+            "/api/v1/devices", json={"tenant": tenant["id"], "mac": mac, "model": "yealink-t46s"}
+        )
+        assert made.status_code == 201, made.text
+    log_in(page, provedge.token)
+    page.goto("/console/templates")
+    check_panel(page, shots, "templates")
+    page.get_by_label("Tenant", exact=True).select_option(str(tenant["id"]))
+    page.get_by_label("Name", exact=True).fill("front desk")
+    page.get_by_label("File, as shipped").fill("mac.cfg")
+    page.get_by_label("Source").fill("#!version:1.0.0.1\ndesk.who = ${device.mcc}\n")
+    page.get_by_role("button", name="Check and store").click()
+    sync_api.expect(page.get_by_role("alert")).to_contain_text("line 2")
+    page.get_by_label("Source").fill("#!version:1.0.0.1\ndesk.who = ${device.mac}\n")
+    page.get_by_role("button", name="Check and store").click()
+    page.wait_for_url("**/console/templates/**")
+    page.get_by_label("Device MAC").fill(mac)
+    page.get_by_label("File as the phone asks for it").fill(f"{mac}.cfg")
+    page.get_by_role("button", name="Preview").click()
+    sync_api.expect(page.locator("pre.preview")).to_contain_text(f"desk.who = {mac}")
+    check_panel(page, shots, "template")
+    page.goto("/console/audit")
+    sync_api.expect(page.get_by_role("cell", name=f"device/{mac}").first).to_be_visible()
+    check_panel(page, shots, "audit")

@@ -20,7 +20,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from control.api.throttle import FailureThrottle
-from control.console import accounts_pages, admin_pages, device_pages, me_pages, sessions, sip_pages
+from control.console import (
+    accounts_pages,
+    admin_pages,
+    device_pages,
+    me_pages,
+    sessions,
+    sip_pages,
+    template_pages,
+)
 from control.console.guard import LOGIN_LIMIT, LOGIN_WINDOW_S, SecurityHeaders
 from control.console.page import PREFIX, page, render
 from control.service import Control
@@ -95,6 +103,7 @@ def create_console(ctl: Control, secure_cookie: bool = False) -> Starlette:
         *accounts_pages.routes(ctl),
         *admin_pages.routes(ctl),
         *sip_pages.routes(ctl),
+        *template_pages.routes(ctl),
         *me_pages.routes(ctl),
         Mount("/static", app=StaticFiles(directory=str(static)), name="static"),
     ]
