@@ -4,9 +4,10 @@ things its user may change on them.
 An ``end_user`` token is bound to an account (control/api/auth.py). Its devices are those
 with a line whose extension lists the account (at any position); any other MAC, in its
 tenant or not, is the same 404 as an unknown one. What it may change is what
-:data:`CHANGERS` names: today the labels of the lines that carry its account. BLF keys
-and the background choice are added the same way: a field of ``MyDevicePatch``
-(control/api/schemas.py), a changer here, and what the view shows in :func:`device_view`.
+:data:`CHANGERS` names: the labels of the lines that carry its account and the device's
+BLF keys (the same checks as the operator's, control/devicekeys.py). The background
+choice is added the same way: a field of ``MyDevicePatch`` (control/api/schemas.py), a
+changer here, and what the view shows in :func:`device_view`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from control import devicekeys
 from control.domain.errors import ServiceError, not_found
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
@@ -67,7 +69,16 @@ def device_view(conn: sqlite3.Connection, row: sqlite3.Row, account_id: int) -> 
         }
         for r in conn.execute(_LINES, (account_id, row["mac"]))
     ]
-    return {"mac": row["mac"], "model": row["model"], "name": row["name"], "lines": lines}
+    keys = [
+        {"position": r["position"], "type": "blf", "extension": r["number"], "label": r["label"]}
+        for r in conn.execute(
+            "SELECT dk.position, dk.label, e.number FROM device_keys dk"
+            " JOIN extensions e ON e.id = dk.extension_id WHERE dk.mac = ? ORDER BY dk.position",
+            (row["mac"],),
+        )
+    ]
+    return {"mac": row["mac"], "model": row["model"], "name": row["name"], "lines": lines,
+            "keys": keys}  # fmt: skip
 
 
 def set_labels(
@@ -99,4 +110,11 @@ def set_labels(
 # What an end user may change: a field of MyDevicePatch -> a function applying it inside
 # the update's transaction, True when the device's files change.
 Changer = Callable[[sqlite3.Connection, sqlite3.Row, int, Any], bool]
-CHANGERS: dict[str, Changer] = {"lines": set_labels}
+
+
+def set_keys(conn: sqlite3.Connection, row: sqlite3.Row, account_id: int, keys: list[Any]) -> bool:
+    """The device's BLF keys, as the operator sets them (control/devicekeys.py)."""
+    return devicekeys.write_keys(conn, row, [(key.extension, key.label) for key in keys])
+
+
+CHANGERS: dict[str, Changer] = {"lines": set_labels, "keys": set_keys}

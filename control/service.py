@@ -17,7 +17,16 @@ from typing import Any
 
 import orjson
 
-from control import accountbatch, devicelist, fleet, reboots, registrations, search, selfservice
+from control import (
+    accountbatch,
+    devicekeys,
+    devicelist,
+    fleet,
+    reboots,
+    registrations,
+    search,
+    selfservice,
+)
 from control import templates as custom_templates
 from control.accountbatch import ACCOUNT_DEFAULTS, account_params
 from control.api.schemas import (
@@ -294,22 +303,6 @@ def export_accounts(
 def _account_views(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
     devices = _account_devices(conn, [row["id"] for row in rows])
     return [_account_view(row, devices[row["id"]]) for row in rows]
-
-
-def _extension_ids(
-    conn: sqlite3.Connection, tenant_id: int, numbers: Sequence[str], field: str
-) -> list[int]:
-    """The ids of the tenant's extensions ``numbers``; a 422 on ``field[i].extension``
-    for the first that the tenant has not."""
-    found = []
-    for index, number in enumerate(numbers):
-        ext = conn.execute(
-            "SELECT id FROM extensions WHERE tenant_id = ? AND number = ?", (tenant_id, number)
-        ).fetchone()
-        if ext is None:
-            raise invalid(f"{field}[{index}].extension", f"no extension {number} in this tenant")
-        found.append(int(ext["id"]))
-    return found
 
 
 class Control:
@@ -631,7 +624,7 @@ class Control:
                     "SELECT extension_id, label FROM device_lines WHERE mac = ?", (row["mac"],)
                 )
             }
-            extension_ids = _extension_ids(conn, row["tenant_id"], numbers, "lines")
+            extension_ids = devicekeys.extension_ids(conn, row["tenant_id"], numbers, "lines")
             if len(set(extension_ids)) != len(extension_ids):
                 raise invalid("lines", "an extension may appear once per device")
             _check_lines(MODELS[row["model"]], len(extension_ids), "lines")
@@ -657,26 +650,7 @@ class Control:
         phone's key (lines + N), so lines and keys together fit the model's keys."""
         with self.db.transaction() as conn:
             row = self._device_row(conn, mac, scope)
-            extension_ids = _extension_ids(conn, row["tenant_id"], [n for n, _ in keys], "keys")
-            model = MODELS[row["model"]]
-            (lines,) = conn.execute(
-                "SELECT count(*) FROM device_lines WHERE mac = ?", (row["mac"],)
-            ).fetchone()
-            if keys and lines + len(keys) > model.line_keys:
-                raise invalid(
-                    f"keys[{max(0, model.line_keys - lines)}]",
-                    f"{model.label} has {model.line_keys} programmable key(s);"
-                    f" {lines} line(s) and {len(keys)} key(s) do not fit",
-                )
-            conn.execute("DELETE FROM device_keys WHERE mac = ?", (row["mac"],))
-            conn.executemany(
-                "INSERT INTO device_keys (mac, position, kind, extension_id, label)"
-                " VALUES (?, ?, 'blf', ?, ?)",
-                [
-                    (row["mac"], pos, ext_id, label)
-                    for pos, (ext_id, (_number, label)) in enumerate(zip(extension_ids, keys), 1)
-                ],
-            )
+            devicekeys.write_keys(conn, row, keys)
             conn.execute("UPDATE devices SET rev = rev + 1 WHERE mac = ?", (row["mac"],))
         self.publishing.step(macs=[row["mac"]])
         return self.get_device(row["mac"])

@@ -1016,6 +1016,7 @@ class MyDevicePatch(_Strict):
         list[MyLineLabel] | None,
         Field(max_length=MAX_LINES, description="labels of lines that carry your account"),
     ] = None
+    keys: Annotated[Keys | None, Field(description="the device's BLF keys, replaced")] = None
 
 
 class MyLineOut(_Out):
@@ -1030,6 +1031,7 @@ class MyDeviceOut(_Out):
     model: str
     name: str
     lines: list[MyLineOut]
+    keys: list[KeyOut]
 
 
 # ---- audit trail (control/storage/audit.py) --------------------------------------------------
