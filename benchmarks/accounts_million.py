@@ -78,7 +78,9 @@ def main(count: int, publish: bool, keep: str | None) -> None:
         if publish:
             started = time.perf_counter()
             ctl.jobs.run_until_idle()
-            print(f"  their registrar records published (jobs) in {time.perf_counter() - started:.1f} s")
+            print(
+                f"  their registrar records published (jobs) in {time.perf_counter() - started:.1f} s"
+            )
         search(ctl, tenant)
         ctl.close()
 
@@ -92,8 +94,10 @@ def search(ctl: Control, tenant: dict[str, Any]) -> None:
             times.append(time.perf_counter() - t0)
             total = page["total"]
             assert len(page["items"]) == min(50, total)
-        print(f"  {query!r}: median {statistics.median(times) * 1000:.1f} ms,"
-              f" slowest {max(times) * 1000:.1f} ms, total {total:,}")
+        print(
+            f"  {query!r}: median {statistics.median(times) * 1000:.1f} ms,"
+            f" slowest {max(times) * 1000:.1f} ms, total {total:,}"
+        )
 
 
 if __name__ == "__main__":

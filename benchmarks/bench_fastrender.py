@@ -106,7 +106,11 @@ def plausible(name: str) -> str:
 
 def to_jinja(source: str) -> str:
     """${name} -> {{ name }}, $$ -> $ (the shipped templates hold no '{{' or '{%')."""
-    return re.sub(r"\$\$|\$\{([^}]*)\}", lambda m: "$" if m.group(0) == "$$" else f"{{{{ {m.group(1)} }}}}", source)
+    return re.sub(
+        r"\$\$|\$\{([^}]*)\}",
+        lambda m: "$" if m.group(0) == "$$" else f"{{{{ {m.group(1)} }}}}",
+        source,
+    )
 
 
 CASES: dict[str, tuple[str, str, str]] = {}
@@ -116,7 +120,9 @@ if (_polycom := polycom_source()) is not None:
     CASES["polycom"] = (_polycom[0], "xml", _polycom[1])
 
 
-def make_renderer(engine: str, source: str, escape: str, values: dict[str, str]) -> Callable[[], bytes]:
+def make_renderer(
+    engine: str, source: str, escape: str, values: dict[str, str]
+) -> Callable[[], bytes]:
     if engine in ("c", "py"):
         plan = (c_impl if engine == "c" else py_impl).compile_template(source, escape)
         return functools.partial(plan.render, values)

@@ -79,7 +79,9 @@ def main() -> int:
         work.chmod(0o755)  # nginx workers run unprivileged and must read the file
         prepare_data(str(work / "data"), f"http://{HOST}:{EDGE_PORT}")
         ctl = build_control(work / "data", f"http://{HOST}:{EDGE_PORT}")
-        phone = next(d for d in ctl.list_devices("demo")["items"] if d["model"].startswith("yealink"))
+        phone = next(
+            d for d in ctl.list_devices("demo")["items"] if d["model"].startswith("yealink")
+        )
         ctl.close()
         edge_url = f"{phone['provisioning_url']}{phone['mac']}.cfg"
         edge = subprocess.Popen(

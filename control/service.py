@@ -345,6 +345,7 @@ class Control:
                 raise conflict("name", "a tenant with this name exists")
             fields = body.model_dump()
             fields["vars"] = orjson.dumps(fields["vars"]).decode()
+            fields["provision_limit"] = fields["provision_limit"] or None
             cur = conn.execute(
                 f"INSERT INTO tenants ({', '.join(fields)}, url_key)"
                 f" VALUES ({', '.join('?' * len(fields))}, ?)",
@@ -360,6 +361,8 @@ class Control:
         changes = patch.model_dump(exclude_none=True)
         if "vars" in changes:
             changes["vars"] = orjson.dumps(changes["vars"]).decode()
+        if "provision_limit" in changes:
+            changes["provision_limit"] = changes["provision_limit"] or None  # 0: no limit
         job_id = None
         with self.db.transaction() as conn:
             tenant = self._tenant_row(conn, ref, "tenant")
@@ -601,10 +604,18 @@ class Control:
         with self.db.transaction() as conn:
             normal = fleet.known_macs(conn, macs, scope)
             counts = self.edge_state.fetches(normal)
+            # rev: the provision limit's stop moves with the base (formats/limits.py)
             conn.executemany(
-                "UPDATE devices SET provision_base = ?, provision_count = 0 WHERE mac = ?",
+                "UPDATE devices SET provision_base = ?, provision_count = 0, rev = rev + 1"
+                " WHERE mac = ?",
                 [(counts.get(mac, NO_FETCH).count, mac) for mac in normal],
             )
+        if len(normal) <= PUBLISH_BATCH:
+            self.publishing.step(macs=normal)
+        else:
+            with self.db.transaction() as conn:
+                jobs.enqueue(conn, RECOMPILE, scope)
+            self.jobs.wake()
         return {"reset": len(normal)}
 
     def set_lines(

@@ -115,6 +115,13 @@ Vars = Annotated[
 ]  # fmt: skip
 
 
+ProvisionLimit = Annotated[
+    int | None,
+    Field(ge=0, le=1_000_000, description="own files a MAC may fetch between counter resets; "
+          "then its files answer 404 until a reset (0 in a PATCH: no limit)"),
+]  # fmt: skip
+
+
 class TenantIn(_Strict):
     name: Annotated[Name, Field(examples=["acme"])]
     realm: Host
@@ -128,6 +135,7 @@ class TenantIn(_Strict):
         bool, Field(description="answer its phones' plug-and-play SUBSCRIBEs (the edge)")
     ] = True
     vars: Vars = {}
+    provision_limit: ProvisionLimit = None
 
 
 class TenantPatch(_Strict):
@@ -140,6 +148,7 @@ class TenantPatch(_Strict):
     language: Language | None = None
     pnp: bool | None = None
     vars: Vars | None = None
+    provision_limit: ProvisionLimit = None
 
 
 def _mac(value: str) -> str:
@@ -768,6 +777,7 @@ class TenantOut(_Out):
     provisioning_url: str
     pnp: bool
     vars: dict[str, str]
+    provision_limit: int | None
     created_at: str
     job: Annotated[
         JobOut | None,

@@ -35,7 +35,7 @@ from control.publish.lag import PublishLag
 from control.publish.publisher import Publication, Publisher
 from control.storage import loading
 from control.storage.db import Database
-from provedge.formats import pnp
+from provedge.formats import limits, pnp
 
 PUBLISH_BATCH = 500  # what a request publishes itself; more is a job's
 # Devices per step of a job: one LMDB write transaction each. Its commit syncs to disk
@@ -43,7 +43,9 @@ PUBLISH_BATCH = 500  # what a request publishes itself; more is a job's
 # devices/s; readers (the edge) never wait for a writer, whatever its size.
 JOB_BATCH = 5000
 
-_DEVICE_COLUMNS = "SELECT d.*, t.url_key FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+_DEVICE_COLUMNS = (
+    "SELECT d.*, t.url_key, t.provision_limit FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+)
 _ACCOUNT_COLUMNS = (
     "SELECT a.*, t.sip_server AS domain FROM accounts a JOIN tenants t ON t.id = a.tenant_id"
 )
@@ -171,6 +173,9 @@ class Publishing:
                 beside = _pnp_owner(row["owner"])
                 if beside is not None:  # the PnP record published beside its files
                     publications.append(Publication(beside, {}))
+                kind, _, mac = row["owner"].partition("/")
+                if kind == "device":  # and its provision limit
+                    publications.append(Publication(limits.owner(mac), {}))
                 step.withdrawn = row["id"]
             customs: dict[int, list[custom.Custom]] = {}  # tenant -> its templates
 
@@ -214,6 +219,7 @@ class Publishing:
                     continue
                 publications.append(Publication(f"device/{row['mac']}", files))
                 publications.append(loading.pnp_publication(row, self.edge_url))
+                publications.append(loading.limit_publication(row))
                 step.devices.append((row["mac"], row["rev"]))
                 step.ahead["device"].append(row["ahead_since"])
             only = None if macs is None else accounts  # a request's own, or a batch

@@ -25,7 +25,7 @@ from typing import Protocol
 import lmdb
 import orjson
 
-from provedge.formats import accounts, firewall, pnp, reboots, store
+from provedge.formats import accounts, firewall, limits, pnp, reboots, store
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,7 @@ class LmdbPublisher:
             (pnp.OWNER_PREFIX, env.open_db(pnp.PNP_DB)),
             (firewall.OWNER, env.open_db(firewall.FIREWALL_DB)),
             (reboots.OWNER_PREFIX, env.open_db(reboots.REBOOTS_DB)),
+            (limits.OWNER_PREFIX, env.open_db(limits.LIMITS_DB)),
         )
         self._meta = env.open_db(store.META_DB)
 

@@ -94,6 +94,11 @@ _ADDED_COLUMNS = (
     ("devices", "render_error", "TEXT NOT NULL DEFAULT ''"),
     # custom template variables: the tenant declares them, a device may set its own values
     ("tenants", "vars", "TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars))"),
+    (
+        "tenants",
+        "provision_limit",
+        "INTEGER CHECK (provision_limit IS NULL OR provision_limit >= 1)",
+    ),
     ("devices", "vars", "TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars))"),
     # schema.sql, "Ahead of LMDB"; rows already there read as ahead since unknown (NULL)
     ("tenants", "ahead_since", "REAL"),

@@ -11,7 +11,7 @@ from control.domain.catalog import MODELS
 from control.domain.keys import KeyData
 from control.domain.variables import DeviceData, LineData, TenantData
 from control.publish.publisher import Publication
-from provedge.formats import accounts, pnp
+from provedge.formats import accounts, limits, pnp
 
 
 def provisioning_url(edge_url: str, url_key: str) -> str:
@@ -37,6 +37,16 @@ def pnp_publication(row: sqlite3.Row, edge_url: str) -> Publication:
     return Publication(
         pnp.device_owner(row["mac"]), {row["mac"].encode(): pnp.encode_device(device)}
     )
+
+
+def limit_publication(row: sqlite3.Row) -> Publication:
+    """A device row (with its tenant's ``provision_limit``) as the edge count at which its
+    files stop (provedge/formats/limits.py); no record without a limit."""
+    limit = row["provision_limit"]
+    if not limit:
+        return Publication(limits.owner(row["mac"]), {})
+    stop_at = int(row["provision_base"]) + int(limit)
+    return Publication(limits.owner(row["mac"]), {row["mac"].encode(): limits.encode(stop_at)})
 
 
 def pnp_tenant_publication(row: sqlite3.Row) -> Publication:

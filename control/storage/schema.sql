@@ -14,6 +14,8 @@ CREATE TABLE IF NOT EXISTS tenants (
     url_key       TEXT NOT NULL UNIQUE,  -- unguessable path segment of the provisioning URL
     pnp           INTEGER NOT NULL DEFAULT 1 CHECK (pnp IN (0, 1)),  -- answer PnP SUBSCRIBEs
     vars          TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars)),  -- custom template vars
+    -- own files a MAC may fetch between counter resets (NULL: no limit; formats/limits.py)
+    provision_limit INTEGER CHECK (provision_limit IS NULL OR provision_limit >= 1),
     rev           INTEGER NOT NULL DEFAULT 1,  -- as devices.rev, for the tenant's common files
     published_rev INTEGER NOT NULL DEFAULT 0,
     ahead_since   REAL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),  -- see "Ahead of LMDB"

@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edge.http.metrics import Meter, render
+from edge.http.provision_limits import ProvisionLimits
 from edge.http.routing import classify
 from edge.sip import pnp
 from edge.sip.firewall import Firewall
@@ -73,8 +74,10 @@ class EdgeApp:
         flow_limits: FlowLimits | None = None,
         reboot: RebootSender | None = None,
         beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+        provision_limits: ProvisionLimits | None = None,
     ) -> None:
         self._env = env
+        self._provision_limits = provision_limits
         self._blobs = env.open_db(store.BLOBS_DB)
         self._index = env.open_db(store.INDEX_DB)
         self._sip = sip
@@ -99,6 +102,8 @@ class EdgeApp:
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         """The SIP listeners and the recorder's timer live as long as the HTTP server."""
         async with contextlib.AsyncExitStack() as stack:
+            if self._provision_limits is not None:
+                stack.callback(self._provision_limits.close)
             if self._recorder is not None:
                 self._recorder.start()
                 stack.callback(self._recorder.stop)  # the last batch goes at shutdown
@@ -163,6 +168,11 @@ class EdgeApp:
                 self.firewall.failure(client[0], "scan")
             return 404
         mac, blob = found
+        limited = self._provision_limits
+        if mac is not None and limited is not None and limited.reached(mac):
+            # Past its tenant's provision limit: the 404 of any miss, until a reset.
+            await _respond(send, 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND)
+            return 404
         if mac is not None and method == "GET" and self._recorder is not None:
             self._recorder.fetch(mac, scope.get("client"), agent)
         if _matches(if_none_match, blob.etag):

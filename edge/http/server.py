@@ -25,6 +25,7 @@ from granian.log import LogLevels
 from edge.http import listener, metrics
 from edge.http.app import EdgeApp
 from edge.http.limits import HttpLimits
+from edge.http.provision_limits import ProvisionLimits
 from edge.sip import digest
 from edge.sip.accounts import AccountDirectory
 from edge.sip.bindings import Bindings
@@ -67,6 +68,7 @@ def app_factory() -> EdgeApp:
         env, config.sip_address, recorder, meter, Firewall(config.data, env), multicast,
         registrar, limits, reboot,
         functools.partial(listener.set_send_timeout, config.edge_port, config.http_send_timeout_s),
+        ProvisionLimits(config.data, env),
     )  # fmt: skip
 
 
