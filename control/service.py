@@ -71,7 +71,8 @@ MAX_PAGE = 1000
 
 # A device row with what its view needs of its tenant (the URL key, the language).
 _DEVICE_ROWS = (
-    "SELECT d.*, t.url_key, t.language FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+    "SELECT d.*, t.url_key, t.language, t.provision_mode"
+    " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
 )
 
 
@@ -314,7 +315,11 @@ class Control:
         edge_url: str,
         edge_state: EdgeStateReader | None = None,
         activation_lifetime_s: float = ACTIVATION_LIFETIME_S,
+        edge_ip: str | None = None,
     ) -> None:
+        """``edge_ip``: the edge's public address, for tenants whose provision_mode is
+        public_ip (None: such a tenant is refused)."""
+        self.edge_ip = edge_ip
         self.db = db
         self.activation_lifetime_s = activation_lifetime_s
         self.edge_state = edge_state or EdgeStateReader(None)
@@ -322,6 +327,7 @@ class Control:
         self.compiler = compiler
         self.edge_url = edge_url
         self.publishing = Publishing(db, publisher, compiler, edge_url)
+        self.publishing.edge_ip = edge_ip
         self.jobs = JobRunner(db, {RECOMPILE: Recompile(self.publishing)})
         # Reboot jobs wait on phones for minutes: a runner of their own.
         self.reboots = JobRunner(
@@ -346,6 +352,7 @@ class Control:
             fields = body.model_dump()
             fields["vars"] = orjson.dumps(fields["vars"]).decode()
             fields["provision_limit"] = fields["provision_limit"] or None
+            self._check_mode(fields["provision_mode"])
             cur = conn.execute(
                 f"INSERT INTO tenants ({', '.join(fields)}, url_key)"
                 f" VALUES ({', '.join('?' * len(fields))}, ?)",
@@ -363,6 +370,7 @@ class Control:
             changes["vars"] = orjson.dumps(changes["vars"]).decode()
         if "provision_limit" in changes:
             changes["provision_limit"] = changes["provision_limit"] or None  # 0: no limit
+        self._check_mode(changes.get("provision_mode", "fqdn"))
         job_id = None
         with self.db.transaction() as conn:
             tenant = self._tenant_row(conn, ref, "tenant")
@@ -396,6 +404,13 @@ class Control:
         view["job"] = None if job_id is None else self.get_job(job_id)
         return view
 
+    def _check_mode(self, mode: str) -> None:
+        if mode == "public_ip" and not self.edge_ip:
+            raise invalid(
+                "provision_mode", "the control plane knows no public IP of the edge"
+                " (--edge-public-ip)",
+            )  # fmt: skip
+
     def list_tenants(self, scope: int | None = None) -> list[dict[str, Any]]:
         rows = self.db.query(
             "SELECT * FROM tenants WHERE ? IS NULL OR id = ? ORDER BY id", (scope, scope)
@@ -418,7 +433,7 @@ class Control:
             for key in row.keys()  # noqa: SIM118 - iterating a Row yields values, not keys
             if key not in ("url_key", "rev", "published_rev", "ahead_since")
         }
-        view["provisioning_url"] = loading.provisioning_url(self.edge_url, row["url_key"])
+        view["provisioning_url"] = loading.tenant_url(row, self.edge_url, self.edge_ip)
         view["pnp"] = bool(row["pnp"])
         view["vars"] = orjson.loads(row["vars"])
         return view
@@ -736,7 +751,7 @@ class Control:
             "background_url": row["background_url"],
             "hotdesk_pin": row["hotdesk_pin"],
             "lines": lines,
-            "provisioning_url": loading.provisioning_url(self.edge_url, row["url_key"]),
+            "provisioning_url": loading.tenant_url(row, self.edge_url, self.edge_ip),
             "files": [name for name, _ in device_files(model, row["mac"])],
             "published": row["published_rev"] >= row["rev"],
             "vars": orjson.loads(row["vars"]),
@@ -871,7 +886,7 @@ class Control:
             "username": account["username"],
             "password": account["password"],
             "provisioning_url": (
-                loading.provisioning_url(self.edge_url, tenant["url_key"]) if on_device else None
+                loading.tenant_url(tenant, self.edge_url, self.edge_ip) if on_device else None
             ),
         }
 
@@ -1111,7 +1126,9 @@ class Control:
                 tenant_id = int(old["tenant_id"])
                 merged = {**{k: old[k] for k in ("name", "vendor", "model", "file", "engine",
                                                  "source", "is_default")}, **fields}  # fmt: skip
-            custom_templates.check(conn, self.compiler, self.edge_url, tenant_id, merged)
+            custom_templates.check(
+                conn, self.compiler, self.edge_url, tenant_id, merged, self.edge_ip
+            )
             saved = custom_templates.save(conn, tenant_id, fields, template_id)
             job = custom_templates.recompile(conn, tenant_id, merged["vendor"])
         self.jobs.wake()
@@ -1133,7 +1150,7 @@ class Control:
         with self.db.read() as conn:
             row = self._device_row(conn, mac, scope)
             return custom_templates.preview(
-                conn, self.compiler, self.edge_url, row, file, template_id
+                conn, self.compiler, self.edge_url, row, file, template_id, self.edge_ip
             )
 
     # ---- remote re-sync and reboot -------------------------------------------------------

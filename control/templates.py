@@ -52,7 +52,7 @@ def sample(model_id: str, file: str, engine: str) -> str:
 
 def check(
     conn: sqlite3.Connection, compiler: Compiler, edge_url: str, tenant_id: int,
-    fields: dict[str, Any],
+    fields: dict[str, Any], edge_ip: str | None = None,
 ) -> None:  # fmt: skip
     """422 naming what is wrong with a template's target, or each lint problem."""
     vendor, model = fields["vendor"], fields.get("model")
@@ -65,7 +65,9 @@ def check(
                         for f in m.vendor.files})  # fmt: skip
         raise invalid("file", f"{vendor} has the files {', '.join(names)}")
     tenant = loading.tenant_data(
-        conn.execute("SELECT * FROM tenants WHERE id = ?", (tenant_id,)).fetchone(), edge_url
+        conn.execute("SELECT * FROM tenants WHERE id = ?", (tenant_id,)).fetchone(),
+        edge_url,
+        edge_ip,
     )
     problems = custom.lint(compiler, tenant, vendor, model, fields["file"], fields["engine"],
                            fields["source"])  # fmt: skip
@@ -124,7 +126,7 @@ def fits(template: sqlite3.Row, model_id: str) -> bool:
 
 def preview(
     conn: sqlite3.Connection, compiler: Compiler, edge_url: str, device_row: sqlite3.Row,
-    file: str, template_id: int | None,
+    file: str, template_id: int | None, edge_ip: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The bytes the phone gets for ``file`` now (or with template ``template_id``), and
     the variables the file can use with their values."""
@@ -137,7 +139,7 @@ def preview(
     tenant_row = conn.execute(
         "SELECT * FROM tenants WHERE id = ?", (device_row["tenant_id"],)
     ).fetchone()
-    tenant = loading.tenant_data(tenant_row, edge_url)
+    tenant = loading.tenant_data(tenant_row, edge_url, edge_ip)
     device = loading.device_data(conn, device_row)
     own = [custom.from_row(r) for r in conn.execute(
         "SELECT * FROM templates WHERE tenant_id = ?", (device_row["tenant_id"],)

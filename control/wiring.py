@@ -19,6 +19,7 @@ def build_control(
     templates_dir: Path | None = None,
     run_jobs: bool = False,
     activation_lifetime_s: float = ACTIVATION_LIFETIME_S,
+    edge_ip: str | None = None,
 ) -> Control:
     """``run_jobs``: start the job runner thread (the control plane server does); tools
     and tests that build a Control run queued jobs with ``ctl.jobs.run_until_idle()``."""
@@ -32,10 +33,11 @@ def build_control(
         edge_url,
         EdgeStateReader(data_dir),
         activation_lifetime_s,
+        edge_ip,
     )
     # Redo whatever a killed publish left behind, and follow template or URL changes: the
     # small part now, the devices as a job (resumed, like any job left running).
-    ctl.reconcile(templates_fingerprint(compiler, edge_url))
+    ctl.reconcile(templates_fingerprint(compiler, edge_url + " " + (edge_ip or "")))
     if run_jobs:
         ctl.jobs.start()
         ctl.reboots.start()

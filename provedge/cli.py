@@ -36,6 +36,7 @@ def cmd_control(config: Config) -> int:
         config.public_edge_url,
         run_jobs=True,
         activation_lifetime_s=config.activation_days * 86400,
+        edge_ip=config.edge_public_ip,
     )
     uvicorn.run(
         create_app(ctl, max_body_bytes=config.max_body_bytes),
@@ -99,13 +100,13 @@ def cmd_token(config: Config, args: argparse.Namespace) -> int:
         db.close()
 
 
-def prepare_data(data: str, edge_url: str) -> Path | None:
+def prepare_data(data: str, edge_url: str, edge_ip: str | None = None) -> Path | None:
     """On an empty data directory: load the demo and write an operator token file."""
     from control.api.auth import create_token
     from control.demo import is_empty, load_demo
     from control.wiring import build_control
 
-    ctl = build_control(data, edge_url)
+    ctl = build_control(data, edge_url, edge_ip=edge_ip)
     if not is_empty(ctl):
         ctl.close()
         return None
@@ -121,7 +122,7 @@ def _print_banner(config: Config) -> None:
     from control.demo import DEMO_PHONES
     from control.wiring import build_control
 
-    ctl = build_control(config.data, config.public_edge_url)
+    ctl = build_control(config.data, config.public_edge_url, edge_ip=config.edge_public_ip)
     control_url = config.control_url
     print(
         f"provedge control API : {control_url}/api/v1/  (OpenAPI: {control_url}/api/v1/openapi.json)"
@@ -151,7 +152,7 @@ def cmd_run(config: Config) -> int:
     from provedge.supervisor import Supervisor
 
     Path(config.data).mkdir(parents=True, exist_ok=True)
-    prepare_data(config.data, config.public_edge_url)
+    prepare_data(config.data, config.public_edge_url, config.edge_public_ip)
     me = [sys.executable, "-m", "provedge.cli"]
     supervisor = Supervisor(
         {

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import os
 import sys
 import typing
@@ -56,6 +57,7 @@ class Setting:
     high: int | None = None
     flags: Mapping[str, str] = field(default_factory=dict)  # command -> its short flag
     prefixes: tuple[str, ...] = ()  # text that must start with one of these
+    address: bool = False  # text that must be an IP address
 
     @property
     def flag(self) -> str:
@@ -94,6 +96,11 @@ class Setting:
             raise ValueError(f"out of range: {value} (allowed {self.low}..{self.high})")
         if self.prefixes and not value.startswith(self.prefixes):
             raise ValueError(f"{value!r} does not start with {' or '.join(self.prefixes)}")
+        if self.address:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"not an IP address: {value!r}") from None
 
     def default_text(self) -> str:
         if self.default == "":
@@ -130,6 +137,12 @@ class Config:
         "public base URL phones reach the edge at, put in provisioning URLs "
         "(default http://HOST:EDGE_PORT); a change republishes every file",
         (*_CONTROL, "loadtest"), prefixes=("http://", "https://"),
+    )  # fmt: skip
+    edge_public_ip: str | None = _setting(
+        None,
+        "the edge's public IP address, in the provisioning URLs of tenants whose "
+        "provision_mode is public_ip; a change republishes every file",
+        _CONTROL, address=True,
     )  # fmt: skip
     sip: bool = _setting(True, "SIP listeners (UDP and TCP) in the edge", _EDGE)
     sip_port: int = _setting(5060, "SIP port, UDP and TCP (0: SIP off)", _EDGE, low=0, high=65535)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import orjson
@@ -641,3 +642,38 @@ def test_account_search_pages_and_refuses_a_malformed_query(
     assert bad.status_code == 400 and "position 0" in bad.json()["errors"]["q"]
     unknown = api.get("/api/v1/accounts", params={"tenant": tenant["id"], "sort": "password"})
     assert unknown.status_code == 422 and set(unknown.json()["errors"]) == {"sort"}
+
+
+def test_provision_mode_public_ip_puts_the_edges_address_in_the_urls(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from control.api.app import create_app
+    from control.api.auth import create_token
+    from control.api.schemas import DeviceIn, TenantIn, TenantPatch
+    from control.domain.errors import ServiceError
+    from control.wiring import build_control
+
+    plain = build_control(tmp_path / "a", "https://prov.example.net:8443")
+    refused = plain.update_tenant
+    tenant = plain.create_tenant(TenantIn(name="ip", realm="i.example", sip_server="pbx.i"))
+    with pytest.raises(ServiceError) as caught:
+        refused(tenant["id"], TenantPatch(provision_mode="public_ip"))
+    assert set(caught.value.errors) == {"provision_mode"}  # no public IP known
+    plain.close()
+
+    ctl = build_control(tmp_path / "b", "https://prov.example.net:8443", edge_ip="203.0.113.8")
+    api = TestClient(create_app(ctl))
+    auth = {"Authorization": f"Bearer {create_token(ctl.db, 'operator')}"}
+    made = api.post("/api/v1/tenants", headers=auth, json={"name": "ip", "realm": "i.example",
+                                                            "sip_server": "pbx.i"})  # fmt: skip
+    assert made.json()["provisioning_url"].startswith("https://prov.example.net:8443/p/")
+    changed = api.patch(f"/api/v1/tenants/{made.json()['id']}", headers=auth,
+                        json={"provision_mode": "public_ip"})  # fmt: skip
+    assert changed.status_code == 200 and changed.json()["provision_mode"] == "public_ip"
+    assert changed.json()["provisioning_url"].startswith("https://203.0.113.8:8443/p/")
+    ctl.jobs.run_until_idle()
+    mac = "001565000d01"
+    ctl.create_device(DeviceIn(tenant=made.json()["id"], mac=mac, model="yealink-t46s"))
+    common = ctl.preview(mac, "y000000000066.cfg", None)["body"]
+    assert "static.auto_provision.server.url = https://203.0.113.8:8443/p/" in common
+    ctl.close()

@@ -122,6 +122,13 @@ ProvisionLimit = Annotated[
 ]  # fmt: skip
 
 
+ProvisionMode = Annotated[
+    Literal["fqdn", "public_ip"],
+    Field(description="provisioning URLs by the edge's public name, or by its public "
+          "address (the control plane's --edge-public-ip)"),
+]  # fmt: skip
+
+
 class TenantIn(_Strict):
     name: Annotated[Name, Field(examples=["acme"])]
     realm: Host
@@ -136,6 +143,7 @@ class TenantIn(_Strict):
     ] = True
     vars: Vars = {}
     provision_limit: ProvisionLimit = None
+    provision_mode: ProvisionMode = "fqdn"
 
 
 class TenantPatch(_Strict):
@@ -149,6 +157,7 @@ class TenantPatch(_Strict):
     pnp: bool | None = None
     vars: Vars | None = None
     provision_limit: ProvisionLimit = None
+    provision_mode: ProvisionMode | None = None
 
 
 def _mac(value: str) -> str:
@@ -778,6 +787,7 @@ class TenantOut(_Out):
     pnp: bool
     vars: dict[str, str]
     provision_limit: int | None
+    provision_mode: Literal["fqdn", "public_ip"]
     created_at: str
     job: Annotated[
         JobOut | None,

@@ -44,7 +44,8 @@ PUBLISH_BATCH = 500  # what a request publishes itself; more is a job's
 JOB_BATCH = 5000
 
 _DEVICE_COLUMNS = (
-    "SELECT d.*, t.url_key, t.provision_limit FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+    "SELECT d.*, t.url_key, t.provision_limit, t.provision_mode"
+    " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
 )
 _ACCOUNT_COLUMNS = (
     "SELECT a.*, t.sip_server AS domain FROM accounts a JOIN tenants t ON t.id = a.tenant_id"
@@ -117,6 +118,7 @@ class Publishing:
         self.publisher = publisher
         self.compiler = compiler
         self.edge_url = edge_url
+        self.edge_ip: str | None = None  # the edge's public address (provision_mode public_ip)
         self._lock = threading.Lock()  # one step at a time: batches never interleave
         self.lag = PublishLag()
 
@@ -189,7 +191,7 @@ class Publishing:
             for row in conn.execute("SELECT * FROM tenants WHERE published_rev < rev"):
                 own = templates_of(row["id"])
                 files = self.compiler.tenant_files(
-                    row["url_key"], loading.tenant_data(row, self.edge_url),
+                    row["url_key"], loading.tenant_data(row, self.edge_url, self.edge_ip),
                     functools.partial(custom.choose, own, None),
                 )  # fmt: skip
                 publications.append(Publication(f"tenant/{row['id']}", files))
@@ -201,6 +203,7 @@ class Publishing:
                 tid: loading.tenant_data(
                     conn.execute("SELECT * FROM tenants WHERE id = ?", (tid,)).fetchone(),
                     self.edge_url,
+                    self.edge_ip,
                 )
                 for tid in {row["tenant_id"] for row in rows}
             }
@@ -218,7 +221,7 @@ class Publishing:
                     step.devices.append((row["mac"], row["rev"]))
                     continue
                 publications.append(Publication(f"device/{row['mac']}", files))
-                publications.append(loading.pnp_publication(row, self.edge_url))
+                publications.append(loading.pnp_publication(row, self.edge_url, self.edge_ip))
                 publications.append(loading.limit_publication(row))
                 step.devices.append((row["mac"], row["rev"]))
                 step.ahead["device"].append(row["ahead_since"])

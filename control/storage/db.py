@@ -96,6 +96,11 @@ _ADDED_COLUMNS = (
     ("tenants", "vars", "TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars))"),
     (
         "tenants",
+        "provision_mode",
+        "TEXT NOT NULL DEFAULT 'fqdn' CHECK (provision_mode IN ('fqdn', 'public_ip'))",
+    ),
+    (
+        "tenants",
         "provision_limit",
         "INTEGER CHECK (provision_limit IS NULL OR provision_limit >= 1)",
     ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -14,8 +15,23 @@ from control.publish.publisher import Publication
 from provedge.formats import accounts, limits, pnp
 
 
-def provisioning_url(edge_url: str, url_key: str) -> str:
-    return f"{edge_url.rstrip('/')}/p/{url_key}/"
+def provisioning_url(
+    edge_url: str, url_key: str, mode: str = "fqdn", edge_ip: str | None = None
+) -> str:
+    """The directory URL a tenant's phones fetch from: the edge's public name (``fqdn``),
+    or with ``public_ip`` its public address in the host's place."""
+    base = edge_url.rstrip("/")
+    if mode == "public_ip" and edge_ip:
+        parts = urlsplit(base)
+        host = f"[{edge_ip}]" if ":" in edge_ip else edge_ip
+        netloc = host if parts.port is None else f"{host}:{parts.port}"
+        base = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return f"{base}/p/{url_key}/"
+
+
+def tenant_url(row: sqlite3.Row, edge_url: str, edge_ip: str | None) -> str:
+    """``provisioning_url`` of a row carrying ``url_key`` and ``provision_mode``."""
+    return provisioning_url(edge_url, row["url_key"], row["provision_mode"], edge_ip)
 
 
 def pnp_url(model_id: str, base_url: str, mac: str) -> str:
@@ -30,9 +46,9 @@ def pnp_url(model_id: str, base_url: str, mac: str) -> str:
     return base_url
 
 
-def pnp_publication(row: sqlite3.Row, edge_url: str) -> Publication:
-    """A device row (with its tenant's ``url_key``) as its PnP record."""
-    url = pnp_url(row["model"], provisioning_url(edge_url, row["url_key"]), row["mac"])
+def pnp_publication(row: sqlite3.Row, edge_url: str, edge_ip: str | None = None) -> Publication:
+    """A device row (with its tenant's ``url_key`` and ``provision_mode``) as its PnP record."""
+    url = pnp_url(row["model"], tenant_url(row, edge_url, edge_ip), row["mac"])
     device = pnp.Device(row["tenant_id"], MODELS[row["model"]].vendor.id, url)
     return Publication(
         pnp.device_owner(row["mac"]), {row["mac"].encode(): pnp.encode_device(device)}
@@ -55,7 +71,7 @@ def pnp_tenant_publication(row: sqlite3.Row) -> Publication:
     return Publication(pnp.tenant_owner(row["id"]), {pnp.tenant_key(row["id"]): record})
 
 
-def tenant_data(row: sqlite3.Row, edge_url: str) -> TenantData:
+def tenant_data(row: sqlite3.Row, edge_url: str, edge_ip: str | None = None) -> TenantData:
     return TenantData(
         name=row["name"],
         realm=row["realm"],
@@ -65,7 +81,7 @@ def tenant_data(row: sqlite3.Row, edge_url: str) -> TenantData:
         timezone=row["timezone"],
         ntp_server=row["ntp_server"],
         language=row["language"],
-        provisioning_url=provisioning_url(edge_url, row["url_key"]),
+        provisioning_url=tenant_url(row, edge_url, edge_ip),
         vars=tuple(sorted(orjson.loads(row["vars"]).items())),
     )
 

@@ -14,6 +14,8 @@ CREATE TABLE IF NOT EXISTS tenants (
     url_key       TEXT NOT NULL UNIQUE,  -- unguessable path segment of the provisioning URL
     pnp           INTEGER NOT NULL DEFAULT 1 CHECK (pnp IN (0, 1)),  -- answer PnP SUBSCRIBEs
     vars          TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars)),  -- custom template vars
+    -- provisioning URLs by the edge's public name, or its public address (edge_public_ip)
+    provision_mode TEXT NOT NULL DEFAULT 'fqdn' CHECK (provision_mode IN ('fqdn', 'public_ip')),
     -- own files a MAC may fetch between counter resets (NULL: no limit; formats/limits.py)
     provision_limit INTEGER CHECK (provision_limit IS NULL OR provision_limit >= 1),
     rev           INTEGER NOT NULL DEFAULT 1,  -- as devices.rev, for the tenant's common files
