@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= var
 STAMP  := $(VENV)/.installed
 
-.PHONY: screenshots run test tools test-pythons install pgo bench fuzz lint clean loadtest storm \
+.PHONY: screenshots run test tools test-pythons install pgo bench bench-edge fuzz lint clean loadtest storm \
 	bench-register
 
 $(BIN)/python:
@@ -88,6 +88,16 @@ test-pythons:
 
 bench: install
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only
+
+# The edge against nginx at its best (open_file_cache on) serving the same bytes, with wrk
+# (benchmarks/edge_vs_nginx.py): wrk and nginx come from the distribution when missing.
+bench-edge: install
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null && (apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		wrk nginx-light >/dev/null) \
+		|| { echo "bench-edge: wrk and nginx are needed (apt-get install wrk nginx-light)"; exit 2; }; }
+	$(BIN)/python benchmarks/edge_vs_nginx.py --seconds $(or $(SECONDS),5)
 
 # A headless locust run against a local provedge on free loopback ports: seeds PHONES
 # phones, waits for their publish job, runs the SHAPE (storm, waves, steady), stops
