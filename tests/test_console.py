@@ -345,3 +345,22 @@ def test_templates_panel_shows_lint_errors_at_their_line_then_stores_and_preview
     assert shown.status_code == 200 and f"custom.who = {mac}" in shown.text
     audit = web.get(f"/console/audit?object=template/{made['id']}")
     assert audit.status_code == 200 and f"template/{made['id']}" in audit.text
+
+
+def test_the_devices_list_resets_counters_and_reboots_the_selected(ctl: Control) -> None:
+    mine = tenant(ctl)
+    macs = [unique_mac() for _ in range(2)]
+    for mac in macs:
+        ctl.create_device(DeviceIn(tenant=mine["id"], mac=mac, model="yealink-t46s"))
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    listing = web.get(f"/console/devices?tenant={mine['id']}").text
+    assert "Reset provision counter" in listing and "Reboot selected" in listing
+    reset = web.post("/console/devices/reset-counter", data={"csrf": csrf, "mac": macs})
+    assert reset.status_code == 303 and "2%20provision%20counter" in reset.headers["location"]
+    none = web.post("/console/devices/reboot", data={"csrf": csrf})
+    assert none.status_code == 422
+    sent = web.post("/console/devices/reboot", data={"csrf": csrf, "mac": macs})
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/console/jobs/")
+    job = ctl.get_job(int(sent.headers["location"].split("/")[3].split("?")[0]))
+    assert (job["kind"], job["total"]) == ("reboot", 2)

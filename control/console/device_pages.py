@@ -12,7 +12,15 @@ from starlette.routing import Route
 
 from control import devicelist
 from control.api import schemas
-from control.console.page import form_fields, page, query_value, redirect, render, validate
+from control.console.page import (
+    Handler,
+    form_fields,
+    page,
+    query_value,
+    redirect,
+    render,
+    validate,
+)
 from control.console.sessions import Session
 from control.domain import devicecsv
 from control.domain.catalog import MODELS
@@ -63,6 +71,31 @@ async def devices_remove(request: Request, session: Session, ctl: Control) -> Re
         raise ServiceError(422, {"mac": "select at least one device"})
     done = await run_in_threadpool(ctl.remove_devices, macs, session.principal.scope)
     return redirect("/devices", f"{done['removed']} device(s) removed")
+
+
+def _selected(request: Request) -> list[str]:
+    macs = [str(mac) for mac in request.state.form.getlist("mac")]
+    if not macs:
+        raise ServiceError(422, {"mac": "select at least one device"})
+    return macs
+
+
+async def devices_reset_counter(request: Request, session: Session, ctl: Control) -> Response:
+    macs = _selected(request)
+    done = await run_in_threadpool(ctl.reset_provision_counters, macs, session.principal.scope)
+    return redirect("/devices", f"{done['reset']} provision counter(s) reset")
+
+
+def _paced(mode: str) -> Handler:
+    async def handler(request: Request, session: Session, ctl: Control) -> Response:
+        """A paced job over the selected devices: 10 NOTIFYs a second, waves of 10."""
+        job = await run_in_threadpool(
+            ctl.start_reboot, None, session.principal.scope, _selected(request), "all",
+            mode, 10.0, 10, None, 300.0,
+        )  # fmt: skip
+        return redirect(f"/jobs/{job['id']}", f"{mode.capitalize()} of {job['total']} phone(s)")
+
+    return handler
 
 
 async def devices_import(request: Request, session: Session, ctl: Control) -> Response:
@@ -141,6 +174,9 @@ def routes(ctl: Control) -> list[Route]:
         Route("/devices", page(devices, ctl, params=("filter", "tenant", "q", "sort", "order", "cursor")), methods=["GET"]),
         Route("/devices", page(device_create, ctl), methods=["POST"]),
         Route("/devices/remove", page(devices_remove, ctl), methods=["POST"]),
+        Route("/devices/reset-counter", page(devices_reset_counter, ctl), methods=["POST"]),
+        Route("/devices/resync", page(_paced("resync"), ctl), methods=["POST"]),
+        Route("/devices/reboot", page(_paced("reboot"), ctl), methods=["POST"]),
         Route("/devices/import", page(devices_import, ctl), methods=["POST"]),
         Route("/devices/export", page(devices_export, ctl, params=("tenant", "filter", "q")), methods=["GET"]),
         Route("/devices/{mac}", page(device, ctl), methods=["GET"]),
