@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from control.api.app import create_app
 from control.api.auth import create_token
-from control.api.schemas import AccountIn, DeviceIn, TenantIn
+from control.api.schemas import AccountIn, DeviceIn, ExtensionIn, TenantIn
 from control.console.guard import LOGIN_LIMIT
 from control.service import Control
 from control.wiring import build_control
@@ -364,3 +364,35 @@ def test_the_devices_list_resets_counters_and_reboots_the_selected(ctl: Control)
     assert sent.status_code == 303 and sent.headers["location"].startswith("/console/jobs/")
     job = ctl.get_job(int(sent.headers["location"].split("/")[3].split("?")[0]))
     assert (job["kind"], job["total"]) == ("reboot", 2)
+
+
+def test_a_device_page_sets_blf_keys_and_its_own_template(ctl: Control) -> None:
+    mine = tenant(ctl)
+    mac = unique_mac()
+    ctl.create_device(DeviceIn(tenant=mine["id"], mac=mac, model="yealink-t46s"))
+    ctl.create_account(AccountIn(tenant=mine["id"], username="keyuser"))
+    ctl.create_extension(ExtensionIn(tenant=mine["id"], number="401", accounts=["keyuser"]))
+    sample = ctl.template_sample("yealink-t46s", "mac.cfg", "default")
+    made = ctl.save_template(None, {"tenant": mine["id"], "name": "own", "vendor": "yealink",
+                                    "file": "mac.cfg", "engine": "default",
+                                    "source": sample + "desk.own = 1\n"}, None)  # fmt: skip
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    shown = web.get(f"/console/devices/{mac}").text
+    assert "BLF keys (10 free after its lines on this model)" in shown and "own (mac.cfg)" in shown
+    saved = web.post(f"/console/devices/{mac}/keys", data={
+        "csrf": csrf, "key_extension": ["401", ""], "key_label": ["Desk 4", ""],
+    })  # fmt: skip
+    assert saved.status_code == 303
+    assert [(k["extension"], k["label"]) for k in ctl.get_device(mac)["keys"]] == [
+        ("401", "Desk 4")
+    ]
+    bad = web.post(f"/console/devices/{mac}/keys", data={"csrf": csrf, "key_extension": ["999"],
+                                                          "key_label": [""]})  # fmt: skip
+    assert bad.status_code == 422
+    chosen = web.post(f"/console/devices/{mac}/template",
+                      data={"csrf": csrf, "template": str(made["id"])})  # fmt: skip
+    assert chosen.status_code == 303 and ctl.get_device(mac)["template"] == made["id"]
+    assert "desk.own = 1" in ctl.preview(mac, f"{mac}.cfg", None)["body"]
+    cleared = web.post(f"/console/devices/{mac}/template", data={"csrf": csrf, "template": "0"})
+    assert cleared.status_code == 303 and ctl.get_device(mac)["template"] is None

@@ -25,6 +25,7 @@ from control.console.sessions import Session
 from control.domain import devicecsv
 from control.domain.catalog import MODELS
 from control.domain.errors import ServiceError
+from control.domain.keys import MAX_KEYS
 from control.domain.refs import parse_ref
 from control.service import Control
 
@@ -146,9 +147,14 @@ async def device(request: Request, session: Session, ctl: Control) -> Response:
     extensions = await run_in_threadpool(
         ctl.list_extensions, found["tenant"], session.principal.scope
     )
+    model = MODELS[found["model"]]
+    own = await run_in_threadpool(ctl.list_templates, found["tenant"], session.principal.scope)
+    fitting = [t for t in own if t["vendor"] == model.vendor.id and t["model"] in (None, model.id)]
     return render(
-        request, "device.html", session, device=found, model=MODELS[found["model"]],
-        models=sorted(MODELS), extensions=extensions, done=query_value(request, "done"),
+        request, "device.html", session, device=found, model=model,
+        models=sorted(MODELS), extensions=extensions, templates=fitting,
+        key_room=max(0, min(MAX_KEYS, model.line_keys - len(found["lines"]))),
+        done=query_value(request, "done"),
     )  # fmt: skip
 
 
@@ -160,6 +166,29 @@ async def device_update(request: Request, session: Session, ctl: Control) -> Res
     patch = validate(schemas.DevicePatch, fields)
     await run_in_threadpool(ctl.update_device, mac, patch, session.principal.scope)
     return redirect(f"/devices/{mac}", "Settings saved")
+
+
+async def device_keys(request: Request, session: Session, ctl: Control) -> Response:
+    mac = request.path_params["mac"]
+    form = request.state.form
+    numbers = [str(n).strip() for n in form.getlist("key_extension")]
+    labels = [str(label).strip() for label in form.getlist("key_label")]
+    keys = [(n, label) for n, label in zip(numbers, labels, strict=False) if n]
+    # The same body model as the API's (the end user's patch carries exactly the keys).
+    checked = validate(schemas.MyDevicePatch, {"keys": [
+        {"type": "blf", "extension": n, "label": label} for n, label in keys
+    ]})  # fmt: skip
+    pairs = [(k.extension, k.label) for k in checked.keys or []]
+    await run_in_threadpool(ctl.set_keys, mac, pairs, session.principal.scope)
+    return redirect(f"/devices/{mac}", "BLF keys saved")
+
+
+async def device_template(request: Request, session: Session, ctl: Control) -> Response:
+    mac = request.path_params["mac"]
+    chosen = str(request.state.form.get("template") or "0")
+    patch = validate(schemas.DevicePatch, {"template": chosen})
+    await run_in_threadpool(ctl.update_device, mac, patch, session.principal.scope)
+    return redirect(f"/devices/{mac}", "Template choice saved")
 
 
 async def device_lines(request: Request, session: Session, ctl: Control) -> Response:
@@ -182,4 +211,6 @@ def routes(ctl: Control) -> list[Route]:
         Route("/devices/{mac}", page(device, ctl), methods=["GET"]),
         Route("/devices/{mac}", page(device_update, ctl), methods=["POST"]),
         Route("/devices/{mac}/lines", page(device_lines, ctl), methods=["POST"]),
+        Route("/devices/{mac}/keys", page(device_keys, ctl), methods=["POST"]),
+        Route("/devices/{mac}/template", page(device_template, ctl), methods=["POST"]),
     ]  # fmt: skip
