@@ -32,6 +32,7 @@ from control.publish.publisher import Publication, Publisher
 from control.storage.db import Database
 from control.storage.edgestate import EdgeStateReader
 from provedge.formats import accounts, reboots
+from provedge.formats.edgestate import iso_utc
 
 REBOOT = "reboot"
 FILTERS = tuple(devicelist.FILTERS)
@@ -324,6 +325,4 @@ def _result(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _iso(at: float | None) -> str | None:
-    if at is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
+    return None if at is None else iso_utc(int(at * 1e6))

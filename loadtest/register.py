@@ -50,7 +50,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from loadtest import phones
+from loadtest import loop, phones
 from tests.sipclient import authorization, ha1, parse_challenge
 
 MAX_US = 60_000_000  # the histogram's range: 1 µs to 60 s, 3 significant digits
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.host}: load tests go to loopback only")
     rows = phones.load(args.phones_csv)[: args.accounts]
     driver = Driver(rows, args.mode, args.count, args.window, args.request_timeout)
-    runner: Callable[[Any], dict[str, Any]] = _event_loop()
+    runner: Callable[[Any], dict[str, Any]] = loop.runner()
     report = runner(driver.run(args.host, args.port, args.sockets, args.timeout))
     text = json.dumps(report, indent=1)
     if args.out is not None:
@@ -329,14 +329,6 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(text + "\n")
     print(text, flush=True)
     return 1 if report["failures"] or report["registrations"] < args.count else 0
-
-
-def _event_loop() -> Callable[[Any], Any]:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency of provedge
-        return asyncio.run
-    return uvloop.run
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from hdrh.histogram import HdrHistogram
 
-from loadtest import phones
+from loadtest import loop, phones
 from loadtest.register import Phone as SipPhone
 
 SIP_TIMEOUT_S = 5.0
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--sip takes a loopback HOST:PORT")
         sip = (host, int(port))
     rows = phones.load(args.phones_csv)[: args.phones]
-    runner: Callable[[Any], float] = _event_loop()
+    runner: Callable[[Any], float] = loop.runner()
     storm = Storm(rows, args.window, args.concurrency, args.keep_alive, sip)
     report = storm.report(runner(storm.run(args.timeout)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -274,14 +274,6 @@ def main(argv: list[str] | None = None) -> int:
     plot(report, args.out.with_suffix(".png"))
     print(json.dumps({k: v for k, v in report.items() if k not in ("timeline", "steps_ms")}))
     return 1 if report["errors"] else 0
-
-
-def _event_loop() -> Callable[[Any], Any]:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency of provedge
-        return asyncio.run
-    return uvloop.run
 
 
 if __name__ == "__main__":

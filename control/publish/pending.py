@@ -75,14 +75,15 @@ def _pending_rows(
     ).fetchall()
 
 
-def _pnp_owner(owner: str) -> str | None:
-    """The PnP owner published beside a device's or a tenant's files (loading.py)."""
+def _beside(owner: str) -> list[str]:
+    """The owners published beside a device's or a tenant's files (loading.py): its PnP
+    record and, for a device, its provision limit; withdrawn with it."""
     kind, _, name = owner.partition("/")
     if kind == "device":
-        return pnp.device_owner(name)
+        return [pnp.device_owner(name), limits.owner(name)]
     if kind == "tenant" and name.isdigit():
-        return pnp.tenant_owner(int(name))
-    return None
+        return [pnp.tenant_owner(int(name))]
+    return []
 
 
 @dataclass
@@ -172,12 +173,7 @@ class Publishing:
         with self.db.read() as conn:  # one snapshot: a withdrawal and what follows it agree
             for row in conn.execute("SELECT id, owner FROM withdrawals ORDER BY id"):
                 publications.append(Publication(row["owner"], {}))
-                beside = _pnp_owner(row["owner"])
-                if beside is not None:  # the PnP record published beside its files
-                    publications.append(Publication(beside, {}))
-                kind, _, mac = row["owner"].partition("/")
-                if kind == "device":  # and its provision limit
-                    publications.append(Publication(limits.owner(mac), {}))
+                publications.extend(Publication(o, {}) for o in _beside(row["owner"]))
                 step.withdrawn = row["id"]
             customs: dict[int, list[custom.Custom]] = {}  # tenant -> its templates
 

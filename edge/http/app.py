@@ -162,7 +162,7 @@ class EdgeApp:
         found = self.lookup(scope["path"])
         if found is None:
             # The same 404 for every miss; whether it counts is decided after it left.
-            await _respond(send, 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND)
+            await _not_found(send, method)
             client = scope.get("client")
             if client and self.is_scan(scope["path"]):
                 self.firewall.failure(client[0], "scan")
@@ -171,7 +171,7 @@ class EdgeApp:
         limited = self._provision_limits
         if mac is not None and limited is not None and limited.reached(mac):
             # Past its tenant's provision limit: the 404 of any miss, until a reset.
-            await _respond(send, 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND)
+            await _not_found(send, method)
             return 404
         if mac is not None and method == "GET" and self._recorder is not None:
             self._recorder.fetch(mac, scope.get("client"), agent)
@@ -250,6 +250,11 @@ def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
         return False
     tags = [tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")]
     return etag in tags or b"*" in tags
+
+
+async def _not_found(send: Send, method: str) -> None:
+    """The one 404 of every miss, whatever its reason."""
+    await _respond(send, 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND)
 
 
 async def _respond(
