@@ -130,8 +130,7 @@ class Digest:
             count = int(nc, 16)
         except ValueError:
             return Verdict(False, reason="nc is not hexadecimal")
-        ha2 = _hash(algorithm, f"{method}:{uri}")
-        expected = _hash(algorithm, f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
+        expected = response_of(algorithm, ha1, nonce, method, uri, nc, cnonce)
         if not hmac.compare_digest(expected, response.lower()):
             return Verdict(False, reason="wrong digest response")
         last = self._seen.get(nonce)
@@ -159,6 +158,18 @@ def algorithm_of(params: dict[str, str | None]) -> str | None:
     """The credentials' algorithm in our spelling (absent means MD5, RFC 7616 3.4)."""
     name = (params.get("algorithm") or "MD5").upper()
     return name if name in ALGORITHMS else None
+
+
+def response_of(
+    algorithm: str, ha1: str, nonce: str, method: str, uri: str,
+    nc: str | None = None, cnonce: str | None = None,
+) -> str:  # fmt: skip
+    """The digest ``response`` (RFC 7616 3.4.1) for ``ha1``; ``algorithm`` a hashlib name.
+    With ``nc`` and ``cnonce``: qop=auth; without: the RFC 2069 form."""
+    ha2 = _hash(algorithm, f"{method}:{uri}")
+    if nc is None or cnonce is None:
+        return _hash(algorithm, f"{ha1}:{nonce}:{ha2}")
+    return _hash(algorithm, f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
 
 
 def _hash(algorithm: str, text: str) -> str:

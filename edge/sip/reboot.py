@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import hashlib
 import logging
 import os
 import re
@@ -376,9 +375,8 @@ def _authorization(
             continue
         params = {k.lower(): v.strip('"') for k, v in _PARAM.findall(rest)}
         algorithm = params.get("algorithm", "MD5").upper()
-        algorithm = "SHA-256" if algorithm == "SHA-256" else algorithm
         realm = params.get("realm", "")
-        field = {"MD5": "md5", "SHA-256": "sha256"}.get(algorithm)
+        field = digest.ALGORITHMS.get(algorithm)  # also the key of the credential's HA1
         credential = next(
             (c for c in target["credentials"] if str(c["realm"]).lower() == realm.lower()),
             None,
@@ -387,22 +385,17 @@ def _authorization(
             continue
         ha1 = str(credential[field])
         uri = str(binding["contact"])
-
-        def h(text: str, name: str = digest.ALGORITHMS[algorithm]) -> str:
-            return hashlib.new(name, text.encode()).hexdigest()
-
         nonce = params["nonce"]
-        ha2 = h(f"NOTIFY:{uri}")
         parts = [
             f'username="{credential["username"]}"', f'realm="{realm}"', f'nonce="{nonce}"',
             f'uri="{uri}"', f"algorithm={algorithm}",
         ]  # fmt: skip
         if "auth" in [q.strip() for q in params.get("qop", "").split(",")]:
             cnonce = secrets.token_hex(8)
-            response = h(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}")
+            response = digest.response_of(field, ha1, nonce, "NOTIFY", uri, "00000001", cnonce)
             parts += ["qop=auth", "nc=00000001", f'cnonce="{cnonce}"']
         else:
-            response = h(f"{ha1}:{nonce}:{ha2}")
+            response = digest.response_of(field, ha1, nonce, "NOTIFY", uri)
         parts.append(f'response="{response}"')
         if "opaque" in params:
             parts.append(f'opaque="{params["opaque"]}"')
