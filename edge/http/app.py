@@ -44,6 +44,7 @@ from provedge.formats import store
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 
 PREFIX = "/p/"
 _NOT_FOUND = b"Not Found\n"
@@ -146,46 +147,50 @@ class EdgeApp:
     async def serve_file(self, scope: Scope, send: Send) -> None:
         started = time.perf_counter()
         if_none_match, agent = _headers(scope["headers"])
-        status = await self._serve_file(scope, send, if_none_match, agent)
+        client = scope.get("client")
+        status, headers, body = self.answer(
+            scope["method"], scope["path"], client, if_none_match, agent
+        )
+        await _respond(send, status, headers, body)
+        if status == 404 and client and self.is_scan(scope["path"]):
+            # The same 404 for every miss; whether it counts is decided after it left.
+            self.firewall.failure(client[0], "scan")
         meter = self.meter
         meter.observe(status, meter.vendor(agent), time.perf_counter() - started)
 
-    async def _serve_file(
-        self, scope: Scope, send: Send, if_none_match: bytes | None, agent: bytes | None
-    ) -> int:
-        """Answer one /p/ request; the status it answered."""
-        method = scope["method"]
+    def answer(
+        self,
+        method: str,
+        path: str,
+        client: tuple[str, int] | None,
+        if_none_match: bytes | None,
+        agent: bytes | None,
+    ) -> Answer:
+        """The answer to one /p/ request, whatever server carries it: status, headers, body.
+
+        Transport-free on purpose: it is the one place that decides what a phone gets."""
         if method != "GET" and method != "HEAD":
             # Polycom PUTs its logs; refuse quietly without reading the body.
-            await _respond(send, 405, _NOT_ALLOWED_HEADERS, b"")
-            return 405
-        found = self.lookup(scope["path"])
+            return 405, _NOT_ALLOWED_HEADERS, b""
+        found = self.lookup(path)
         if found is None:
-            # The same 404 for every miss; whether it counts is decided after it left.
-            await _not_found(send, method)
-            client = scope.get("client")
-            if client and self.is_scan(scope["path"]):
-                self.firewall.failure(client[0], "scan")
-            return 404
+            return _not_found(method)
         mac, blob = found
         limited = self._provision_limits
         if mac is not None and limited is not None and limited.reached(mac):
             # Past its tenant's provision limit: the 404 of any miss, until a reset.
-            await _not_found(send, method)
-            return 404
+            return _not_found(method)
         if mac is not None and method == "GET" and self._recorder is not None:
-            self._recorder.fetch(mac, scope.get("client"), agent)
+            self._recorder.fetch(mac, client, agent)
         if _matches(if_none_match, blob.etag):
-            await _respond(send, 304, [(b"etag", blob.etag)], b"")
-            return 304
+            return 304, [(b"etag", blob.etag)], b""
         headers = [
             (b"content-type", blob.content_type),
             (b"etag", blob.etag),
             (b"content-length", str(len(blob.body)).encode()),
             (b"cache-control", b"no-cache"),
         ]
-        await _respond(send, 200, headers, b"" if method == "HEAD" else blob.body)
-        return 200
+        return 200, headers, b"" if method == "HEAD" else blob.body
 
     def lookup(self, path: str) -> tuple[str | None, store.Blob] | None:
         """The blob a path names, with the MAC its file name carries (None: a common file)."""
@@ -252,9 +257,9 @@ def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
     return etag in tags or b"*" in tags
 
 
-async def _not_found(send: Send, method: str) -> None:
+def _not_found(method: str) -> Answer:
     """The one 404 of every miss, whatever its reason."""
-    await _respond(send, 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND)
+    return 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND
 
 
 async def _respond(
