@@ -15,6 +15,11 @@ by all phones, answers matched by Call-ID; 5 s per answer, no retransmission on
 loopback). That step is ``register`` in the report, and any other answer or a timeout is
 an error of kind ``sip <status>`` or ``sip timeout``.
 
+With ``--accounting DATA`` (the edge's data directory; ``make storm`` passes it) it then
+checks that the edge counted every fetch: each phone's ``provision_count`` grew by the
+number of its own files it was served, none lost (loadtest/accounting.py); a phone
+counted wrong makes the exit status 1.
+
 It writes ``<out>.json`` (phones/s, requests/s, errors by kind, p50/p90/p99/p99.9 and max
 per step in ms, the timeline) and ``<out>.png`` (requests/s and p50/p99 latency over time).
 
@@ -38,7 +43,7 @@ from urllib.parse import urlsplit
 
 from hdrh.histogram import HdrHistogram
 
-from loadtest import loop, phones
+from loadtest import accounting, loop, phones
 from loadtest.register import Phone as SipPhone
 
 SIP_TIMEOUT_S = 5.0
@@ -94,6 +99,7 @@ class Storm:
         self.bins: dict[int, HdrHistogram] = {}
         self.errors: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
+        self.served: Counter[str] = Counter()  # MAC -> its own files answered 200/304
         self.phones_done = 0
         self.started = 0.0
 
@@ -136,6 +142,8 @@ class Storm:
                         connection = None
                     self._record(step, began)
                     self.statuses[status] += 1
+                    if status in (200, 304) and (mac := accounting.own_mac(name)):
+                        self.served[mac] += 1
                     if status != 200:
                         self.errors[f"http {status}"] += 1
                         return
@@ -258,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="deadline of the storm (s)")
     parser.add_argument("--out", type=Path, required=True, help="report path, without suffix")
     parser.add_argument("--sip", help="HOST:PORT of the edge's SIP: each phone registers too")
+    parser.add_argument(
+        "--accounting",
+        type=Path,
+        metavar="DATA",
+        help="the edge's data directory: check that it counted every fetch of the storm",
+    )
     args = parser.parse_args(argv)
     sip = None
     if args.sip:
@@ -268,12 +282,18 @@ def main(argv: list[str] | None = None) -> int:
     rows = phones.load(args.phones_csv)[: args.phones]
     runner: Callable[[Any], float] = loop.runner()
     storm = Storm(rows, args.window, args.concurrency, args.keep_alive, sip)
+    macs = sorted({mac for row in rows for name in row["files"].split()
+                   if (mac := accounting.own_mac(name))})  # fmt: skip
+    before = accounting.counts(args.accounting, macs) if args.accounting else {}
     report = storm.report(runner(storm.run(args.timeout)))
+    if args.accounting:
+        report["accounting"] = accounting.check(args.accounting, before, storm.served)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     plot(report, args.out.with_suffix(".png"))
     print(json.dumps({k: v for k, v in report.items() if k not in ("timeline", "steps_ms")}))
-    return 1 if report["errors"] else 0
+    counted = report.get("accounting", {})
+    return 1 if report["errors"] or counted.get("phones_wrong") else 0
 
 
 if __name__ == "__main__":
