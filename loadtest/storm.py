@@ -11,8 +11,8 @@ kind ``deadline``. Loopback only (the phone list is refused otherwise).
 
 With ``--sip HOST:PORT`` each phone then registers as it does after booting: REGISTER,
 the 401 challenge, REGISTER with its digest credentials, 200 (over UDP, one socket shared
-by all phones, answers matched by Call-ID; 5 s per answer, no retransmission on
-loopback). That step is ``register`` in the report, and any other answer or a timeout is
+by all phones, answers matched by Call-ID; each request retransmitted as a phone does
+over UDP, RFC 3261 17.1.1.2's timer A from 0.5 s doubling, until 5 s without an answer). That step is ``register`` in the report, and any other answer or a timeout is
 an error of kind ``sip <status>`` or ``sip timeout``.
 
 With ``--accounting DATA`` (the edge's data directory; ``make storm`` passes it) it then
@@ -33,6 +33,7 @@ import asyncio
 import json
 import re
 import secrets
+import socket
 import sys
 import time
 from collections import Counter
@@ -47,6 +48,8 @@ from loadtest import accounting, loop, phones
 from loadtest.register import Phone as SipPhone
 
 SIP_TIMEOUT_S = 5.0
+T1_S, T2_S = 0.5, 4.0  # RFC 3261 timer A: first retransmission, and the cap of its doubling
+SOCKET_BUFFER = 8 << 20  # a storm's answers must not overflow the leg's receive buffer
 _CALL_ID = re.compile(rb"\r\nCall-ID: ([^\r]*)")
 
 MAX_US = 60_000_000  # the histograms' range: 1 µs to 60 s, 3 significant digits
@@ -64,9 +67,13 @@ class SipLeg(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.waiting: dict[bytes, asyncio.Future[bytes]] = {}
+        self.retransmissions = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         found = _CALL_ID.search(data)
@@ -78,9 +85,19 @@ class SipLeg(asyncio.DatagramProtocol):
         assert self.transport is not None
         future = asyncio.get_running_loop().create_future()
         self.waiting[call_id] = future
-        self.transport.sendto(request, to)
+        deadline = time.monotonic() + SIP_TIMEOUT_S
+        interval = T1_S
         try:
-            return await asyncio.wait_for(future, SIP_TIMEOUT_S)
+            while True:
+                self.transport.sendto(request, to)
+                left = max(0.0, deadline - time.monotonic())
+                done, _ = await asyncio.wait([future], timeout=min(interval, left))
+                if done:
+                    return future.result()
+                if time.monotonic() >= deadline:
+                    raise TimeoutError
+                self.retransmissions += 1
+                interval = min(interval * 2, T2_S)
         finally:
             self.waiting.pop(call_id, None)
 
@@ -197,6 +214,7 @@ class Storm:
             "keep_alive": self.keep_alive,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "errors": dict(self.errors),
+            "sip_retransmissions": self.leg.retransmissions if self.leg is not None else 0,
             "steps_ms": {
                 (f"file {step}" if isinstance(step, int) else str(step)): _summary(h)
                 for step, h in sorted(self.steps.items(), key=lambda item: str(item[0]))
