@@ -51,6 +51,7 @@ SIP_TIMEOUT_S = 5.0
 T1_S, T2_S = 0.5, 4.0  # RFC 3261 timer A: first retransmission, and the cap of its doubling
 SOCKET_BUFFER = 8 << 20  # a storm's answers must not overflow the leg's receive buffer
 _CALL_ID = re.compile(rb"\r\nCall-ID: ([^\r]*)")
+_CSEQ = re.compile(rb"\r\nCSeq: (\d+)")
 
 MAX_US = 60_000_000  # the histograms' range: 1 µs to 60 s, 3 significant digits
 PERCENTILES = (50, 90, 99, 99.9)
@@ -62,11 +63,12 @@ def _histogram() -> HdrHistogram:
 
 class SipLeg(asyncio.DatagramProtocol):
     """The storm's one UDP socket for REGISTERs: answers go to the phone whose Call-ID
-    they carry."""
+    and CSeq they carry (a late answer to a retransmitted first REGISTER is not the
+    answer to the second)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
-        self.waiting: dict[bytes, asyncio.Future[bytes]] = {}
+        self.waiting: dict[tuple[bytes, int], asyncio.Future[bytes]] = {}
         self.retransmissions = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -76,15 +78,17 @@ class SipLeg(asyncio.DatagramProtocol):
             sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        found = _CALL_ID.search(data)
-        future = self.waiting.pop(found.group(1), None) if found else None
+        call_id, cseq = _CALL_ID.search(data), _CSEQ.search(data)
+        key = (call_id.group(1), int(cseq.group(1))) if call_id and cseq else None
+        future = self.waiting.pop(key, None) if key else None
         if future is not None and not future.done():
             future.set_result(data)
 
-    async def exchange(self, call_id: bytes, request: bytes, to: tuple[str, int]) -> bytes:
+    async def exchange(self, key: tuple[bytes, int], request: bytes, to: tuple[str, int]) -> bytes:
+        """Send ``request`` (Call-ID and CSeq ``key``) until its answer comes; the answer."""
         assert self.transport is not None
         future = asyncio.get_running_loop().create_future()
-        self.waiting[call_id] = future
+        self.waiting[key] = future
         deadline = time.monotonic() + SIP_TIMEOUT_S
         interval = T1_S
         try:
@@ -99,7 +103,7 @@ class SipLeg(asyncio.DatagramProtocol):
                 self.retransmissions += 1
                 interval = min(interval * 2, T2_S)
         finally:
-            self.waiting.pop(call_id, None)
+            self.waiting.pop(key, None)
 
 
 class Storm:
@@ -182,9 +186,11 @@ class Storm:
         call_id = phone.call_id.encode()
         began = time.monotonic()
         try:
-            answer = await self.leg.exchange(call_id, phone.request(False), self.sip)
+            request = phone.request(False)
+            answer = await self.leg.exchange((call_id, phone.cseq), request, self.sip)
             if _status(answer) == 401 and phone.take_challenge(answer, "MD5"):
-                answer = await self.leg.exchange(call_id, phone.request(True), self.sip)
+                request = phone.request(True)
+                answer = await self.leg.exchange((call_id, phone.cseq), request, self.sip)
         except TimeoutError:
             self.errors["sip timeout"] += 1
             return False
