@@ -27,6 +27,8 @@ class TenantData:
     ntp_server: str = "pool.ntp.org"
     language: str = "English"
     provisioning_url: str = ""
+    # device_credentials delivery: the URL is the authenticated directory (docs/delivery.md)
+    fetch_credentials: bool = False
     # custom variables (name, value), ``vars.<name>`` in templates; the names a tenant's
     # templates may use
     vars: tuple[tuple[str, str], ...] = ()
@@ -131,6 +133,19 @@ def _known_names(model: Model, scope: str, var_names: frozenset[str]) -> frozens
     return common | _DEVICE_ONLY if scope == "device" else common
 
 
+def _fetch_location(vendor: Vendor, tenant: TenantData) -> str:
+    """The provisioning URL as the vendor's files write it. Cisco's profile rules are set
+    by the common file, which cannot carry a device's password: under device_credentials
+    the rule names it by macro (``$MA`` the MAC, ``$B`` the GPP_B the first stage set;
+    control/publish/firststage.py), so a resync keeps the credentials."""
+    if tenant.fetch_credentials and vendor.id in ("cisco-spa", "cisco-mpp"):
+        return f"{CISCO_CREDENTIALS}{tenant.provisioning_url}"
+    return tenant.provisioning_url
+
+
+CISCO_CREDENTIALS = "[--uid $MA --pwd $B]"
+
+
 def common_values(tenant: TenantData, model: Model) -> dict[str, str]:
     vendor = model.vendor
     values = {
@@ -143,7 +158,7 @@ def common_values(tenant: TenantData, model: Model) -> dict[str, str]:
         "tenant.timezone": tenant.timezone,
         "tenant.ntp_server": tenant.ntp_server,
         "tenant.language": tenant.language,
-        "tenant.provisioning_url": tenant.provisioning_url,
+        "tenant.provisioning_url": _fetch_location(vendor, tenant),
         "model.id": model.id,
         "model.label": model.label,
         # the name the phone fetched its common file by (Cisco's Profile_Rule re-fetches it)
