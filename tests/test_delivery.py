@@ -208,7 +208,11 @@ def snom_full(stage: Stage, auth: httpx.Auth) -> bytes:
     index = get(stage.url, auth=auth)
     assert index.status_code == 200, index.text
     listed = vendorcheck.parse_xml(index.content, "setting-files")
-    return b"".join(get(f.get("url") or "", auth=auth).content for f in listed.iter("file"))
+    bodies = [get(f.get("url") or "", auth=auth).content for f in listed.iter("file")]
+    # The device file, applied after the common one, keeps the login in setting_server.
+    server = urlsplit(vendorcheck.snom_settings(bodies[-1])["setting_server"])
+    assert (server.username, server.password) == (stage.user, stage.password)
+    return b"".join(bodies)
 
 
 def fanvil(device: Phone) -> Stage:

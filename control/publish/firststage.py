@@ -34,11 +34,10 @@ the phone falls back to the common file and ``<mac>.cfg``), Polycom ``<mac>-user
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from control.domain.catalog import TEXT, XML, Model
-from control.domain.variables import CISCO_CREDENTIALS
+from control.domain.variables import CISCO_CREDENTIALS, with_login
 
 # Vendors whose User-Agent carries the phone's MAC (vendors.md, summary table): for them
 # ua_mac_match applies; for the others it cannot and is not checked.
@@ -114,14 +113,11 @@ def render(model: Model, mac: str, auth_url: str, password: str) -> tuple[str, s
         )
         return name, XML, body
     if vendor == "snom":
-        parts = urlsplit(auth_url)
-        with_login = urlunsplit(
-            (parts.scheme, f"{mac}:{password}@{parts.netloc}", parts.path, "", "")
-        )
+        server = with_login(auth_url, mac, password)  # as its device file writes it too
         body = _xml(
             "<settings>",
             "  <phone-settings>",
-            f'    <setting_server perm="R">{escape(with_login)}</setting_server>',
+            f'    <setting_server perm="R">{escape(server)}</setting_server>',
             "  </phone-settings>",
             "</settings>",
         )

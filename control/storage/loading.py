@@ -176,6 +176,7 @@ def devices_data(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[
             admin_password=row["admin_password"],
             background_url=row["background_url"],
             hotdesk_pin=row["hotdesk_pin"],
+            fetch_password=row["fetch_password"],
             vars=tuple(sorted(orjson.loads(row["vars"]).items())),
             lines=tuple(lines[row["mac"]]),
             keys=tuple(keys[row["mac"]]),
