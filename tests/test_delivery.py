@@ -25,7 +25,14 @@ import pytest
 
 from edge.sip import digest
 from tests import vendorcheck
-from tests.conftest import Provedge, start_provedge, stop_provedge, unique_mac, unique_name
+from tests.conftest import (
+    Provedge,
+    start_provedge,
+    stop_provedge,
+    unique_mac,
+    unique_name,
+    wait_job,
+)
 from tests.test_edgestate_writer import poll
 
 MAX_FAILURES = 6
@@ -397,3 +404,30 @@ def test_every_miss_answers_the_same_404_in_the_same_time(server: Provedge) -> N
     difference = abs(statistics.median(timings["known"]) - statistics.median(timings["unknown"]))
     noise = max(_iqr(timings["known"]), _iqr(timings["unknown"]))
     assert difference <= noise, (difference, noise)
+
+
+def test_a_tenant_changes_its_policy_and_back(server: Provedge) -> None:
+    device = phone(server, "keyed_url", "yealink-t46s", "001565")
+    url = f"{device.base}{device.mac}.cfg"
+    assert device.sip_password in get(url).text  # keyed_url: the full file
+    with server.api() as api:
+        changed = api.patch(
+            f"/api/v1/tenants/{device.tenant['id']}", json={"delivery_policy": "device_credentials"}
+        )
+        assert (
+            changed.status_code == 200 and changed.json()["delivery_policy"] == "device_credentials"
+        )
+        wait_job(api, changed.json()["job"])
+        refused = api.patch(f"/api/v1/tenants/{device.tenant['id']}", json={"delivery_policy": "x"})
+        assert refused.status_code == 422 and "delivery_policy" in refused.json()["errors"]
+    head = httpx.head(url)
+    assert head.status_code == 404  # HEAD never claims nor shows the first stage
+    first = get(url)
+    assert first.status_code == 200
+    assert_no_secret(first.content, device)
+    with server.api() as api:
+        back = api.patch(
+            f"/api/v1/tenants/{device.tenant['id']}", json={"delivery_policy": "keyed_url"}
+        )
+        wait_job(api, back.json()["job"])
+    assert device.sip_password in get(url).text

@@ -41,8 +41,18 @@ CLAIMS_DIR = "first-stage"
 KEY_NAME = "http-digest.key"
 _SECOND = f"/{delivery.AUTH_DIR}"
 _MAX_REMEMBERED = 1_000_000  # claims this worker knows are taken (known MACs only)
-# A MAC as User-Agents write it: bare, with colons or with dashes (vendors.md table).
-_UA_MAC = re.compile(rb"(?<![0-9a-f])([0-9a-f]{2}(?:[:\-]?[0-9a-f]{2}){5})(?![0-9a-f])")
+# A MAC as User-Agents write it: bare, or with one separator, colons or dashes, throughout
+# (vendors.md table). Overlapping (a lookahead), so ``MAC:00-...`` is not eaten as ``ac:``.
+_HEX = rb"[0-9a-f]{2}"
+_UA_MAC = re.compile(
+    rb"(?=(?<![0-9a-f])("
+    + _HEX
+    + rb")([:\-]?)("
+    + _HEX
+    + rb")"
+    + rb"".join(rb"\2(" + _HEX + rb")" for _ in range(4))
+    + rb"(?![0-9a-f]))"
+)
 _DUMMY_HA1 = {"MD5": "0" * 32, "SHA-256": "0" * 64}  # hex lengths of each algorithm's HA1
 
 
@@ -74,8 +84,11 @@ def first_path(path: str) -> str:
 def ua_matches(agent: bytes | None, mac: str) -> bool:
     if not agent:
         return False
-    found = _UA_MAC.findall(agent.lower())
-    return any(m.replace(b":", b"").replace(b"-", b"") == mac.encode() for m in found)
+    wanted = mac.encode()
+    for groups in _UA_MAC.findall(agent.lower()):
+        if groups[0] + b"".join(groups[2:]) == wanted:
+            return True
+    return False
 
 
 def shared_key(data_dir: str | Path) -> bytes:
