@@ -193,18 +193,26 @@ class EdgeApp:
                                       authorization, secure)  # fmt: skip
         found = self.lookup(path)
         if found is None:
+            ref = classify(path.rpartition("/")[2])
+            if ref is not None and ref.mac is not None:
+                # The reads a known MAC's refusal makes: every miss takes the same time.
+                self._checks(ref.mac)
             return _not_found(method)
         mac, blob = found
         if mac is not None:
-            rule = None if rules is None else rules.rule(mac)  # None: plain keyed_url
-            if rule is not None and rule.ua_mac and not policy.ua_matches(agent, mac):
-                return _not_found(method)
-            if self._limited(mac):
-                # Past its tenant's provision limit: the 404 of any miss, until a reset.
+            rule, limited = self._checks(mac)
+            if limited or (rule is not None and rule.ua_mac and not policy.ua_matches(agent, mac)):
+                # Past its tenant's provision limit, or another MAC's User-Agent: the 404
+                # of any miss (a limit until a reset).
                 return _not_found(method)
             if rule is not None and rule.credentials:
                 return self._first_stage(method, path, mac, rule, client, agent)
         return self._deliver(method, mac, blob, client, if_none_match, agent)
+
+    def _checks(self, mac: str) -> tuple[delivery.Rule | None, bool]:
+        """The MAC's delivery rule (None: plain keyed_url) and whether its provision
+        limit is reached."""
+        return None if self._delivery is None else self._delivery.rule(mac), self._limited(mac)
 
     def _limited(self, mac: str) -> bool:
         limited = self._provision_limits
