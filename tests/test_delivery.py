@@ -10,6 +10,7 @@ toward a ban, right ones never do. Every miss answers the same 404, in the same 
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import statistics
@@ -23,7 +24,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from edge.http.app import EdgeApp
+from edge.http.delivery import Delivery
 from edge.sip import digest
+from provedge.formats import store
 from tests import vendorcheck
 from tests.conftest import (
     Provedge,
@@ -434,3 +438,24 @@ def test_a_tenant_changes_its_policy_and_back(server: Provedge) -> None:
         )
         wait_job(api, back.json()["job"])
     assert device.sip_password in get(url).text
+
+
+def test_basic_only_when_the_request_came_over_tls(server: Provedge) -> None:
+    """``EdgeApp.answer()`` itself, in this process, over the LMDB the server published:
+    the ``secure`` flag a TLS listener will pass is what lets Basic through."""
+    device = phone(server, "device_credentials", "fanvil-x4u", "0c383e")
+    stage = fanvil(device)
+    path = urlsplit(stage.url).path
+    env = store.open_env(server.data, readonly=True)
+    try:
+        app = EdgeApp(env, delivery=Delivery(server.data, env))
+        right = b"Basic " + base64.b64encode(f"{stage.user}:{stage.password}".encode())
+        wrong = b"Basic " + base64.b64encode(f"{stage.user}:nope".encode())
+        status, _, body = app.answer("GET", path, None, None, None, right, secure=True)
+        assert status == 200 and device.sip_password.encode() in body
+        assert app.answer("GET", path, None, None, None, wrong, secure=True)[0] == 401
+        status, headers, body = app.answer("GET", path, None, None, None, right, secure=False)
+        assert status == 401 and device.sip_password.encode() not in body
+        assert any(k == b"www-authenticate" and v.startswith(b"Digest ") for k, v in headers)
+    finally:
+        env.close()

@@ -273,7 +273,9 @@ class EdgeApp:
             return _not_found(method) if found is None else self._deliver(
                 method, None, found[1], client, if_none_match, agent
             )  # fmt: skip
-        rule = None if found is None else rules.rule(ref.mac)
+        rule = rules.rule(ref.mac)  # read for an unknown MAC too: the same time
+        if found is None:
+            rule = None  # a MAC of another tenant, or none: a made-up HA1
         verdict = rules.check(authorization, method, path, ref.mac, rule, secure)
         if not verdict.ok:
             if verdict.failed and client:
