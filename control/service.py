@@ -623,7 +623,7 @@ class Control:
             # a new delivery cycle serves the first stage again (formats/delivery.py)
             conn.executemany(
                 "UPDATE devices SET provision_base = ?, provision_count = 0, rev = rev + 1,"
-                " delivery_cycle = delivery_cycle + 1 WHERE mac = ?",
+                " delivery_cycle = random() & 9223372036854775807 WHERE mac = ?",
                 [(counts.get(mac, NO_FETCH).count, mac) for mac in normal],
             )
         if len(normal) <= PUBLISH_BATCH:

@@ -459,3 +459,21 @@ def test_basic_only_when_the_request_came_over_tls(server: Provedge) -> None:
         assert any(k == b"www-authenticate" and v.startswith(b"Digest ") for k, v in headers)
     finally:
         env.close()
+
+
+def test_a_device_added_again_gets_a_new_cycle(server: Provedge) -> None:
+    device = phone(server, "device_credentials", "yealink-t46s", "001565")
+    url = f"{device.base}{device.mac}.cfg"
+    assert get(url).status_code == 200
+    assert get(url).status_code == 404
+    with server.api() as api:
+        assert api.delete(f"/api/v1/devices/{device.mac}").status_code == 204
+        made = {"tenant": device.tenant["id"], "mac": device.mac, "model": "yealink-t46s"}
+        assert api.post("/api/v1/devices", json=made).status_code == 201
+    assert get(url).status_code == 200  # not the claim of the removed device's cycle
+    with server.api() as api:
+        reset = api.post("/api/v1/devices/reset-provision-counter", json={"macs": [device.mac]})
+        assert reset.status_code == 200
+    poll(lambda: get(url).status_code, lambda status: status == 200, "served after the reset")
+    claims = server.data / "edge-state" / "first-stage" / device.mac
+    assert len(list(claims.iterdir())) == 1  # the earlier cycles' claims are gone

@@ -39,8 +39,9 @@ CREATE TABLE IF NOT EXISTS devices (
     provision_base INTEGER NOT NULL DEFAULT 0,
     -- its fetch credentials' password (user: the MAC), under device_credentials delivery
     fetch_password TEXT NOT NULL DEFAULT (lower(hex(randomblob(12)))),
-    -- the provisioning cycle: a counter reset starts a new one (the first stage again)
-    delivery_cycle INTEGER NOT NULL DEFAULT 0,
+    -- the provisioning cycle, random: a counter reset draws a new one (the first stage
+    -- again), and a device removed and added again never meets its old cycle's claim
+    delivery_cycle INTEGER NOT NULL DEFAULT (random() & 9223372036854775807),
     -- its own custom template (control/publish/custom.py); NULL: the tenant's choice
     template_id    INTEGER REFERENCES templates(id) ON DELETE SET NULL,
     -- why its files could not be rendered at the last publish ('': they were)

@@ -5,10 +5,11 @@ per-MAC fetch; a device of a plain ``keyed_url`` tenant has none and costs only 
 
 - **First stage**: an unauthenticated GET of the device's first-stage file name gets the
   published first stage (no secret but the fetch credentials) once per provisioning
-  cycle. *Once* is a claim: the empty file ``DATA/edge-state/first-stage/<mac>.<cycle>``
+  cycle. *Once* is a claim: the empty file ``DATA/edge-state/first-stage/<mac>/<cycle>``
   created with ``O_EXCL``, so exactly one request on any worker of the host wins it, as
-  reboot targets are claimed (edge/sip/reboot.py). A counter reset moves the cycle, and
-  the next claim is a new file. Every later unauthenticated fetch gets the ordinary 404.
+  reboot targets are claimed (edge/sip/reboot.py). A counter reset draws a new cycle,
+  and the next claim is a new file (the winner removes the MAC's older ones). Every later
+  unauthenticated fetch gets the ordinary 404.
 - **Second stage**: ``/p/<tenant key>/auth/<file>`` requires the device's credentials:
   HTTP Digest (RFC 7616, MD5 and SHA-256, stateless HMAC nonces of edge/sip/digest.py),
   or Basic only when the request came over TLS (``secure``). Nonces are signed with a
@@ -136,21 +137,25 @@ class Delivery:
 
     def claim(self, mac: str, cycle: int) -> bool:
         """True for the one request of this cycle that gets the first stage."""
-        name = f"{mac}.{cycle}"
+        name = f"{mac}/{cycle}"
         if name in self._taken:
             return False
+        folder = self._claims / mac
         try:
-            fd = os.open(self._claims / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(folder / str(cycle), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             if len(self._taken) >= _MAX_REMEMBERED:
                 self._taken.clear()
             self._taken.add(name)
             return False
         except FileNotFoundError:
-            self._claims.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             return self.claim(mac, cycle)
         os.close(fd)
         self._taken.add(name)
+        for old in os.scandir(folder):  # earlier cycles' claims: once per cycle, a few
+            if old.name != str(cycle):
+                os.unlink(old.path)
         return True
 
     def challenge(self, stale: bool = False) -> list[tuple[bytes, bytes]]:

@@ -14,8 +14,8 @@ needs to apply it; a device of a plain ``keyed_url`` tenant has no record:
            | first-stage blob (provedge/formats/store.py's encoding)
 
 ``flags``: 1 device credentials, 2 User-Agent MAC match. ``cycle`` names the provisioning
-cycle (the device's provision base, which a counter reset moves): the first stage is
-served once per cycle. The HA1s are over ``<mac>:<REALM>:<password>`` (RFC 7616 3.4.2);
+cycle (random, drawn again by each counter reset, so a device removed and added again
+never meets an old claim): the first stage is served once per cycle. The HA1s are over ``<mac>:<REALM>:<password>`` (RFC 7616 3.4.2);
 the Basic verifier is SHA-256 of ``<mac>:<password>`` (the password is 96 random bits,
 so a fast hash is enough). ``name`` is the file name the first stage answers for (the
 vendor's file that carries the secrets), the blob its bytes, which carry the password
