@@ -477,3 +477,17 @@ def test_a_device_added_again_gets_a_new_cycle(server: Provedge) -> None:
     poll(lambda: get(url).status_code, lambda status: status == 200, "served after the reset")
     claims = server.data / "edge-state" / "first-stage" / device.mac
     assert len(list(claims.iterdir())) == 1  # the earlier cycles' claims are gone
+
+
+def test_the_second_stage_tells_nothing_of_a_mac(server: Provedge) -> None:
+    device = phone(server, "device_credentials", "fanvil-x4u", "0c383e")
+    stage = fanvil(device)
+    unknown = stage.url.replace(device.mac, "0c383efffffe")
+    wrong_key = stage.url.replace(urlsplit(device.base).path, "/p/not-a-key/")
+    answers = [get(url) for url in (stage.url, unknown, wrong_key)]
+    assert [a.status_code for a in answers] == [401, 401, 401]
+    assert len({a.content for a in answers}) == 1
+    shapes = {tuple(sorted(k for k in a.headers if k != "date")) for a in answers}
+    assert len(shapes) == 1
+    for url in (unknown, wrong_key):  # its own credentials fit no other file
+        assert get(url, auth=httpx.DigestAuth(stage.user, stage.password)).status_code == 401
