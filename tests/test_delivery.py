@@ -62,6 +62,7 @@ class Phone:
     mac: str
     sip_password: str
     admin_password: str
+    model: str
 
     @property
     def base(self) -> str:
@@ -89,7 +90,7 @@ def phone(server: Provedge, policy: str, model: str, oui: str) -> Phone:
         assert made.status_code == 201, made.text
         lines = api.put(f"/api/v1/devices/{mac}/lines", json=[{"extension": "100"}])
         assert lines.status_code == 200, lines.text
-    return Phone(tenant.json(), mac, sip_password, made.json()["admin_password"])
+    return Phone(tenant.json(), mac, sip_password, made.json()["admin_password"], model)
 
 
 def get(url: str, **kwargs: Any) -> httpx.Response:
@@ -170,8 +171,11 @@ def polycom_full(stage: Stage, auth: httpx.Auth) -> bytes:
     return b"".join(get(base + name, auth=auth).content for name in names)
 
 
+CISCO_COMMON = {"cisco-spa508g": "spa508G.cfg", "cisco-cp8841": "8841-3PCC.xml"}
+
+
 def cisco(device: Phone) -> Stage:
-    common = get(f"{device.base}spa508G.cfg")
+    common = get(f"{device.base}{CISCO_COMMON[device.model]}")
     assert common.status_code == 200
     common_rule = vendorcheck.flat_settings(common.content, "flat-profile")["Profile_Rule_B"]
     first = get(f"{device.base}{device.mac}.xml")
@@ -245,6 +249,7 @@ CHAINS: list[Chain] = [
     ("yealink-t46s", "001565", "{mac}.cfg", yealink, yealink_full),
     ("polycom-vvx410", "0004f2", "{mac}-user.cfg", polycom, polycom_full),
     ("cisco-spa508g", "0002fd", "{mac}.xml", cisco, single_full),
+    ("cisco-cp8841", "00562b", "{mac}.xml", cisco, single_full),
     ("grandstream-gxp2135", "000b82", "cfg{mac}.xml", grandstream, single_full),
     ("snom-d785", "000413", "snomD785-{MAC}.htm", snom, snom_full),
     ("fanvil-x4u", "0c383e", "{mac}.cfg", fanvil, single_full),
