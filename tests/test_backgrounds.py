@@ -5,6 +5,7 @@ edge serves, and the URL it names fetched from the edge as an image of the model
 from __future__ import annotations
 
 import io
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from PIL import Image
 from control.domain.backgrounds import MAX_BYTES, MAX_PIXELS
 from control.domain.catalog import MODELS
 from control.publish.publisher import LmdbPublisher, Publication
+from control.storage.db import DB_FILE
+from control.wiring import build_control
 from edge.http.app import EdgeApp
 from provedge.formats import store
 from tests.conftest import Provedge, unique_mac, unique_name
@@ -406,3 +409,37 @@ def test_a_missed_background_is_a_scan_only_under_an_unknown_tenant_key(tmp_path
     assert edge.is_scan(f"/p/nokey/{name}")
     assert edge.is_scan("/p/k1/bg/../../etc/passwd")
     env.close()
+
+
+def test_a_database_with_background_urls_gets_the_choice_column(tmp_path: Path) -> None:
+    """A store made when devices had a free background_url: the column stays, unused, and
+    its devices show no background until one is chosen (docs/models.md)."""
+    old = sqlite3.connect(tmp_path / DB_FILE)
+    old.executescript(
+        "CREATE TABLE devices (mac TEXT PRIMARY KEY, tenant_id INTEGER NOT NULL, model TEXT"
+        " NOT NULL, name TEXT NOT NULL DEFAULT '', admin_password TEXT NOT NULL,"
+        " background_url TEXT NOT NULL DEFAULT '', hotdesk_pin TEXT NOT NULL DEFAULT '',"
+        " rev INTEGER NOT NULL DEFAULT 1, published_rev INTEGER NOT NULL DEFAULT 0,"
+        " created_at TEXT NOT NULL DEFAULT '2026-01-01T00:00:00Z');"
+        "CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, realm TEXT"
+        " NOT NULL, sip_server TEXT NOT NULL, sip_port INTEGER NOT NULL DEFAULT 5060,"
+        " sip_transport TEXT NOT NULL DEFAULT 'udp', timezone TEXT NOT NULL DEFAULT 'UTC',"
+        " ntp_server TEXT NOT NULL DEFAULT 'pool.ntp.org', language TEXT NOT NULL DEFAULT"
+        " 'English', url_key TEXT NOT NULL UNIQUE, rev INTEGER NOT NULL DEFAULT 1,"
+        " published_rev INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL DEFAULT '');"
+        "INSERT INTO tenants (name, realm, sip_server, url_key) VALUES ('old', 'o', 'p', 'k');"
+        "CREATE TABLE device_lines (mac TEXT NOT NULL, position INTEGER NOT NULL,"
+        " extension_id INTEGER NOT NULL, PRIMARY KEY (mac, position));"
+        "INSERT INTO devices (mac, tenant_id, model, admin_password, background_url)"
+        " VALUES ('001565aabbcc', 1, 'yealink-t46s', 'x', 'http://img.example/bg.png');"
+    )
+    old.close()
+    ctl = build_control(tmp_path, "http://127.0.0.1:9")
+    try:
+        device = ctl.get_device("001565aabbcc")
+        assert (device["background"], device["background_url"]) == (None, "")
+        ctl.publish_pending()
+        body = ctl.preview("001565aabbcc", "001565aabbcc.cfg", None)["body"]
+        assert yealink_settings(body.encode())["wallpaper_upload.url"] == ""
+    finally:
+        ctl.close()
