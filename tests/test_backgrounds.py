@@ -25,7 +25,7 @@ from edge.http.app import EdgeApp
 from provedge.formats import store
 from tests.conftest import Provedge, unique_mac, unique_name
 from tests.test_edgestate_writer import poll
-from tests.vendorcheck import flat_settings, parse_xml, polycom_settings, yealink_settings
+from tests.vendorcheck import wallpaper_settings, yealink_settings
 
 
 @pytest.fixture(scope="module")
@@ -115,29 +115,6 @@ FAMILIES = ["yealink-t46s", "polycom-vvx410", "cisco-spa525g", "grandstream-gxp2
             "snom-d785"]  # fmt: skip
 
 
-def _wallpaper(model: str, body: bytes) -> tuple[str, dict[str, str]]:
-    """(the URL the file points the phone at, the settings that turn it on)."""
-    vendor = MODELS[model].vendor.id
-    if vendor == "yealink":
-        s = yealink_settings(body)
-        return s["wallpaper_upload.url"], {"backgrounds": s["phone_setting.backgrounds"]}
-    if vendor == "polycom":
-        s = polycom_settings(body)
-        return s["bg.color.bm.1.name"], {
-            "selection": s["bg.color.selection"], "enabled": s["bg.background.enabled"]
-        }  # fmt: skip
-    if vendor == "cisco-spa":
-        s = flat_settings(body, "flat-profile")
-        return s["BMP_Picture_Download_URL"], {"select": s["Select_Background_Picture"]}
-    if vendor == "grandstream":
-        s = flat_settings(body, "gs_provision")
-        return s["P2917"], {"source": s["P2916"]}
-    root = parse_xml(body, "settings")
-    found = root.find("phone-settings/custom_bg_image_url")
-    assert found is not None
-    return found.text or "", {}
-
-
 _ON = {
     "yealink-t46s": lambda url: {"backgrounds": "Config:" + url.rpartition("/")[2]},
     "polycom-vvx410": lambda url: {"selection": "2,1", "enabled": "1"},
@@ -167,7 +144,9 @@ def test_each_family_points_its_wallpaper_at_an_image_the_edge_serves(
     tenant = _tenant(api)["id"]
     background = _upload(api, tenant, _image("JPEG"), "image/jpeg").json()
     mac = _device(api, tenant, model, background=background["id"])
-    url, settings = _wallpaper(model, _device_file(provedge, api, mac, _suffix(model, mac)))
+    url, settings = wallpaper_settings(
+        MODELS[model].vendor.id, _device_file(provedge, api, mac, _suffix(model, mac))
+    )
     assert url and settings == _ON[model](url)
     assert api.get(f"/api/v1/devices/{mac}").json()["background_url"] == url
     got = _edge_file(provedge, url)
@@ -191,7 +170,9 @@ def test_each_family_points_its_wallpaper_at_an_image_the_edge_serves(
     # cleared: the setting goes back to the vendor's default and the URL is empty
     cleared = api.patch(f"/api/v1/devices/{mac}", json={"background": None})
     assert cleared.status_code == 200 and cleared.json()["background"] is None
-    url, settings = _wallpaper(model, _device_file(provedge, api, mac, _suffix(model, mac)))
+    url, settings = wallpaper_settings(
+        MODELS[model].vendor.id, _device_file(provedge, api, mac, _suffix(model, mac))
+    )
     assert (url, settings) == ("", _OFF[model])
 
 
@@ -245,7 +226,7 @@ def test_delete_is_refused_while_devices_show_it_unless_forced(
     forced = api.delete(f"/api/v1/backgrounds/{background['id']}", params={"force": "true"})
     assert forced.status_code == 204
     assert api.get(f"/api/v1/devices/{mac}").json()["background"] is None
-    found, _ = _wallpaper("snom-d785", _device_file(provedge, api, mac, f"{mac.upper()}.xml"))
+    found, _ = wallpaper_settings("snom", _device_file(provedge, api, mac, f"{mac.upper()}.xml"))
     assert found == ""
     assert _edge_file(provedge, url).status_code == 404  # its files are withdrawn
     assert api.get(f"/api/v1/backgrounds/{background['id']}").status_code == 404
@@ -308,7 +289,7 @@ def test_an_end_user_chooses_among_its_tenants_backgrounds(
     with _token(api, role="end_user", tenant=tenant["id"], account=username) as me:
         chosen = me.patch(f"/api/v1/me/devices/{mac}", json={"background": ours})
         assert chosen.status_code == 200 and chosen.json()["background"] == ours
-        url, _ = _wallpaper("yealink-t46s", _device_file(provedge, api, mac, f"{mac}.cfg"))
+        url, _ = wallpaper_settings("yealink", _device_file(provedge, api, mac, f"{mac}.cfg"))
         assert url and _edge_file(provedge, url).status_code == 200
         refused = me.patch(f"/api/v1/me/devices/{mac}", json={"background": foreign})
         assert refused.status_code == 404 and "background" in refused.json()["errors"]
