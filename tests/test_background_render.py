@@ -4,16 +4,11 @@ none chosen writes the vendor's "none"; a model that takes none never gets a URL
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from types import ModuleType
-
 import pytest
 
 from control.domain.catalog import MODELS, device_files
 from control.domain.variables import DeviceData, TenantData
-from control.publish import compiler as compiler_module
 from control.publish.compiler import Compiler
-from edge import _fastrender, _fastrender_py
 from provedge.formats import store
 from tests.vendorcheck import wallpaper_settings
 
@@ -21,13 +16,6 @@ BASE = "http://edge.example/p/KEY/"
 TENANT = TenantData(name="acme", realm="a.example", sip_server="pbx.a", provisioning_url=BASE)
 MAC = "001565aabbcc"
 STEM = "0123456789abcdef"
-
-
-@pytest.fixture(params=[_fastrender, _fastrender_py], ids=["cython", "python"])
-def compiler(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Compiler]:
-    engine: ModuleType = request.param
-    monkeypatch.setattr(compiler_module.fastrender, "compile_template", engine.compile_template)
-    yield Compiler()
 
 
 _FILE = {"yealink": f"{MAC}.cfg", "polycom": f"{MAC}-user.cfg", "cisco-spa": f"{MAC}.xml",
@@ -57,16 +45,16 @@ def _setting(compiler: Compiler, model_id: str, stem: str) -> tuple[str, dict[st
     ],
 )  # fmt: skip
 def test_a_chosen_background_and_none(
-    compiler: Compiler, model_id: str, file: str, on: dict[str, str], off: dict[str, str]
+    engine_compiler: Compiler, model_id: str, file: str, on: dict[str, str], off: dict[str, str]
 ) -> None:
-    assert _setting(compiler, model_id, STEM) == (f"{BASE}bg/{STEM}-{file}", on)
-    assert _setting(compiler, model_id, "") == ("", off)
+    assert _setting(engine_compiler, model_id, STEM) == (f"{BASE}bg/{STEM}-{file}", on)
+    assert _setting(engine_compiler, model_id, "") == ("", off)
 
 
 @pytest.mark.parametrize("model_id", ["cisco-spa508g", "cisco-cp8865", "snom-d345"])
 def test_a_model_without_a_screen_for_it_never_gets_a_url(
-    compiler: Compiler, model_id: str
+    engine_compiler: Compiler, model_id: str
 ) -> None:
     """The API refuses the choice; were one stored, the file still names no image."""
-    url, settings = _setting(compiler, model_id, STEM)
+    url, settings = _setting(engine_compiler, model_id, STEM)
     assert url == "" and settings.get("select", "None") == "None"
