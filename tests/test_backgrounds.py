@@ -16,7 +16,14 @@ import httpx
 import pytest
 from PIL import Image
 
-from control.domain.backgrounds import MAX_BYTES, MAX_PIXELS
+from control.domain.backgrounds import (
+    MAX_BYTES,
+    MAX_PIXELS,
+    Variant,
+    check_upload,
+    render_all,
+    variants,
+)
 from control.domain.catalog import MODELS
 from control.publish.publisher import LmdbPublisher, Publication
 from control.storage.db import DB_FILE
@@ -424,3 +431,26 @@ def test_a_database_with_background_urls_gets_the_choice_column(tmp_path: Path) 
         assert yealink_settings(body.encode())["wallpaper_upload.url"] == ""
     finally:
         ctl.close()
+
+
+def test_scaling_turns_by_exif_flattens_transparency_and_repeats_itself() -> None:
+    """control/domain/backgrounds.py on its own: what a phone would show wrong otherwise."""
+    wide = Variant(480, 272, "png")
+    turned = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: shown turned 90 degrees clockwise
+    Image.open(io.BytesIO(_image("JPEG", (400, 200)))).save(turned, "JPEG", exif=exif)
+    with Image.open(io.BytesIO(render_all(turned.getvalue(), [wide])[wide])) as shown:
+        rgb = shown.convert("RGB")
+        # the left (red) half of the stored picture is the top of the shown one
+        assert rgb.getpixel((240, 2)) == pytest.approx((255, 0, 0), abs=40)
+        assert rgb.getpixel((240, 269)) == pytest.approx((0, 0, 255), abs=40)
+    clear = _image("PNG", (64, 64), "RGBA")
+    see_through = io.BytesIO()
+    Image.new("RGBA", (64, 64), (255, 255, 255, 0)).save(see_through, "PNG")
+    for variant in variants():
+        body = render_all(see_through.getvalue(), [variant])[variant]
+        with Image.open(io.BytesIO(body)) as flat:
+            assert flat.mode == "RGB" and flat.getpixel((5, 5)) == (0, 0, 0)
+        assert render_all(see_through.getvalue(), [variant])[variant] == body  # same bytes
+    assert check_upload(clear, "image/png") == (64, 64)

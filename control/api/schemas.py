@@ -50,7 +50,6 @@ SafeText = Annotated[
 Host = Annotated[str, Field(pattern=HOST, max_length=253, examples=["pbx.example.com"])]
 Name = Annotated[SafeText, Field(min_length=1, max_length=128)]
 Text = Annotated[SafeText, Field(max_length=128)]
-Url = Annotated[SafeText, Field(max_length=2048, pattern=r"^(https?://\S+)?$")]
 Password = Annotated[SafeText, Field(min_length=8, max_length=128)]
 
 
