@@ -16,6 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from control.api.schemas import DeviceIn, TenantIn
 from control.domain.backgrounds import (
     MAX_BYTES,
     MAX_PIXELS,
@@ -454,3 +455,25 @@ def test_scaling_turns_by_exif_flattens_transparency_and_repeats_itself() -> Non
             assert flat.mode == "RGB" and flat.getpixel((5, 5)) == (0, 0, 0)
         assert render_all(see_through.getvalue(), [variant])[variant] == body  # same bytes
     assert check_upload(clear, "image/png") == (64, 64)
+
+
+def test_an_image_that_no_longer_scales_stops_no_other_publish(tmp_path: Path) -> None:
+    """A stored image Pillow cannot open (only a store edited by hand, or a Pillow that
+    changed, has one) is reported and marked; the step goes on with the devices."""
+    ctl = build_control(tmp_path, "http://127.0.0.1:9")
+    try:
+        tenant = ctl.create_tenant(TenantIn(name="t", realm="t.example", sip_server="pbx.t"))
+        with ctl.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO backgrounds (tenant_id, name, sha256, content_type, width, height,"
+                " size, image) VALUES (?, 'bad', ?, 'image/png', 1, 1, 3, x'000102')",
+                (tenant["id"], "0" * 64),
+            )
+        step = ctl.publishing.step(macs=[])
+        assert step.errors and step.errors[0][0].startswith("background/")
+        made = ctl.create_device(DeviceIn(tenant=tenant["id"], mac="001565aabbcd",
+                                          model="yealink-t46s"))  # fmt: skip
+        assert made["published"]
+        assert ctl.publishing.pending() == 0  # marked: no step tries it again
+    finally:
+        ctl.close()

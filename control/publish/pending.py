@@ -210,7 +210,12 @@ class Publishing:
             # A background's scaled files: in the same transaction as the devices that
             # point at them, so a phone never gets a URL before its file is there.
             for row in conn.execute(_BACKGROUNDS_AHEAD):
-                publications.append(loading.background_publication(row))
+                try:
+                    publications.append(loading.background_publication(row))
+                except Exception as exc:  # noqa: BLE001 - one bad image must not stop a job
+                    # Checked at upload, so only a Pillow change could get here: it is
+                    # marked (not retried by every step) and reported; no file is served.
+                    step.errors.append((f"background/{row['id']}", f"{type(exc).__name__}: {exc}"))
                 step.backgrounds.append((row["id"], row["rev"]))
             rows = _pending_rows(conn, _DEVICE_COLUMNS, "d.", "mac", macs, tenant_id)
             tenants = {
