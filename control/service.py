@@ -642,10 +642,11 @@ class Control:
         with self.db.transaction() as conn:
             normal = fleet.known_macs(conn, macs, scope)
             counts = self.edge_state.fetches(normal)
-            # rev: the provision limit's stop moves with the base (formats/limits.py)
+            # rev: the provision limit's stop moves with the base (formats/limits.py), and
+            # a new delivery cycle serves the first stage again (formats/delivery.py)
             conn.executemany(
-                "UPDATE devices SET provision_base = ?, provision_count = 0, rev = rev + 1"
-                " WHERE mac = ?",
+                "UPDATE devices SET provision_base = ?, provision_count = 0, rev = rev + 1,"
+                " delivery_cycle = random() & 9223372036854775807 WHERE mac = ?",
                 [(counts.get(mac, NO_FETCH).count, mac) for mac in normal],
             )
         if len(normal) <= PUBLISH_BATCH:

@@ -125,7 +125,8 @@ def storm(
     prefix = out / (f"storm-driver-{phones}" + ("-sip" if sip else ""))
     with seeded_server(phones, out, timeout, workers, sip=sip) as (server, phone_list):
         argv = ["--phones-csv", str(phone_list), "--window", str(window),
-                "--timeout", str(timeout), "--out", str(prefix), *extra]  # fmt: skip
+                "--timeout", str(timeout), "--out", str(prefix),
+                "--accounting", str(server.data), *extra]  # fmt: skip
         if sip:
             argv += ["--sip", f"127.0.0.1:{server.sip_port}"]
         status = driver.main(argv)

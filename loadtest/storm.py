@@ -11,9 +11,14 @@ kind ``deadline``. Loopback only (the phone list is refused otherwise).
 
 With ``--sip HOST:PORT`` each phone then registers as it does after booting: REGISTER,
 the 401 challenge, REGISTER with its digest credentials, 200 (over UDP, one socket shared
-by all phones, answers matched by Call-ID; 5 s per answer, no retransmission on
-loopback). That step is ``register`` in the report, and any other answer or a timeout is
+by all phones, answers matched by Call-ID; each request retransmitted as a phone does
+over UDP, RFC 3261 17.1.1.2's timer A from 0.5 s doubling, until 5 s without an answer). That step is ``register`` in the report, and any other answer or a timeout is
 an error of kind ``sip <status>`` or ``sip timeout``.
+
+With ``--accounting DATA`` (the edge's data directory; ``make storm`` passes it) it then
+checks that the edge counted every fetch: each phone's ``provision_count`` grew by the
+number of its own files it was served, none lost (loadtest/accounting.py); a phone
+counted wrong makes the exit status 1.
 
 It writes ``<out>.json`` (phones/s, requests/s, errors by kind, p50/p90/p99/p99.9 and max
 per step in ms, the timeline) and ``<out>.png`` (requests/s and p50/p99 latency over time).
@@ -28,6 +33,7 @@ import asyncio
 import json
 import re
 import secrets
+import socket
 import sys
 import time
 from collections import Counter
@@ -38,11 +44,14 @@ from urllib.parse import urlsplit
 
 from hdrh.histogram import HdrHistogram
 
-from loadtest import loop, phones
+from loadtest import accounting, loop, phones
 from loadtest.register import Phone as SipPhone
 
 SIP_TIMEOUT_S = 5.0
+T1_S, T2_S = 0.5, 4.0  # RFC 3261 timer A: first retransmission, and the cap of its doubling
+SOCKET_BUFFER = 8 << 20  # a storm's answers must not overflow the leg's receive buffer
 _CALL_ID = re.compile(rb"\r\nCall-ID: ([^\r]*)")
+_CSEQ = re.compile(rb"\r\nCSeq: (\d+)")
 
 MAX_US = 60_000_000  # the histograms' range: 1 µs to 60 s, 3 significant digits
 PERCENTILES = (50, 90, 99, 99.9)
@@ -54,30 +63,47 @@ def _histogram() -> HdrHistogram:
 
 class SipLeg(asyncio.DatagramProtocol):
     """The storm's one UDP socket for REGISTERs: answers go to the phone whose Call-ID
-    they carry."""
+    and CSeq they carry (a late answer to a retransmitted first REGISTER is not the
+    answer to the second)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
-        self.waiting: dict[bytes, asyncio.Future[bytes]] = {}
+        self.waiting: dict[tuple[bytes, int], asyncio.Future[bytes]] = {}
+        self.retransmissions = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        found = _CALL_ID.search(data)
-        future = self.waiting.pop(found.group(1), None) if found else None
+        call_id, cseq = _CALL_ID.search(data), _CSEQ.search(data)
+        key = (call_id.group(1), int(cseq.group(1))) if call_id and cseq else None
+        future = self.waiting.pop(key, None) if key else None
         if future is not None and not future.done():
             future.set_result(data)
 
-    async def exchange(self, call_id: bytes, request: bytes, to: tuple[str, int]) -> bytes:
+    async def exchange(self, key: tuple[bytes, int], request: bytes, to: tuple[str, int]) -> bytes:
+        """Send ``request`` (Call-ID and CSeq ``key``) until its answer comes; the answer."""
         assert self.transport is not None
         future = asyncio.get_running_loop().create_future()
-        self.waiting[call_id] = future
-        self.transport.sendto(request, to)
+        self.waiting[key] = future
+        deadline = time.monotonic() + SIP_TIMEOUT_S
+        interval = T1_S
         try:
-            return await asyncio.wait_for(future, SIP_TIMEOUT_S)
+            while True:
+                self.transport.sendto(request, to)
+                left = max(0.0, deadline - time.monotonic())
+                done, _ = await asyncio.wait([future], timeout=min(interval, left))
+                if done:
+                    return future.result()
+                if time.monotonic() >= deadline:
+                    raise TimeoutError
+                self.retransmissions += 1
+                interval = min(interval * 2, T2_S)
         finally:
-            self.waiting.pop(call_id, None)
+            self.waiting.pop(key, None)
 
 
 class Storm:
@@ -94,6 +120,7 @@ class Storm:
         self.bins: dict[int, HdrHistogram] = {}
         self.errors: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
+        self.served: Counter[str] = Counter()  # MAC -> its own files answered 200/304
         self.phones_done = 0
         self.started = 0.0
 
@@ -136,6 +163,8 @@ class Storm:
                         connection = None
                     self._record(step, began)
                     self.statuses[status] += 1
+                    if status in (200, 304) and (mac := accounting.own_mac(name)):
+                        self.served[mac] += 1
                     if status != 200:
                         self.errors[f"http {status}"] += 1
                         return
@@ -157,9 +186,11 @@ class Storm:
         call_id = phone.call_id.encode()
         began = time.monotonic()
         try:
-            answer = await self.leg.exchange(call_id, phone.request(False), self.sip)
+            request = phone.request(False)
+            answer = await self.leg.exchange((call_id, phone.cseq), request, self.sip)
             if _status(answer) == 401 and phone.take_challenge(answer, "MD5"):
-                answer = await self.leg.exchange(call_id, phone.request(True), self.sip)
+                request = phone.request(True)
+                answer = await self.leg.exchange((call_id, phone.cseq), request, self.sip)
         except TimeoutError:
             self.errors["sip timeout"] += 1
             return False
@@ -189,6 +220,7 @@ class Storm:
             "keep_alive": self.keep_alive,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "errors": dict(self.errors),
+            "sip_retransmissions": self.leg.retransmissions if self.leg is not None else 0,
             "steps_ms": {
                 (f"file {step}" if isinstance(step, int) else str(step)): _summary(h)
                 for step, h in sorted(self.steps.items(), key=lambda item: str(item[0]))
@@ -258,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="deadline of the storm (s)")
     parser.add_argument("--out", type=Path, required=True, help="report path, without suffix")
     parser.add_argument("--sip", help="HOST:PORT of the edge's SIP: each phone registers too")
+    parser.add_argument(
+        "--accounting",
+        type=Path,
+        metavar="DATA",
+        help="the edge's data directory: check that it counted every fetch of the storm",
+    )
     args = parser.parse_args(argv)
     sip = None
     if args.sip:
@@ -268,12 +306,18 @@ def main(argv: list[str] | None = None) -> int:
     rows = phones.load(args.phones_csv)[: args.phones]
     runner: Callable[[Any], float] = loop.runner()
     storm = Storm(rows, args.window, args.concurrency, args.keep_alive, sip)
+    macs = sorted({mac for row in rows for name in row["files"].split()
+                   if (mac := accounting.own_mac(name))})  # fmt: skip
+    before = accounting.counts(args.accounting, macs) if args.accounting else {}
     report = storm.report(runner(storm.run(args.timeout)))
+    if args.accounting:
+        report["accounting"] = accounting.check(args.accounting, before, storm.served)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     plot(report, args.out.with_suffix(".png"))
     print(json.dumps({k: v for k, v in report.items() if k not in ("timeline", "steps_ms")}))
-    return 1 if report["errors"] else 0
+    counted = report.get("accounting", {})
+    return 1 if report["errors"] or counted.get("phones_wrong") else 0
 
 
 if __name__ == "__main__":

@@ -151,7 +151,8 @@ class Config:
         "(joined on the interface of --host; one worker per host joins)", _EDGE,
     )  # fmt: skip
     digest_nonce_s: int = _setting(
-        300, "seconds a SIP digest nonce is valid; older ones get a stale=true challenge",
+        300, "seconds a digest nonce (SIP, and HTTP second stage: docs/delivery.md) is valid; "
+        "older ones get a stale=true challenge",
         _EDGE, low=1, high=3600,
     )  # fmt: skip
     digest_prefer: str = _setting(

@@ -43,15 +43,30 @@ def test_locust_phones_register_as_a_request_type_of_their_own(tmp_path: Path) -
 
 def test_storm_driver_boots_every_phone_and_reports(tmp_path: Path) -> None:
     from loadtest import storm
-    from loadtest.run import seeded
+    from loadtest.run import seeded_server
 
-    with seeded(21, tmp_path, timeout=60) as phone_list:
+    with seeded_server(21, tmp_path, timeout=60) as (server, phone_list):
         out = tmp_path / "storm"
         argv = ["--phones-csv", str(phone_list), "--window", "1", "--timeout", "30",
-                "--out", str(out)]  # fmt: skip
+                "--out", str(out), "--accounting", str(server.data)]  # fmt: skip
         assert storm.main(argv) == 0
+        own = {row["mac"]: sum(row["mac"] in name.lower() for name in row["files"].split())
+               for row in phones.load(str(phone_list))}  # fmt: skip
+        # the control plane's view of the same counters (its mirror of the edge state)
+        with server.api() as api:
+            deadline = time.monotonic() + 10  # bounded: the mirror refreshes every second
+            while True:
+                items = api.get("/api/v1/devices", params={"tenant": "loadtest"}).json()["items"]
+                shown = {item["mac"]: item["provision_count"] for item in items}
+                if shown == own or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+    assert shown == own
     report = json.loads(out.with_suffix(".json").read_text())
     assert (report["phones_done"], report["errors"]) == (21, {})
+    counted = report["accounting"]
+    assert (counted["lost"], counted["extra"], counted["phones_wrong"]) == (0, 0, 0)
+    assert counted["fetches_counted"] == counted["fetches_served"] == sum(own.values()) > 21
     assert report["requests"] == report["statuses"]["200"] == 60  # 3 × (3+3+3+4+2+3+2)
     assert list(report["steps_ms"]) == ["file 1", "file 2", "file 3", "file 4"]
     assert report["steps_ms"]["file 1"]["count"] == 21

@@ -121,6 +121,16 @@ ProvisionLimit = Annotated[
 ]  # fmt: skip
 
 
+DeliveryPolicy = Annotated[
+    Literal[
+        "keyed_url", "device_credentials", "keyed_url+ua_mac_match",
+        "device_credentials+ua_mac_match",
+    ],
+    Field(description="keyed_url: the tenant key in the URL is enough; device_credentials: "
+          "a first stage with each device's own fetch credentials, once per provisioning "
+          "cycle, then its files only with them (HTTP Digest); +ua_mac_match: the MAC in "
+          "the User-Agent must be the MAC requested (docs/delivery.md)"),
+]  # fmt: skip
 ProvisionMode = Annotated[
     Literal["fqdn", "public_ip"],
     Field(description="provisioning URLs by the edge's public name, or by its public "
@@ -143,6 +153,7 @@ class TenantIn(_Strict):
     vars: Vars = {}
     provision_limit: ProvisionLimit = None
     provision_mode: ProvisionMode = "fqdn"
+    delivery_policy: DeliveryPolicy = "keyed_url"
 
 
 class TenantPatch(_Strict):
@@ -157,6 +168,7 @@ class TenantPatch(_Strict):
     vars: Vars | None = None
     provision_limit: ProvisionLimit = None
     provision_mode: ProvisionMode | None = None
+    delivery_policy: DeliveryPolicy | None = None
 
 
 def _mac(value: str) -> str:
@@ -825,6 +837,7 @@ class TenantOut(_Out):
     vars: dict[str, str]
     provision_limit: int | None
     provision_mode: Literal["fqdn", "public_ip"]
+    delivery_policy: DeliveryPolicy
     created_at: str
     job: Annotated[
         JobOut | None,

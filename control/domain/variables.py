@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from control.domain import backgrounds, locale
 from control.domain.catalog import MAX_LINES, Model, Vendor, common_files
@@ -27,6 +28,8 @@ class TenantData:
     ntp_server: str = "pool.ntp.org"
     language: str = "English"
     provisioning_url: str = ""
+    # device_credentials delivery: the URL is the authenticated directory (docs/delivery.md)
+    fetch_credentials: bool = False
     # custom variables (name, value), ``vars.<name>`` in templates; the names a tenant's
     # templates may use
     vars: tuple[tuple[str, str], ...] = ()
@@ -57,6 +60,7 @@ class DeviceData:
     # the chosen background's file stem (control/domain/backgrounds.py); empty: none
     background: str = ""
     hotdesk_pin: str = ""
+    fetch_password: str = ""  # its fetch credentials' password (docs/delivery.md)
     vars: tuple[tuple[str, str], ...] = ()  # its own values of names its tenant declares
     lines: tuple[LineData, ...] = field(default=())
     keys: tuple[KeyData, ...] = field(default=())
@@ -87,6 +91,7 @@ DEVICE_FIELDS = (
     "background_select",
     "hotdesk_pin",
     "hotdesk_enabled",
+    "fetch_url",
 )
 LINE_FIELDS = (
     "enabled",
@@ -135,6 +140,34 @@ def _known_names(model: Model, scope: str, var_names: frozenset[str]) -> frozens
     return common | _DEVICE_ONLY if scope == "device" else common
 
 
+def _fetch_location(vendor: Vendor, tenant: TenantData) -> str:
+    """The provisioning URL as the vendor's files write it. Cisco's profile rules are set
+    by the common file, which cannot carry a device's password: under device_credentials
+    the rule names it by macro (``$MA`` the MAC, ``$B`` the GPP_B the first stage set;
+    control/publish/firststage.py), so a resync keeps the credentials."""
+    if tenant.fetch_credentials and vendor.id in ("cisco-spa", "cisco-mpp"):
+        return f"{CISCO_CREDENTIALS}{tenant.provisioning_url}"
+    return tenant.provisioning_url
+
+
+CISCO_CREDENTIALS = "[--uid $MA --pwd $B]"
+
+
+def with_login(url: str, user: str, password: str) -> str:
+    """``url`` with ``user:password@`` before its host (Snom's setting_server, vendors.md)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, f"{user}:{password}@{parts.netloc}", parts.path, "", ""))
+
+
+def fetch_url(tenant: TenantData, device: DeviceData) -> str:
+    """The provisioning URL with the device's fetch credentials in it under
+    device_credentials, for vendors that take them in the URL (Snom's device file sets it
+    after the common file, so the phone keeps them); the provisioning URL otherwise."""
+    if tenant.fetch_credentials and device.fetch_password:
+        return with_login(tenant.provisioning_url, device.mac, device.fetch_password)
+    return tenant.provisioning_url
+
+
 def common_values(tenant: TenantData, model: Model) -> dict[str, str]:
     vendor = model.vendor
     values = {
@@ -147,7 +180,7 @@ def common_values(tenant: TenantData, model: Model) -> dict[str, str]:
         "tenant.timezone": tenant.timezone,
         "tenant.ntp_server": tenant.ntp_server,
         "tenant.language": tenant.language,
-        "tenant.provisioning_url": tenant.provisioning_url,
+        "tenant.provisioning_url": _fetch_location(vendor, tenant),
         "model.id": model.id,
         "model.label": model.label,
         # the name the phone fetched its common file by (Cisco's Profile_Rule re-fetches it)
@@ -172,6 +205,7 @@ def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
             "device.hotdesk_pin": device.hotdesk_pin,
             # a PIN turns the vendor's hot-desking on (control/domain/hotdesk.py)
             "device.hotdesk_enabled": vendor_bool(device.model.vendor, bool(device.hotdesk_pin)),
+            "device.fetch_url": fetch_url(tenant, device),
         }
     )
     # the scaled file of its background for this model, and the vendor's settings for it

@@ -35,7 +35,7 @@ from control.publish.lag import PublishLag
 from control.publish.publisher import Publication, Publisher
 from control.storage import loading
 from control.storage.db import Database
-from provedge.formats import limits, pnp
+from provedge.formats import delivery, limits, pnp
 
 PUBLISH_BATCH = 500  # what a request publishes itself; more is a job's
 # Devices per step of a job: one LMDB write transaction each. Its commit syncs to disk
@@ -44,7 +44,7 @@ PUBLISH_BATCH = 500  # what a request publishes itself; more is a job's
 JOB_BATCH = 5000
 
 _DEVICE_COLUMNS = (
-    "SELECT d.*, t.url_key, t.provision_limit, t.provision_mode"
+    "SELECT d.*, t.url_key, t.provision_limit, t.provision_mode, t.delivery_policy"
     " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
 )
 _BACKGROUNDS_AHEAD = (
@@ -81,10 +81,10 @@ def _pending_rows(
 
 def _beside(owner: str) -> list[str]:
     """The owners published beside a device's or a tenant's files (loading.py): its PnP
-    record and, for a device, its provision limit; withdrawn with it."""
+    record and, for a device, its provision limit and delivery rule; withdrawn with it."""
     kind, _, name = owner.partition("/")
     if kind == "device":
-        return [pnp.device_owner(name), limits.owner(name)]
+        return [pnp.device_owner(name), limits.owner(name), delivery.owner(name)]
     if kind == "tenant" and name.isdigit():
         return [pnp.tenant_owner(int(name))]
     return []
@@ -242,6 +242,7 @@ class Publishing:
                 publications.append(Publication(f"device/{row['mac']}", files))
                 publications.append(loading.pnp_publication(row, self.edge_url, self.edge_ip))
                 publications.append(loading.limit_publication(row))
+                publications.append(loading.delivery_publication(row, self.edge_url, self.edge_ip))
                 step.devices.append((row["mac"], row["rev"]))
                 step.ahead["device"].append(row["ahead_since"])
             only = None if macs is None else accounts  # a request's own, or a batch

@@ -25,7 +25,7 @@ from typing import Protocol
 import lmdb
 import orjson
 
-from provedge.formats import accounts, firewall, limits, pnp, reboots, store
+from provedge.formats import accounts, delivery, firewall, limits, pnp, reboots, store
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,7 @@ class LmdbPublisher:
             (firewall.OWNER, env.open_db(firewall.FIREWALL_DB)),
             (reboots.OWNER_PREFIX, env.open_db(reboots.REBOOTS_DB)),
             (limits.OWNER_PREFIX, env.open_db(limits.LIMITS_DB)),
+            (delivery.OWNER_PREFIX, env.open_db(delivery.DELIVERY_DB)),
         )
         self._meta = env.open_db(store.META_DB)
 

@@ -115,10 +115,27 @@ _ADDED_COLUMNS = (
     # its background image; supersedes background_url, which stays in such a database
     # unused (a free URL reached one vendor family only)
     ("devices", "background_id", "INTEGER REFERENCES backgrounds(id)"),
+    (
+        "tenants",
+        "delivery_policy",
+        (
+            "TEXT NOT NULL DEFAULT 'keyed_url' CHECK (delivery_policy IN ('keyed_url',"
+            " 'device_credentials', 'keyed_url+ua_mac_match', 'device_credentials+ua_mac_match'))"
+        ),
+    ),
+    # ALTER TABLE takes no random default: the backfill draws each row's password
+    ("devices", "fetch_password", "TEXT NOT NULL DEFAULT ''"),
+    ("devices", "delivery_cycle", "INTEGER NOT NULL DEFAULT 0"),  # drawn by the backfill
 )
 # What an added column holds for the rows it was added to, when not its default; the
 # fetch copies wait for control/fetchmirror.py's first refresh.
 _BACKFILLS = {
+    ("devices", "fetch_password"): (
+        "UPDATE devices SET fetch_password = lower(hex(randomblob(12))) WHERE fetch_password = ''"
+    ),
+    ("devices", "delivery_cycle"): (
+        "UPDATE devices SET delivery_cycle = random() & 9223372036854775807"
+    ),
     ("devices", "line_count"): (
         "UPDATE devices SET line_count = (SELECT count(*) FROM device_lines l WHERE l.mac = devices.mac)"
     ),

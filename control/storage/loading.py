@@ -13,8 +13,9 @@ from control.domain.backgrounds import STEM_LENGTH
 from control.domain.catalog import MODELS
 from control.domain.keys import KeyData
 from control.domain.variables import DeviceData, LineData, TenantData
+from control.publish import firststage
 from control.publish.publisher import Publication
-from provedge.formats import accounts, limits, pnp, store
+from provedge.formats import accounts, delivery, limits, pnp, store
 
 
 def provisioning_url(
@@ -34,6 +35,15 @@ def provisioning_url(
 def tenant_url(row: sqlite3.Row, edge_url: str, edge_ip: str | None) -> str:
     """``provisioning_url`` of a row carrying ``url_key`` and ``provision_mode``."""
     return provisioning_url(edge_url, row["url_key"], row["provision_mode"], edge_ip)
+
+
+def fetch_url(row: sqlite3.Row, edge_url: str, edge_ip: str | None) -> str:
+    """Where a tenant's files tell its phones to fetch from: under device_credentials the
+    authenticated directory (provedge/formats/delivery.py), else ``tenant_url``."""
+    url = tenant_url(row, edge_url, edge_ip)
+    if delivery.flags_of(row["delivery_policy"]) & delivery.FLAG_CREDENTIALS:
+        return url + delivery.AUTH_DIR
+    return url
 
 
 def pnp_url(model_id: str, base_url: str, mac: str) -> str:
@@ -67,6 +77,31 @@ def limit_publication(row: sqlite3.Row) -> Publication:
     return Publication(limits.owner(row["mac"]), {row["mac"].encode(): limits.encode(stop_at)})
 
 
+def delivery_publication(
+    row: sqlite3.Row, edge_url: str, edge_ip: str | None = None
+) -> Publication:
+    """A device row (with its tenant's ``delivery_policy``, ``url_key`` and
+    ``provision_mode``) as its delivery rule (provedge/formats/delivery.py): none under
+    plain keyed_url; ua_mac_match only for a vendor whose User-Agent carries the MAC."""
+    mac, model = row["mac"], MODELS[row["model"]]
+    flags = delivery.flags_of(row["delivery_policy"])
+    if model.vendor.id not in firststage.UA_CARRIES_MAC:
+        flags &= ~delivery.FLAG_UA_MAC
+    if not flags:
+        return Publication(delivery.owner(mac), {})
+    name, blob, md5, sha256, basic = "", b"", "", "", bytes(32)
+    if flags & delivery.FLAG_CREDENTIALS:
+        password = row["fetch_password"]
+        auth_url = fetch_url(row, edge_url, edge_ip)
+        name, content_type, body = firststage.render(model, mac, auth_url, password)
+        blob = store.encode_blob(content_type, body)
+        md5 = delivery.ha1("md5", mac, password)
+        sha256 = delivery.ha1("sha256", mac, password)
+        basic = delivery.basic_verifier(mac, password)
+    rule = delivery.Rule(flags, int(row["delivery_cycle"]), md5, sha256, basic, name, blob)
+    return Publication(delivery.owner(mac), {mac.encode(): delivery.encode(rule)})
+
+
 def pnp_tenant_publication(row: sqlite3.Row) -> Publication:
     """Whether a tenant's phones get PnP answers at all."""
     record = pnp.encode_tenant(bool(row["pnp"]))
@@ -83,7 +118,10 @@ def tenant_data(row: sqlite3.Row, edge_url: str, edge_ip: str | None = None) -> 
         timezone=row["timezone"],
         ntp_server=row["ntp_server"],
         language=row["language"],
-        provisioning_url=tenant_url(row, edge_url, edge_ip),
+        provisioning_url=fetch_url(row, edge_url, edge_ip),
+        fetch_credentials=bool(
+            delivery.flags_of(row["delivery_policy"]) & delivery.FLAG_CREDENTIALS
+        ),
         vars=tuple(sorted(orjson.loads(row["vars"]).items())),
     )
 
@@ -148,6 +186,7 @@ def devices_data(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[
             admin_password=row["admin_password"],
             background=stems.get(row["background_id"], ""),
             hotdesk_pin=row["hotdesk_pin"],
+            fetch_password=row["fetch_password"],
             vars=tuple(sorted(orjson.loads(row["vars"]).items())),
             lines=tuple(lines[row["mac"]]),
             keys=tuple(keys[row["mac"]]),

@@ -18,6 +18,9 @@ CREATE TABLE IF NOT EXISTS tenants (
     provision_mode TEXT NOT NULL DEFAULT 'fqdn' CHECK (provision_mode IN ('fqdn', 'public_ip')),
     -- own files a MAC may fetch between counter resets (NULL: no limit; formats/limits.py)
     provision_limit INTEGER CHECK (provision_limit IS NULL OR provision_limit >= 1),
+    -- how the edge hands a device its files (provedge/formats/delivery.py, docs/delivery.md)
+    delivery_policy TEXT NOT NULL DEFAULT 'keyed_url' CHECK (delivery_policy IN ('keyed_url',
+        'device_credentials', 'keyed_url+ua_mac_match', 'device_credentials+ua_mac_match')),
     rev           INTEGER NOT NULL DEFAULT 1,  -- as devices.rev, for the tenant's common files
     published_rev INTEGER NOT NULL DEFAULT 0,
     ahead_since   REAL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),  -- see "Ahead of LMDB"
@@ -35,6 +38,11 @@ CREATE TABLE IF NOT EXISTS devices (
     hotdesk_pin    TEXT NOT NULL DEFAULT '',
     -- the edge's fetch count at the last counter reset: provision_count shows the fetches since
     provision_base INTEGER NOT NULL DEFAULT 0,
+    -- its fetch credentials' password (user: the MAC), under device_credentials delivery
+    fetch_password TEXT NOT NULL DEFAULT (lower(hex(randomblob(12)))),
+    -- the provisioning cycle, random: a counter reset draws a new one (the first stage
+    -- again), and a device removed and added again never meets its old cycle's claim
+    delivery_cycle INTEGER NOT NULL DEFAULT (random() & 9223372036854775807),
     -- its own custom template (control/publish/custom.py); NULL: the tenant's choice
     template_id    INTEGER REFERENCES templates(id) ON DELETE SET NULL,
     -- why its files could not be rendered at the last publish ('': they were)

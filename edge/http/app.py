@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from edge.http import delivery as policy
+from edge.http.delivery import Delivery
 from edge.http.metrics import Meter, render
 from edge.http.provision_limits import ProvisionLimits
 from edge.http.routing import classify
@@ -39,7 +41,7 @@ from edge.sip.reboot import RebootSender
 from edge.sip.registrar import Registrar
 from edge.sip.transport import FirewallLike, NoFirewall, SipContext, SipEndpoint
 from edge.state.recorder import Recorder
-from provedge.formats import store
+from provedge.formats import delivery, store
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -54,6 +56,12 @@ _NOT_FOUND_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 _NOT_ALLOWED_HEADERS = [(b"allow", b"GET, HEAD"), (b"content-length", b"0")]
+_UNAUTHORIZED = b"Unauthorized\n"
+_UNAUTHORIZED_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", str(len(_UNAUTHORIZED)).encode()),
+    (b"cache-control", b"no-store"),
+]
 _FORBIDDEN = b"Forbidden\n"
 _FORBIDDEN_HEADERS = [
     (b"content-type", b"text/plain; charset=utf-8"),
@@ -76,9 +84,11 @@ class EdgeApp:
         reboot: RebootSender | None = None,
         beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
         provision_limits: ProvisionLimits | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         self._env = env
         self._provision_limits = provision_limits
+        self._delivery = delivery
         self._blobs = env.open_db(store.BLOBS_DB)
         self._index = env.open_db(store.INDEX_DB)
         self._sip = sip
@@ -146,11 +156,12 @@ class EdgeApp:
 
     async def serve_file(self, scope: Scope, send: Send) -> None:
         started = time.perf_counter()
-        if_none_match, agent = _headers(scope["headers"])
+        if_none_match, agent, authorization = _headers(scope["headers"])
         client = scope.get("client")
         status, headers, body = self.answer(
-            scope["method"], scope["path"], client, if_none_match, agent
-        )
+            scope["method"], scope["path"], client, if_none_match, agent, authorization,
+            scope.get("scheme") == "https",
+        )  # fmt: skip
         await _respond(send, status, headers, body)
         if status == 404 and client and self.is_scan(scope["path"]):
             # The same 404 for every miss; whether it counts is decided after it left.
@@ -165,21 +176,52 @@ class EdgeApp:
         client: tuple[str, int] | None,
         if_none_match: bytes | None,
         agent: bytes | None,
+        authorization: bytes | None = None,
+        secure: bool = False,
     ) -> Answer:
         """The answer to one /p/ request, whatever server carries it: status, headers, body.
 
-        Transport-free on purpose: it is the one place that decides what a phone gets."""
+        Transport-free on purpose: it is the one place that decides what a phone gets.
+        ``authorization`` is the request's Authorization header; ``secure`` whether it
+        came over TLS (Basic credentials are refused without it)."""
         if method != "GET" and method != "HEAD":
             # Polycom PUTs its logs; refuse quietly without reading the body.
             return 405, _NOT_ALLOWED_HEADERS, b""
+        rules = self._delivery
+        if rules is not None and policy.is_second_stage(path):
+            return self._second_stage(method, path, client, if_none_match, agent,
+                                      authorization, secure)  # fmt: skip
         found = self.lookup(path)
         if found is None:
+            ref = classify(path.rpartition("/")[2])
+            if ref is not None and ref.mac is not None:
+                # The reads a known MAC's refusal makes: every miss takes the same time.
+                self._checks(ref.mac)
             return _not_found(method)
         mac, blob = found
+        if mac is not None:
+            rule, limited = self._checks(mac)
+            if limited or (rule is not None and rule.ua_mac and not policy.ua_matches(agent, mac)):
+                # Past its tenant's provision limit, or another MAC's User-Agent: the 404
+                # of any miss (a limit until a reset).
+                return _not_found(method)
+            if rule is not None and rule.credentials:
+                return self._first_stage(method, path, mac, rule, client, agent)
+        return self._deliver(method, mac, blob, client, if_none_match, agent)
+
+    def _checks(self, mac: str) -> tuple[delivery.Rule | None, bool]:
+        """The MAC's delivery rule (None: plain keyed_url) and whether its provision
+        limit is reached."""
+        return None if self._delivery is None else self._delivery.rule(mac), self._limited(mac)
+
+    def _limited(self, mac: str) -> bool:
         limited = self._provision_limits
-        if mac is not None and limited is not None and limited.reached(mac):
-            # Past its tenant's provision limit: the 404 of any miss, until a reset.
-            return _not_found(method)
+        return limited is not None and limited.reached(mac)
+
+    def _deliver(
+        self, method: str, mac: str | None, blob: store.Blob, client: tuple[str, int] | None,
+        if_none_match: bytes | None, agent: bytes | None,
+    ) -> Answer:  # fmt: skip
         if mac is not None and method == "GET" and self._recorder is not None:
             self._recorder.fetch(mac, client, agent)
         if _matches(if_none_match, blob.etag):
@@ -191,6 +233,60 @@ class EdgeApp:
             (b"cache-control", b"no-cache"),
         ]
         return 200, headers, b"" if method == "HEAD" else blob.body
+
+    def _first_stage(
+        self, method: str, path: str, mac: str, rule: delivery.Rule,
+        client: tuple[str, int] | None, agent: bytes | None,
+    ) -> Answer:  # fmt: skip
+        """A device under device_credentials, unauthenticated: its first stage once per
+        cycle, for the one file name it is published under; any other answer is a miss.
+        HEAD never gets it (it would tell a scanner the claim is still open)."""
+        assert self._delivery is not None
+        name = path.rpartition("/")[2].lower()
+        if method != "GET" or name != rule.first_name or not self._delivery.claim(mac, rule.cycle):
+            return _not_found(method)
+        first = store.decode_blob(rule.first_blob)
+        if self._recorder is not None:
+            self._recorder.fetch(mac, client, agent)
+        headers = [
+            (b"content-type", first.content_type),
+            (b"content-length", str(len(first.body)).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        return 200, headers, first.body
+
+    def _second_stage(
+        self, method: str, path: str, client: tuple[str, int] | None,
+        if_none_match: bytes | None, agent: bytes | None, authorization: bytes | None,
+        secure: bool,
+    ) -> Answer:  # fmt: skip
+        """``/p/<key>/auth/<file>``: a common file as anywhere; a per-MAC name (known or
+        not, so the answer tells nothing) only with the device's credentials."""
+        rules = self._delivery
+        assert rules is not None
+        plain = policy.first_path(path)
+        ref = classify(plain.rpartition("/")[2])
+        if ref is None:
+            return _not_found(method)
+        found = self.lookup(plain)
+        if ref.mac is None:
+            return _not_found(method) if found is None else self._deliver(
+                method, None, found[1], client, if_none_match, agent
+            )  # fmt: skip
+        rule = rules.rule(ref.mac)  # read for an unknown MAC too: the same time
+        if found is None:
+            rule = None  # a MAC of another tenant, or none: a made-up HA1
+        verdict = rules.check(authorization, method, path, ref.mac, rule, secure)
+        if not verdict.ok:
+            if verdict.failed and client:
+                self.firewall.failure(client[0], "fetch credentials")
+            return _unauthorized(method, rules.challenge(verdict.stale))
+        assert found is not None and rule is not None  # only a known device's verify
+        if rule.ua_mac and not policy.ua_matches(agent, ref.mac):
+            return _not_found(method)
+        if self._limited(ref.mac):
+            return _not_found(method)
+        return self._deliver(method, ref.mac, found[1], client, if_none_match, agent)
 
     def lookup(self, path: str) -> tuple[str | None, store.Blob] | None:
         """The blob a path names, with the MAC its file name carries (None: a common file)."""
@@ -208,7 +304,9 @@ class EdgeApp:
         key that does not exist, or a MAC the tenant has no device for. A known phone
         asking for an optional file it has not got (Polycom's <mac>-directory.xml, a
         common file of a model the tenant lacks) is not, so a NATed office booting at
-        once never adds up to a ban."""
+        once never adds up to a ban. A second-stage path counts as its first's."""
+        if policy.is_second_stage(path):
+            path = policy.first_path(path)
         tenant_key, _, file_name = path[len(PREFIX) :].partition("/")
         prefix = f"{tenant_key}/".encode()
         with self._env.begin(buffers=True) as txn:
@@ -239,15 +337,19 @@ class EdgeApp:
         return Response(render(self.meter.snapshots()), media_type=CONTENT_TYPE_LATEST)
 
 
-def _headers(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, bytes | None]:
-    """If-None-Match and User-Agent, in one pass over the headers."""
-    if_none_match = agent = None
+def _headers(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """If-None-Match, User-Agent and Authorization, in one pass over the headers."""
+    if_none_match = agent = authorization = None
     for key, value in headers:
         if key == b"if-none-match":
             if_none_match = bytes(value)
         elif key == b"user-agent":
             agent = bytes(value)
-    return if_none_match, agent
+        elif key == b"authorization":
+            authorization = bytes(value)
+    return if_none_match, agent, authorization
 
 
 def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
@@ -260,6 +362,12 @@ def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
 def _not_found(method: str) -> Answer:
     """The one 404 of every miss, whatever its reason."""
     return 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND
+
+
+def _unauthorized(method: str, challenges: list[tuple[bytes, bytes]]) -> Answer:
+    """The second stage's 401: a Digest challenge per algorithm, the same for every MAC."""
+    headers = [*challenges, *_UNAUTHORIZED_HEADERS]
+    return 401, headers, b"" if method == "HEAD" else _UNAUTHORIZED
 
 
 async def _respond(

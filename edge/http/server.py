@@ -24,6 +24,7 @@ from granian.log import LogLevels
 
 from edge.http import listener, metrics
 from edge.http.app import EdgeApp
+from edge.http.delivery import Delivery, shared_key
 from edge.http.limits import HttpLimits
 from edge.http.provision_limits import ProvisionLimits
 from edge.sip import digest
@@ -69,6 +70,10 @@ def app_factory() -> EdgeApp:
         registrar, limits, reboot,
         functools.partial(listener.set_send_timeout, config.edge_port, config.http_send_timeout_s),
         ProvisionLimits(config.data, env),
+        Delivery(config.data, env, digest.Digest(
+            config.digest_nonce_s, config.digest_prefer,
+            secret=shared_key(config.data),
+        )),
     )  # fmt: skip
 
 
