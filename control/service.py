@@ -74,7 +74,7 @@ MAX_PAGE = 1000
 
 # A device row with what its view needs of its tenant (the URL key, the language).
 _DEVICE_ROWS = (
-    "SELECT d.*, t.url_key, t.language, t.provision_mode"
+    "SELECT d.*, t.url_key, t.language, t.provision_mode, t.delivery_policy"
     " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
 )
 
@@ -774,13 +774,14 @@ class Control:
     ) -> dict[str, Any]:
         model = MODELS[row["model"]]
         url = loading.tenant_url(row, self.edge_url, self.edge_ip)
+        fetched_from = loading.fetch_url(row, self.edge_url, self.edge_ip)  # as its files say
         return {
             "mac": row["mac"],
             "tenant": row["tenant_id"],
             "model": row["model"],
             "name": row["name"],
             "background": row["background_id"],
-            "background_url": background_values(model, url, stem)["device.background_url"],
+            "background_url": background_values(model, fetched_from, stem)["device.background_url"],
             "hotdesk_pin": row["hotdesk_pin"],
             "lines": lines,
             "provisioning_url": url,
@@ -1248,7 +1249,9 @@ class Control:
 
     def _background_view(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
         tenant = conn.execute("SELECT * FROM tenants WHERE id = ?", (row["tenant_id"],)).fetchone()
-        return backgrounds.view(row, loading.tenant_url(tenant, self.edge_url, self.edge_ip))
+        # the URLs its phones are given: under device_credentials the authenticated
+        # directory, which serves a tenant's file to anyone holding the key, as here
+        return backgrounds.view(row, loading.fetch_url(tenant, self.edge_url, self.edge_ip))
 
     def delete_background(
         self, background_id: int, force: bool = False, scope: int | None = None

@@ -477,3 +477,28 @@ def test_an_image_that_no_longer_scales_stops_no_other_publish(tmp_path: Path) -
         assert ctl.publishing.pending() == 0  # marked: no step tries it again
     finally:
         ctl.close()
+
+
+def test_under_device_credentials_the_image_is_the_tenants_file_in_its_directory(
+    provedge: Provedge, api: httpx.Client
+) -> None:
+    """The phone fetches from the authenticated directory; its background sits there as
+    a tenant's file (docs/delivery.md), served without the device's credentials."""
+    made = api.post(
+        "/api/v1/tenants",
+        json={"name": unique_name("bgd"), "realm": "d.example.com", "sip_server": "pbx.d",
+              "delivery_policy": "device_credentials"},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    tenant = made.json()
+    background = _upload(api, tenant["id"], _image("PNG")).json()
+    mac = _device(api, tenant["id"], "yealink-t54w", background=background["id"])
+    preview = api.get(f"/api/v1/devices/{mac}/preview/{mac}.cfg")
+    url, settings = wallpaper_settings("yealink", preview.json()["body"].encode())
+    assert "/auth/bg/" in url and settings == {"backgrounds": "Config:" + url.rpartition("/")[2]}
+    assert api.get(f"/api/v1/devices/{mac}").json()["background_url"] == url
+    assert url in [f["url"] for f in background["files"]]
+    got = _edge_file(provedge, url)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(got.content)) as image:
+        assert image.size == (480, 272)
