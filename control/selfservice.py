@@ -5,9 +5,10 @@ An ``end_user`` token is bound to an account (control/api/auth.py). Its devices 
 with a line whose extension lists the account (at any position); any other MAC, in its
 tenant or not, is the same 404 as an unknown one. What it may change is what
 :data:`CHANGERS` names: the labels of the lines that carry its account and the device's
-BLF keys (the same checks as the operator's, control/devicekeys.py). The background
-choice is added the same way: a field of ``MyDevicePatch`` (control/api/schemas.py), a
-changer here, and what the view shows in :func:`device_view`.
+BLF keys (the same checks as the operator's, control/devicekeys.py), and its background
+among its tenant's images (control/backgrounds.py; null: none). Each is a field of
+``MyDevicePatch`` (control/api/schemas.py), a changer here, and what the view shows in
+:func:`device_view`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from control import devicekeys
+from control import backgrounds, devicekeys
 from control.domain.errors import ServiceError, not_found
 from provedge.formats.macaddr import InvalidMac, normalize_mac
 
@@ -35,7 +36,7 @@ _LINES = (
 
 def device_rows(conn: sqlite3.Connection, account_id: int, scope: int) -> list[sqlite3.Row]:
     rows: list[sqlite3.Row] = conn.execute(
-        f"SELECT mac, tenant_id, model, name FROM devices WHERE tenant_id = ?"
+        f"SELECT mac, tenant_id, model, name, background_id FROM devices WHERE tenant_id = ?"
         f" AND mac IN ({_MINE}) ORDER BY mac",
         (scope, account_id),
     ).fetchall()
@@ -49,7 +50,8 @@ def device_row(conn: sqlite3.Connection, mac: str, account_id: int, scope: int) 
     except InvalidMac:
         raise not_found("mac", "device") from None
     row: sqlite3.Row | None = conn.execute(
-        f"SELECT mac, tenant_id, model, name FROM devices WHERE mac = ? AND tenant_id = ?"
+        f"SELECT mac, tenant_id, model, name, background_id FROM devices WHERE mac = ?"
+        f" AND tenant_id = ?"
         f" AND mac IN ({_MINE})",
         (normal, scope, account_id),
     ).fetchone()
@@ -78,7 +80,7 @@ def device_view(conn: sqlite3.Connection, row: sqlite3.Row, account_id: int) -> 
         )
     ]
     return {"mac": row["mac"], "model": row["model"], "name": row["name"], "lines": lines,
-            "keys": keys}  # fmt: skip
+            "keys": keys, "background": row["background_id"]}  # fmt: skip
 
 
 def set_labels(
@@ -117,4 +119,14 @@ def set_keys(conn: sqlite3.Connection, row: sqlite3.Row, account_id: int, keys: 
     return devicekeys.write_keys(conn, row, [(key.extension, key.label) for key in keys])
 
 
-CHANGERS: dict[str, Changer] = {"lines": set_labels, "keys": set_keys}
+def set_background(
+    conn: sqlite3.Connection, row: sqlite3.Row, account_id: int, background_id: int | None
+) -> bool:
+    """One of the tenant's backgrounds (404 for another's), where the model takes one."""
+    backgrounds.check_choice(conn, row["tenant_id"], row["model"], background_id, "background")
+    return backgrounds.choose(conn, row, background_id)
+
+
+CHANGERS: dict[str, Changer] = {"lines": set_labels, "keys": set_keys, "background": set_background}
+# Fields whose explicit null is a value (none), not "left out"
+NULLABLE = frozenset({"background"})

@@ -19,6 +19,7 @@ import orjson
 
 from control import (
     accountbatch,
+    backgrounds,
     devicekeys,
     devicelist,
     fleet,
@@ -44,6 +45,8 @@ from control.api.schemas import (
     ip_problem,
 )
 from control.domain import accountcsv, devicecsv
+from control.domain.backgrounds import STEM_LENGTH
+from control.domain.backgrounds import values as background_values
 from control.domain.catalog import MODELS, Model, device_files
 from control.domain.errors import ServiceError, conflict, invalid, not_found
 from control.domain.hotdesk import check_hotdesk
@@ -71,9 +74,20 @@ MAX_PAGE = 1000
 
 # A device row with what its view needs of its tenant (the URL key, the language).
 _DEVICE_ROWS = (
-    "SELECT d.*, t.url_key, t.language, t.provision_mode"
+    "SELECT d.*, t.url_key, t.language, t.provision_mode, t.delivery_policy"
     " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
 )
+
+
+def _background_stems(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> dict[int, str]:
+    """The file stems of the backgrounds a page of devices shows, in one query."""
+    ids = sorted({row["background_id"] for row in rows if row["background_id"] is not None})
+    if not ids:
+        return {}
+    found = conn.execute(
+        f"SELECT id, sha256 FROM backgrounds WHERE id IN ({', '.join('?' * len(ids))})", ids
+    )
+    return {r["id"]: r["sha256"][:STEM_LENGTH] for r in found}
 
 
 def _check_lines(model: Model, count: int, field: str) -> None:
@@ -446,9 +460,10 @@ class Control:
             if conn.execute("SELECT 1 FROM devices WHERE mac = ?", (body.mac,)).fetchone():
                 raise conflict("mac", "this MAC is already provisioned")
             check_hotdesk(MODELS[body.model], body.hotdesk_pin, "hotdesk_pin")
+            backgrounds.check_choice(conn, tenant["id"], body.model, body.background, "background")
             _check_vars(tenant, body.vars)
             conn.execute(
-                "INSERT INTO devices (mac, tenant_id, model, name, admin_password, background_url,"
+                "INSERT INTO devices (mac, tenant_id, model, name, admin_password, background_id,"
                 " hotdesk_pin, vars) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     body.mac,
@@ -456,7 +471,7 @@ class Control:
                     body.model,
                     body.name,
                     admin_password,
-                    body.background_url,
+                    body.background,
                     body.hotdesk_pin,
                     orjson.dumps(body.vars).decode(),
                 ),
@@ -552,6 +567,14 @@ class Control:
                 changes.get("hotdesk_pin", row["hotdesk_pin"]),
                 "hotdesk_pin" if "hotdesk_pin" in changes else "model",
             )
+            changes.pop("background", None)
+            if "background" in patch.model_fields_set:  # an explicit null clears it
+                changes["background_id"] = patch.background
+            backgrounds.check_choice(
+                conn, row["tenant_id"], changes.get("model", row["model"]),
+                changes.get("background_id", row["background_id"]),
+                "background" if "background_id" in changes else "model",
+            )  # fmt: skip
             if "vars" in changes:
                 tenant_row = conn.execute(
                     "SELECT vars FROM tenants WHERE id = ?", (row["tenant_id"],)
@@ -725,12 +748,18 @@ class Control:
                         "label": key["label"],
                     }
                 )
+        stems = _background_stems(conn, rows)
         # The fetch counters of the whole page in one read of the edge state.
         fetches = self.edge_state.fetches(row["mac"] for row in rows)
         warnings = _shared_account_warnings(conn, [row["mac"] for row in rows])
         return [
             {
-                **self._device_view(row, lines[row["mac"]], fetches.get(row["mac"], NO_FETCH)),
+                **self._device_view(
+                    row,
+                    lines[row["mac"]],
+                    fetches.get(row["mac"], NO_FETCH),
+                    stems.get(row["background_id"], ""),
+                ),
                 "keys": keys[row["mac"]],
                 "provision_count": max(
                     0, fetches.get(row["mac"], NO_FETCH).count - row["provision_base"]
@@ -741,18 +770,21 @@ class Control:
         ]
 
     def _device_view(
-        self, row: sqlite3.Row, lines: list[dict[str, Any]], fetch: Fetch
+        self, row: sqlite3.Row, lines: list[dict[str, Any]], fetch: Fetch, stem: str
     ) -> dict[str, Any]:
         model = MODELS[row["model"]]
+        url = loading.tenant_url(row, self.edge_url, self.edge_ip)
+        fetched_from = loading.fetch_url(row, self.edge_url, self.edge_ip)  # as its files say
         return {
             "mac": row["mac"],
             "tenant": row["tenant_id"],
             "model": row["model"],
             "name": row["name"],
-            "background_url": row["background_url"],
+            "background": row["background_id"],
+            "background_url": background_values(model, fetched_from, stem)["device.background_url"],
             "hotdesk_pin": row["hotdesk_pin"],
             "lines": lines,
-            "provisioning_url": loading.tenant_url(row, self.edge_url, self.edge_ip),
+            "provisioning_url": url,
             "files": [name for name, _ in device_files(model, row["mac"])],
             "published": row["published_rev"] >= row["rev"],
             "vars": orjson.loads(row["vars"]),
@@ -1188,6 +1220,54 @@ class Control:
         with self.db.read() as conn:
             return int(find_tenant(conn, ref, "tenant", None)["id"])
 
+    # ---- background images (control/backgrounds.py) ------------------------------------------
+    def upload_background(
+        self, tenant: int | str, name: str | None, data: bytes, content_type: str,
+        scope: int | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Checked by Pillow first (422 naming what is wrong), stored, and its scaled files
+        published before this answers."""
+        with self.db.read() as conn:
+            self._tenant_row(conn, tenant, "tenant", scope)  # 404 before any decoding
+        size = backgrounds.checked(data, content_type)
+        with self.db.transaction() as conn:
+            tenant_id = int(self._tenant_row(conn, tenant, "tenant", scope)["id"])
+            background_id = backgrounds.insert(conn, tenant_id, name, data, content_type, size)
+        self.publishing.step(macs=[])
+        return self.get_background(background_id)
+
+    def list_backgrounds(self, tenant: int | str | None, scope: int | None) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            tenant_id = scope
+            if tenant is not None:
+                tenant_id = int(self._tenant_row(conn, tenant, "tenant", scope)["id"])
+            return [self._background_view(conn, r) for r in backgrounds.rows(conn, tenant_id)]
+
+    def get_background(self, background_id: int, scope: int | None = None) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return self._background_view(conn, backgrounds.row(conn, background_id, scope))
+
+    def _background_view(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+        tenant = conn.execute("SELECT * FROM tenants WHERE id = ?", (row["tenant_id"],)).fetchone()
+        # the URLs its phones are given: under device_credentials the authenticated
+        # directory, which serves a tenant's file to anyone holding the key, as here
+        return backgrounds.view(row, loading.fetch_url(tenant, self.edge_url, self.edge_ip))
+
+    def delete_background(
+        self, background_id: int, force: bool = False, scope: int | None = None
+    ) -> None:
+        """409 while devices show it, unless ``force`` (they go back to none)."""
+        with self.db.transaction() as conn:
+            found = backgrounds.row(conn, background_id, scope)
+            macs = backgrounds.delete(conn, found, force)
+            job_id = None
+            if len(macs) > PUBLISH_BATCH:
+                job_id, macs = jobs.enqueue(conn, RECOMPILE, found["tenant_id"]), []
+        # The devices first lose the URL, then the files go: one step, one transaction.
+        self.publishing.step(macs=macs)
+        if job_id is not None:
+            self.jobs.wake()
+
     # ---- end-user self-service (control/selfservice.py) -------------------------------------
     def my_devices(self, account_id: int, scope: int) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -1208,7 +1288,7 @@ class Control:
             changed = False
             for name in sorted(patch.model_fields_set):
                 value = getattr(patch, name)
-                if value is not None:
+                if value is not None or name in selfservice.NULLABLE:
                     changed |= selfservice.CHANGERS[name](conn, row, account_id, value)
             if changed:
                 conn.execute("UPDATE devices SET rev = rev + 1 WHERE mac = ?", (row["mac"],))

@@ -19,7 +19,9 @@ from provedge.config import Config, ConfigError, add_arguments
 TOKEN_FILE = "operator-token"
 # provedge/jobs_cli.py, devices_cli.py, accounts_cli.py, bans_cli.py, registrations_cli.py,
 # reboot_cli.py: they take the data setting
-JOB_COMMANDS = ("jobs", "recompile", "devices", "accounts", "bans", "registrations", "reboot")
+JOB_COMMANDS = (
+    "jobs", "recompile", "devices", "accounts", "bans", "registrations", "reboot", "backgrounds",
+)  # fmt: skip
 
 # Each command imports what it runs inside its function: `provedge edge` must load nothing
 # from control/ (the edge reads LMDB only), and `--help` stays instant.
@@ -208,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     from provedge.accounts_cli import add_commands as add_accounts
 
     add_accounts(sub, lambda parser: add_arguments(parser, "jobs"))
+    from provedge.backgrounds_cli import add_commands as add_backgrounds
+
+    add_backgrounds(sub, lambda parser: add_arguments(parser, "jobs"))
     from provedge.bans_cli import add_commands as add_bans
 
     add_bans(sub, lambda parser: add_arguments(parser, "jobs"))

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -150,3 +151,16 @@ def wait_job(
         assert state in ("queued", "running"), f"job {job['id']} ended {state}"
         time.sleep(0.05)
     raise TimeoutError(f"job {job['id']} not done after {timeout}s")
+
+
+@pytest.fixture(params=["_fastrender", "_fastrender_py"], ids=["cython", "python"])
+def engine_compiler(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A Compiler (control/publish/compiler.py) of each Default engine, the compiled one
+    and its twin; imported here, not at the top: most tests need no control plane."""
+    import importlib
+
+    from control.publish import compiler
+
+    engine = importlib.import_module(f"edge.{request.param}")
+    monkeypatch.setattr(compiler.fastrender, "compile_template", engine.compile_template)
+    return compiler.Compiler()

@@ -63,7 +63,7 @@ def _device(model: Model, lines: int) -> DeviceData:
         model=model,
         name=f'Desk <1> & "Zoë\'s" {TRICKY}',
         admin_password="adm1n&<S>\"'\n",
-        background_url="http://img.example/bg.png?a=1&b=<2>",
+        background="0123456789abcdef",  # a chosen background: its URL in each file
         hotdesk_pin="1234",
         lines=tuple(_line(n) for n in range(1, lines + 1)),
     )

@@ -5,11 +5,13 @@ Each test builds its own data directory, tenants, devices and tokens.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from starlette.testclient import TestClient
 
 from control.api.app import create_app
@@ -396,3 +398,24 @@ def test_a_device_page_sets_blf_keys_and_its_own_template(ctl: Control) -> None:
     assert "desk.own = 1" in ctl.preview(mac, f"{mac}.cfg", None)["body"]
     cleared = web.post(f"/console/devices/{mac}/template", data={"csrf": csrf, "template": "0"})
     assert cleared.status_code == 303 and ctl.get_device(mac)["template"] is None
+
+
+def test_a_device_page_chooses_a_background(ctl: Control) -> None:
+    mine = tenant(ctl)
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), "teal").save(picture, format="PNG")
+    made = ctl.upload_background(mine["id"], "Teal", picture.getvalue(), "image/png")
+    mac, mono = unique_mac(), unique_mac()
+    ctl.create_device(DeviceIn(tenant=mine["id"], mac=mac, model="yealink-t46s"))
+    ctl.create_device(DeviceIn(tenant=mine["id"], mac=mono, model="cisco-spa508g"))
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    shown = web.get(f"/console/devices/{mac}").text
+    assert "scaled to 480x272" in shown and "Teal (64x48)" in shown
+    assert "bg-choice" not in web.get(f"/console/devices/{mono}").text  # no screen for it
+    chosen = web.post(f"/console/devices/{mac}/background",
+                      data={"csrf": csrf, "background": str(made["id"])})  # fmt: skip
+    assert chosen.status_code == 303 and ctl.get_device(mac)["background"] == made["id"]
+    assert f'value="{made["id"]}" selected' in web.get(f"/console/devices/{mac}").text
+    cleared = web.post(f"/console/devices/{mac}/background", data={"csrf": csrf, "background": ""})
+    assert cleared.status_code == 303 and ctl.get_device(mac)["background"] is None

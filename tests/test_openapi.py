@@ -63,7 +63,8 @@ def test_every_operation_has_request_and_response_schemas(
                 media = op.media_type if status == str(op.status) else "application/json"
                 assert "schema" in answer["content"][media], (op.path, status)
         if op.body is not None:
-            assert "schema" in entry["requestBody"]["content"]["application/json"]
+            for media in op.body_media_types:  # JSON, or e.g. the raw image of an upload
+                assert "schema" in entry["requestBody"]["content"][media]
             assert {"400", "413", "422"} <= set(responses)
         if op.role != "public":
             assert {"401"} <= set(responses) and "security" not in entry

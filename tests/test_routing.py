@@ -62,6 +62,20 @@ def test_common_names_carry_no_mac(name: str) -> None:
     assert ref is not None and ref.mac is None
 
 
-@pytest.mark.parametrize("name", ["", "../etc/passwd", "a/b.cfg", ".hidden", "x" * 200, "a b.cfg"])
+@pytest.mark.parametrize(
+    "name", ["bg/0123456789abcdef-480x272.png", "bg/001565aabbcc0000-320x240.jpg",
+             "BG/0123456789ABCDEF-320x240.BMP"],
+)  # fmt: skip
+def test_background_images_are_the_tenants_files(name: str) -> None:
+    """Not a MAC's: no provision counter or limit, whatever hex the hash holds."""
+    ref = classify(name)
+    assert ref is not None and ref.mac is None and ref.name == name.lower()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "../etc/passwd", "a/b.cfg", ".hidden", "x" * 200, "a b.cfg", "bg/../x.png",
+     "bg/0123456789abcdef-480x272.gif", "bg/0123456789abcdef-480x272.png/x", "bg/x.png"],
+)  # fmt: skip
 def test_names_that_cannot_be_boot_files(name: str) -> None:
     assert classify(name) is None

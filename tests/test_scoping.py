@@ -11,12 +11,14 @@ entry in ``REQUESTS`` fails here: each route says how to aim it at an object.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from control.api.app import ROUTES
 from tests.conftest import Provedge, unique_mac, unique_name, wait_job
@@ -37,6 +39,7 @@ class World:
     job: int
     token_id: str
     template: int = MISSING_ID
+    background: int = MISSING_ID
 
 
 @dataclass
@@ -44,6 +47,13 @@ class Request:
     path: str
     params: dict[str, Any] | None = None
     body: Any = None
+    content: bytes | None = None  # a raw body (an image upload), sent as image/png
+
+
+def _png(side: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (side, side), "green").save(out, format="PNG")
+    return out.getvalue()
 
 
 # For each route: the request aimed at a world's objects. A route with no object of its
@@ -147,6 +157,14 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("POST", "/api/v1/reboots"): lambda w: Request(
         "/api/v1/reboots", body={"tenant": w.tenant, "mode": "resync"}
     ),
+    ("POST", "/api/v1/backgrounds"): lambda w: Request(
+        "/api/v1/backgrounds", {"tenant": w.tenant}, content=_png(64)
+    ),
+    ("GET", "/api/v1/backgrounds"): lambda w: Request("/api/v1/backgrounds", {"tenant": w.tenant}),
+    ("GET", "/api/v1/backgrounds/{id}"): lambda w: Request(f"/api/v1/backgrounds/{w.background}"),
+    ("DELETE", "/api/v1/backgrounds/{id}"): lambda w: Request(
+        f"/api/v1/backgrounds/{w.background}", {"force": "true"}
+    ),
     ("GET", "/api/v1/me/devices"): lambda w: Request("/api/v1/me/devices"),
     ("GET", "/api/v1/me/devices/{mac}"): lambda w: Request(f"/api/v1/me/devices/{w.mac}"),
     ("PATCH", "/api/v1/me/devices/{mac}"): lambda w: Request(
@@ -227,9 +245,14 @@ def _tenant(api: httpx.Client) -> Tenant:
               "file": "mac.cfg", "source": sample},
     )  # fmt: skip
     assert template.status_code == 201, template.text
+    background = api.post(
+        "/api/v1/backgrounds", params={"tenant": tenant["id"]}, content=_png(48),
+        headers={"Content-Type": "image/png"},
+    )  # fmt: skip
+    assert background.status_code == 201, background.text
     world = World(
         tenant["id"], mac, account.json()["id"], username, job["id"], admin["id"],
-        template.json()["id"],
+        template.json()["id"], background.json()["id"],
     )  # fmt: skip
     return Tenant(world, admin["token"], end_user["token"], [name, mac, username])
 
@@ -246,12 +269,18 @@ def tenants(api: httpx.Client) -> tuple[Tenant, Tenant]:
 
 
 def _send(provedge: Provedge, token: str, op_method: str, request: Request) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    if request.content is not None:
+        return httpx.request(
+            op_method, provedge.control + request.path, params=request.params,
+            content=request.content, headers={**headers, "Content-Type": "image/png"}, timeout=10,
+        )  # fmt: skip
     return httpx.request(
         op_method,
         provedge.control + request.path,
         params=request.params,
         json=request.body,
-        headers={"Authorization": f"Bearer {token}"},
+        headers=headers,
         timeout=10,
     )
 

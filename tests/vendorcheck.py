@@ -91,3 +91,26 @@ def fanvil_settings(body: bytes) -> dict[str, str]:
 
     walk(parse_xml(body, "sysConf"), "")
     return settings
+
+
+def wallpaper_settings(vendor: str, body: bytes) -> tuple[str, dict[str, str]]:
+    """A device file's wallpaper: (the URL it points the phone at, the settings that
+    choose it), by the vendor's own names (docs/models.md, "Background images")."""
+    if vendor == "yealink":
+        s = yealink_settings(body)
+        return s["wallpaper_upload.url"], {"backgrounds": s["phone_setting.backgrounds"]}
+    if vendor == "polycom":
+        s = polycom_settings(body)
+        return s["bg.color.bm.1.name"], {
+            "selection": s["bg.color.selection"], "enabled": s["bg.background.enabled"]
+        }  # fmt: skip
+    if vendor == "cisco-spa":
+        s = flat_settings(body, "flat-profile")
+        return s["BMP_Picture_Download_URL"], {"select": s["Select_Background_Picture"]}
+    if vendor == "grandstream":
+        s = flat_settings(body, "gs_provision")
+        return s["P2917"], {"source": s["P2916"]}
+    root = parse_xml(body, "settings")
+    found = root.find("phone-settings/custom_bg_image_url")
+    assert found is not None
+    return found.text or "", {}

@@ -27,7 +27,13 @@ from starlette.routing import Mount, Route
 
 from control.api import auth, schemas
 from control.api.auth import Principal
-from control.api.bodies import BULK_BODY_BYTES, MAX_BODY_BYTES, parse_body, parse_query
+from control.api.bodies import (
+    BULK_BODY_BYTES,
+    MAX_BODY_BYTES,
+    media_type,
+    parse_body,
+    parse_query,
+)
 from control.api.gate import Gate
 from control.api.lastuse import DEFAULT_INTERVAL_S, LastUse
 from control.api.metrics import ControlMetrics
@@ -36,6 +42,9 @@ from control.api.route import Op, Role
 from control.api.throttle import FailureThrottle
 from control.console.app import create_console
 from control.domain import accountcsv, devicecsv
+from control.domain.backgrounds import MAX_BYTES as BACKGROUND_BYTES
+from control.domain.backgrounds import MEDIA_TYPES as BACKGROUND_TYPES
+from control.domain.backgrounds import variant_of
 from control.domain.catalog import MODELS
 from control.domain.errors import ServiceError
 from control.domain.refs import parse_ref
@@ -92,6 +101,9 @@ async def models(request: Request, who: Principal, ctl: Control) -> Any:
                 f.pattern.format(**{**m.params, "mac": "{mac}", "MAC": "{MAC}"})
                 for f in m.vendor.files
             ],
+            "wallpaper": None
+            if (v := variant_of(m)) is None
+            else {"width": v.width, "height": v.height, "content_type": v.content_type},
         }
         for m in MODELS.values()
     ]
@@ -428,6 +440,32 @@ async def ban_lift(request: Request, who: Principal, ctl: Control) -> Any:
     return 204, None
 
 
+# ---- background images (control/backgrounds.py) ------------------------------------------
+async def backgrounds_upload(request: Request, who: Principal, ctl: Control) -> Any:
+    tenant = _tenant_or_scope(request, who)
+    data, name = request.state.body, request.state.query.name
+    made = await run_in_threadpool(
+        ctl.upload_background, tenant, name, data, media_type(request), who.scope
+    )
+    return 201, made
+
+
+async def backgrounds_list(request: Request, who: Principal, ctl: Control) -> Any:
+    tenant = _tenant_or_scope(request, who)
+    return await run_in_threadpool(ctl.list_backgrounds, tenant, who.scope)
+
+
+async def background_get(request: Request, who: Principal, ctl: Control) -> Any:
+    background_id = _numeric_id(request, "background")
+    return await run_in_threadpool(ctl.get_background, background_id, who.scope)
+
+
+async def background_delete(request: Request, who: Principal, ctl: Control) -> Any:
+    background_id, force = _numeric_id(request, "background"), request.state.query.force
+    await run_in_threadpool(ctl.delete_background, background_id, force, who.scope)
+    return 204, None
+
+
 # ---- end-user self-service (control/selfservice.py) -------------------------------------
 def _me(who: Principal) -> tuple[int, int]:
     """The account and tenant of an end user's token (only they reach role "self")."""
@@ -651,12 +689,25 @@ ROUTES: list[Op] = [
     Op("DELETE", "/api/v1/bans/{address}", ban_lift,
        "Lift the bans of an address (the edge answers it again within a second)", None, 204,
        role="operator", errors=(404,)),
+    Op("POST", "/api/v1/backgrounds", backgrounds_upload,
+       "Upload a background image: the raw PNG or JPEG body with its Content-Type, checked"
+       " by Pillow and scaled to every model's screen", S.BackgroundOut, 201, body=bytes,
+       body_media_types=tuple(BACKGROUND_TYPES), body_limit=BACKGROUND_BYTES,
+       query=S.BackgroundQuery, errors=(404, 409)),
+    Op("GET", "/api/v1/backgrounds", backgrounds_list, "Background images of a tenant",
+       list[S.BackgroundOut], query=S.TenantQuery, errors=(404,)),
+    Op("GET", "/api/v1/backgrounds/{id}", background_get, "One background image",
+       S.BackgroundOut, errors=(404,)),
+    Op("DELETE", "/api/v1/backgrounds/{id}", background_delete,
+       "Delete a background image (409 while devices show it, unless `force`)", None, 204,
+       query=S.BackgroundDeleteQuery, errors=(404, 409)),
     Op("GET", "/api/v1/me/devices", me_devices,
        "End users: the devices whose lines carry your account", list[S.MyDeviceOut], role="self"),
     Op("GET", "/api/v1/me/devices/{mac}", me_device_get, "End users: one of your devices",
        S.MyDeviceOut, role="self", errors=(404,)),
     Op("PATCH", "/api/v1/me/devices/{mac}", me_device_patch,
-       "End users: label the lines of yours on one of your devices", S.MyDeviceOut,
+       "End users: label the lines of yours, set the BLF keys or the background of one of"
+       " your devices", S.MyDeviceOut,
        body=S.MyDevicePatch, role="self", errors=(404,)),
     Op("GET", "/api/v1/audit", audit_list,
        "The audit trail, newest first (tenant admins: their tenant's)", S.AuditPage,

@@ -90,8 +90,12 @@ async def parse_body(
     request: Request, kind: Any, limit: int, media_types: tuple[str, ...] = ()
 ) -> Any:
     """The body read within ``limit``, decoded and validated as ``kind``; sent as one of
-    ``media_types`` other than JSON, it is the text itself (UTF-8), for the handler."""
+    ``media_types`` other than JSON, it is the text itself (UTF-8), for the handler;
+    ``kind`` ``bytes`` (an image upload) is the bytes as sent, whatever the type (the
+    handler checks it)."""
     raw = await read_body(request, limit)
+    if kind is bytes:
+        return raw
     sent = media_type(request)
     if sent != "application/json" and sent in media_types:
         try:

@@ -86,7 +86,13 @@ def operation(op: Op, parts: _Components) -> dict[str, Any]:
     }
     if params := _parameters(op, parts):
         entry["parameters"] = params
-    if op.body is not None:
+    if op.body is bytes:  # raw bytes of one of the media types (an image upload)
+        binary = {"type": "string", "format": "binary"}
+        entry["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": binary} for media in op.body_media_types},
+        }
+    elif op.body is not None:
         json_schema = parts.schema(op.body, "validation")
         entry["requestBody"] = {
             "required": True,

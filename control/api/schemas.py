@@ -50,7 +50,6 @@ SafeText = Annotated[
 Host = Annotated[str, Field(pattern=HOST, max_length=253, examples=["pbx.example.com"])]
 Name = Annotated[SafeText, Field(min_length=1, max_length=128)]
 Text = Annotated[SafeText, Field(max_length=128)]
-Url = Annotated[SafeText, Field(max_length=2048, pattern=r"^(https?://\S+)?$")]
 Password = Annotated[SafeText, Field(min_length=8, max_length=128)]
 
 
@@ -188,12 +187,35 @@ def _model(value: str) -> str:
     return model
 
 
+BackgroundId = Annotated[
+    int,
+    Field(ge=1, le=MAX_ID, description="a background image of the device's tenant "
+          "(POST /api/v1/backgrounds); null: none"),
+]  # fmt: skip
+
+
+def _no_background_url(value: object) -> None:
+    """The free URL is gone (it reached one vendor family): say what replaced it."""
+    raise ValueError(
+        "no longer taken: upload the image (POST /api/v1/backgrounds) and set background to its id"
+    )
+
+
+# Refused whatever its value, with that message (an unknown field would only be "extra").
+SupersededUrl = Annotated[
+    object | None,
+    AfterValidator(_no_background_url),
+    Field(deprecated=True, description="refused: superseded by `background`"),
+]
+
+
 class DeviceIn(_Strict):
     tenant: TenantRef
     mac: Annotated[str, Field(examples=["00:15:65:aa:bb:cc"], json_schema_extra={"pattern": MAC})]
     model: Annotated[str, Field(examples=["yealink-t46s"], json_schema_extra=MODEL_ENUM)]
     name: Text = ""
-    background_url: Url = ""
+    background: BackgroundId | None = None
+    background_url: SupersededUrl = None
     hotdesk_pin: Annotated[str, Field(pattern=r"^([0-9]{4,8})?$")] = ""
     vars: Vars = {}
 
@@ -204,7 +226,8 @@ class DeviceIn(_Strict):
 class DevicePatch(_Strict):
     model: Annotated[str, Field(json_schema_extra=MODEL_ENUM)] | None = None
     name: Text | None = None
-    background_url: Url | None = None
+    background: BackgroundId | None = None  # an explicit null clears it
+    background_url: SupersededUrl = None
     hotdesk_pin: Annotated[str, Field(pattern=r"^([0-9]{4,8})?$")] | None = None
     admin_password: Annotated[Password, Field(max_length=64)] | None = None
     template: Annotated[
@@ -459,7 +482,11 @@ class DevicesRemoveIn(_Selection):
 PATH_PARAMETERS: dict[str, dict[str, object]] = {
     "tenant": {"type": "string", "minLength": 1, "description": "tenant id or name"},
     "mac": {"type": "string", "description": "MAC address in any common notation"},
-    "id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "job or account id"},
+    "id": {
+        "type": "string",
+        "pattern": "^[0-9]{1,18}$",
+        "description": "job, account, template or background id",
+    },
     "token": {"type": "string", "description": "the one-time token of an activation link"},
     "address": {"type": "string", "maxLength": 64, "description": "an IPv4 or IPv6 address"},
     "token_id": {"type": "string", "pattern": "^[0-9a-f]{12}$", "description": "an API token's id"},
@@ -637,6 +664,16 @@ class ModelOut(_Out):
     ]
     line_keys: Annotated[int, Field(description="line / programmable keys on the phone")]
     files: list[str]
+    wallpaper: Annotated[
+        WallpaperOut | None,
+        Field(description="the background file its phones get; null: it takes none"),
+    ]
+
+
+class WallpaperOut(_Out):
+    width: int
+    height: int
+    content_type: str
 
 
 class JobError(_Out):
@@ -875,7 +912,10 @@ class DeviceOut(_Out):
     tenant: int
     model: str
     name: str
-    background_url: str
+    background: Annotated[int | None, Field(description="its background image's id")]
+    background_url: Annotated[
+        str, Field(description="the scaled image its phone fetches (empty: none)")
+    ]
     hotdesk_pin: str
     lines: list[LineOut]
     keys: list[KeyOut]
@@ -1035,6 +1075,46 @@ class ExtensionOut(_Out):
     accounts: list[str]
 
 
+# ---- background images (control/backgrounds.py) ----------------------------------------------
+class BackgroundQuery(_Strict):
+    tenant: Annotated[
+        OptionalTenantRef, Field(description="required for operators; a tenant token's own")
+    ] = None
+    name: Annotated[
+        Text | None, Field(description="what to call it (default: background <sha256 prefix>)")
+    ] = None
+
+
+class BackgroundDeleteQuery(_Strict):
+    force: Annotated[
+        bool, Field(description="delete even while devices show it; they go back to none")
+    ] = False
+
+
+class BackgroundFileOut(_Out):
+    name: Annotated[str, Field(description="below the tenant's provisioning URL")]
+    url: str
+    width: int
+    height: int
+    content_type: str
+    models: Annotated[list[str], Field(description="the models whose phones get this file")]
+
+
+class BackgroundOut(_Out):
+    id: int
+    tenant: int
+    name: str
+    sha256: str
+    content_type: Literal["image/png", "image/jpeg"]
+    width: Annotated[int, Field(description="of the upload")]
+    height: int
+    size: Annotated[int, Field(description="bytes of the upload")]
+    devices: Annotated[int, Field(description="devices that show it")]
+    files: Annotated[list[BackgroundFileOut], Field(description="the scaled files served")]
+    published: Annotated[bool, Field(description="its files are in LMDB")]
+    created_at: str
+
+
 # ---- end-user self-service (control/selfservice.py) ------------------------------------------
 class MyLineLabel(_Strict):
     position: Annotated[int, Field(ge=1, le=MAX_LINES)]
@@ -1050,6 +1130,10 @@ class MyDevicePatch(_Strict):
         Field(max_length=MAX_LINES, description="labels of lines that carry your account"),
     ] = None
     keys: Annotated[Keys | None, Field(description="the device's BLF keys, replaced")] = None
+    background: Annotated[
+        BackgroundId | None,
+        Field(description="one of your tenant's background images; an explicit null: none"),
+    ] = None
 
 
 class MyLineOut(_Out):
@@ -1065,6 +1149,7 @@ class MyDeviceOut(_Out):
     name: str
     lines: list[MyLineOut]
     keys: list[KeyOut]
+    background: Annotated[int | None, Field(description="its background image's id")]
 
 
 # ---- audit trail (control/storage/audit.py) --------------------------------------------------

@@ -23,6 +23,7 @@ from control.console.page import (
 )
 from control.console.sessions import Session
 from control.domain import devicecsv
+from control.domain.backgrounds import variant_of
 from control.domain.catalog import MODELS
 from control.domain.errors import ServiceError
 from control.domain.keys import MAX_KEYS
@@ -150,9 +151,13 @@ async def device(request: Request, session: Session, ctl: Control) -> Response:
     model = MODELS[found["model"]]
     own = await run_in_threadpool(ctl.list_templates, found["tenant"], session.principal.scope)
     fitting = [t for t in own if t["vendor"] == model.vendor.id and t["model"] in (None, model.id)]
+    pictures = await run_in_threadpool(
+        ctl.list_backgrounds, found["tenant"], session.principal.scope
+    )
     return render(
         request, "device.html", session, device=found, model=model,
         models=sorted(MODELS), extensions=extensions, templates=fitting,
+        backgrounds=pictures, wallpaper=variant_of(model),
         key_room=max(0, min(MAX_KEYS, model.line_keys - len(found["lines"]))),
         done=query_value(request, "done"),
     )  # fmt: skip
@@ -191,6 +196,14 @@ async def device_template(request: Request, session: Session, ctl: Control) -> R
     return redirect(f"/devices/{mac}", "Template choice saved")
 
 
+async def device_background(request: Request, session: Session, ctl: Control) -> Response:
+    mac = request.path_params["mac"]
+    chosen = str(request.state.form.get("background") or "").strip()
+    patch = validate(schemas.DevicePatch, {"background": chosen or None})  # empty: none
+    await run_in_threadpool(ctl.update_device, mac, patch, session.principal.scope)
+    return redirect(f"/devices/{mac}", "Background saved")
+
+
 async def device_lines(request: Request, session: Session, ctl: Control) -> Response:
     mac = request.path_params["mac"]
     numbers = [str(n).strip() for n in request.state.form.getlist("extension") if str(n).strip()]
@@ -213,4 +226,5 @@ def routes(ctl: Control) -> list[Route]:
         Route("/devices/{mac}/lines", page(device_lines, ctl), methods=["POST"]),
         Route("/devices/{mac}/keys", page(device_keys, ctl), methods=["POST"]),
         Route("/devices/{mac}/template", page(device_template, ctl), methods=["POST"]),
+        Route("/devices/{mac}/background", page(device_background, ctl), methods=["POST"]),
     ]  # fmt: skip

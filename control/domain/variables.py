@@ -11,7 +11,7 @@ import functools
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from control.domain import locale
+from control.domain import backgrounds, locale
 from control.domain.catalog import MAX_LINES, Model, Vendor, common_files
 from control.domain.keys import KEY_FIELDS, MAX_KEYS, KeyData, key_values
 from provedge.formats.macaddr import colon_form
@@ -57,7 +57,8 @@ class DeviceData:
     model: Model
     name: str
     admin_password: str
-    background_url: str = ""
+    # the chosen background's file stem (control/domain/backgrounds.py); empty: none
+    background: str = ""
     hotdesk_pin: str = ""
     fetch_password: str = ""  # its fetch credentials' password (docs/delivery.md)
     vars: tuple[tuple[str, str], ...] = ()  # its own values of names its tenant declares
@@ -85,6 +86,9 @@ DEVICE_FIELDS = (
     "name",
     "admin_password",
     "background_url",
+    "background_file",
+    "background_enabled",
+    "background_select",
     "hotdesk_pin",
     "hotdesk_enabled",
     "fetch_url",
@@ -198,13 +202,14 @@ def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
             "device.mac_colon": colon_form(device.mac),
             "device.name": device.name,
             "device.admin_password": device.admin_password,
-            "device.background_url": device.background_url,
             "device.hotdesk_pin": device.hotdesk_pin,
             # a PIN turns the vendor's hot-desking on (control/domain/hotdesk.py)
             "device.hotdesk_enabled": vendor_bool(device.model.vendor, bool(device.hotdesk_pin)),
             "device.fetch_url": fetch_url(tenant, device),
         }
     )
+    # the scaled file of its background for this model, and the vendor's settings for it
+    values.update(backgrounds.values(device.model, tenant.provisioning_url, device.background))
     declared = {name for name, _ in tenant.vars}
     values.update({f"vars.{n}": value for n, value in device.vars if n in declared})
     for index in range(MAX_LINES):

@@ -47,6 +47,10 @@ _DEVICE_COLUMNS = (
     "SELECT d.*, t.url_key, t.provision_limit, t.provision_mode, t.delivery_policy"
     " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
 )
+_BACKGROUNDS_AHEAD = (
+    "SELECT b.*, t.url_key FROM backgrounds b JOIN tenants t ON t.id = b.tenant_id"
+    " WHERE b.published_rev < b.rev"
+)
 _ACCOUNT_COLUMNS = (
     "SELECT a.*, t.sip_server AS domain FROM accounts a JOIN tenants t ON t.id = a.tenant_id"
 )
@@ -94,6 +98,7 @@ class Step:
     tenants: list[tuple[int, int]] = field(default_factory=list)  # (id, rev)
     devices: list[tuple[str, int]] = field(default_factory=list)  # (mac, rev)
     accounts: list[tuple[int, int]] = field(default_factory=list)  # (id, rev)
+    backgrounds: list[tuple[int, int]] = field(default_factory=list)  # (id, rev)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (mac, what failed)
     # kind -> ahead_since of each row published (schema.sql, "Ahead of LMDB")
     ahead: dict[str, list[float | None]] = field(
@@ -103,12 +108,19 @@ class Step:
 
     @property
     def empty(self) -> bool:
-        return not (self.withdrawn or self.tenants or self.devices or self.accounts or self.errors)
+        return not (
+            self.withdrawn
+            or self.tenants
+            or self.devices
+            or self.accounts
+            or self.backgrounds
+            or self.errors
+        )
 
     @property
     def done(self) -> int:
-        """Items finished: devices (failed ones included) and account records."""
-        return len(self.devices) + len(self.accounts)
+        """Items finished: devices (failed ones included), account records, backgrounds."""
+        return len(self.devices) + len(self.accounts) + len(self.backgrounds)
 
 
 class Publishing:
@@ -154,8 +166,9 @@ class Publishing:
         return self._pending("devices", tenant_id)
 
     def pending(self, tenant_id: int | None = None) -> int:
-        """Devices and account records ahead of LMDB: what a recompile job has left."""
-        return self._pending("devices", tenant_id) + self._pending("accounts", tenant_id)
+        """Devices, account records and backgrounds ahead of LMDB: what a recompile job
+        has left."""
+        return sum(self._pending(t, tenant_id) for t in ("devices", "accounts", "backgrounds"))
 
     def _pending(self, table: str, tenant_id: int | None) -> int:
         row = self.db.query_one(
@@ -194,6 +207,16 @@ class Publishing:
                 publications.append(loading.pnp_tenant_publication(row))
                 step.tenants.append((row["id"], row["rev"]))
                 step.ahead["tenant"].append(row["ahead_since"])
+            # A background's scaled files: in the same transaction as the devices that
+            # point at them, so a phone never gets a URL before its file is there.
+            for row in conn.execute(_BACKGROUNDS_AHEAD):
+                try:
+                    publications.append(loading.background_publication(row))
+                except Exception as exc:  # noqa: BLE001 - one bad image must not stop a job
+                    # Checked at upload, so only a Pillow change could get here: it is
+                    # marked (not retried by every step) and reported; no file is served.
+                    step.errors.append((f"background/{row['id']}", f"{type(exc).__name__}: {exc}"))
+                step.backgrounds.append((row["id"], row["rev"]))
             rows = _pending_rows(conn, _DEVICE_COLUMNS, "d.", "mac", macs, tenant_id)
             tenants = {
                 tid: loading.tenant_data(
@@ -254,6 +277,10 @@ class Publishing:
                 marked.format("accounts", "id"),
                 [(rev, rev, at, aid, rev) for aid, rev in step.accounts],
             )
+            conn.executemany(
+                "UPDATE backgrounds SET published_rev = ? WHERE id = ? AND published_rev < ?",
+                [(rev, bid, rev) for bid, rev in step.backgrounds],
+            )
 
     def reconcile(self, fingerprint: str) -> None:
         """At start-up: queue withdrawals for owners deleted meanwhile (a store written by
@@ -262,7 +289,9 @@ class Publishing:
         devices = {row["mac"] for row in self.db.query("SELECT mac FROM devices")}
         tenants = {str(row["id"]) for row in self.db.query("SELECT id FROM tenants")}
         accounts = {str(row["id"]) for row in self.db.query("SELECT id FROM accounts")}
-        known = {"device": devices, "tenant": tenants, "account": accounts}
+        pictures = {str(row["id"]) for row in self.db.query("SELECT id FROM backgrounds")}
+        known = {"device": devices, "tenant": tenants, "account": accounts,
+                 "background": pictures}  # fmt: skip
         gone = [
             owner
             for owner in self.publisher.owners()
@@ -275,6 +304,7 @@ class Publishing:
                 conn.execute("UPDATE tenants SET rev = rev + 1")
                 conn.execute("UPDATE devices SET rev = rev + 1")
                 conn.execute("UPDATE accounts SET rev = rev + 1")  # loading.py writes them too
+                conn.execute("UPDATE backgrounds SET rev = rev + 1")  # and scales these
                 conn.execute(
                     "INSERT OR REPLACE INTO settings (name, value) VALUES ('templates', ?)",
                     (fingerprint,),
@@ -283,7 +313,7 @@ class Publishing:
 
 # The modules whose code shapes the bytes of a file besides the templates themselves.
 _SHAPING_MODULES = ("domain/catalog.py", "domain/variables.py", "publish/compiler.py",
-                    "storage/loading.py")  # fmt: skip
+                    "storage/loading.py", "domain/backgrounds.py")  # fmt: skip
 
 
 def code_fingerprint(source: str) -> bytes:

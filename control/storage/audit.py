@@ -138,6 +138,12 @@ AUDITED: tuple[Audited, ...] = (
         secrets=("token_hash",),
         bookkeeping=("last_used_at",),
     ),
+    # the image itself is not JSON; its sha256, type and size are
+    Audited(
+        "backgrounds",
+        "'background/' || {row}.id",
+        bookkeeping=("rev", "published_rev", "image"),
+    ),
     Audited("templates", "'template/' || {row}.id", "{row}.tenant_id", bookkeeping=("rev",)),
     Audited("manual_bans", "'ban/' || {row}.address", "NULL"),
     Audited("ban_lifts", "'ban/' || {row}.address || '/lift'", "NULL"),

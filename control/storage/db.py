@@ -112,6 +112,9 @@ _ADDED_COLUMNS = (
     ("devices", "line_count", "INTEGER NOT NULL DEFAULT 0"),
     ("devices", "last_fetch_us", "INTEGER NOT NULL DEFAULT 0"),
     ("devices", "provision_count", "INTEGER NOT NULL DEFAULT 0"),
+    # its background image; supersedes background_url, which stays in such a database
+    # unused (a free URL reached one vendor family only)
+    ("devices", "background_id", "INTEGER REFERENCES backgrounds(id)"),
     (
         "tenants",
         "delivery_policy",

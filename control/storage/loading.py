@@ -8,6 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
+from control.domain import backgrounds
+from control.domain.backgrounds import STEM_LENGTH
 from control.domain.catalog import MODELS
 from control.domain.keys import KeyData
 from control.domain.variables import DeviceData, LineData, TenantData
@@ -153,6 +155,14 @@ def devices_data(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[
     macs = [row["mac"] for row in rows]
     lines: dict[str, list[LineData]] = {mac: [] for mac in macs}
     keys: dict[str, list[KeyData]] = {mac: [] for mac in macs}
+    chosen = sorted({row["background_id"] for row in rows if row["background_id"] is not None})
+    stems: dict[int, str] = {}
+    for chunk in range(0, len(chosen), _IN_CHUNK):
+        part = chosen[chunk : chunk + _IN_CHUNK]
+        for found in conn.execute(
+            f"SELECT id, sha256 FROM backgrounds WHERE id IN ({', '.join('?' * len(part))})", part
+        ):
+            stems[found["id"]] = found["sha256"][:STEM_LENGTH]
     for chunk in range(0, len(macs), _IN_CHUNK):
         part = macs[chunk : chunk + _IN_CHUNK]
         marks = ", ".join("?" * len(part))
@@ -174,7 +184,7 @@ def devices_data(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[
             model=MODELS[row["model"]],
             name=row["name"],
             admin_password=row["admin_password"],
-            background_url=row["background_url"],
+            background=stems.get(row["background_id"], ""),
             hotdesk_pin=row["hotdesk_pin"],
             fetch_password=row["fetch_password"],
             vars=tuple(sorted(orjson.loads(row["vars"]).items())),
@@ -183,6 +193,24 @@ def devices_data(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[
         )
         for row in rows
     ]
+
+
+def background_publication(row: sqlite3.Row) -> Publication:
+    """A background row (with its tenant's ``url_key``) as its files: the upload scaled to
+    every screen size and format a model takes (control/domain/backgrounds.py)."""
+    wanted = backgrounds.variants()
+    scaled = backgrounds.render_all(bytes(row["image"]), wanted)
+    stem = row["sha256"][:STEM_LENGTH]
+    files = {
+        store.blob_key(row["url_key"], backgrounds.file_name(stem, variant)): store.encode_blob(
+            variant.content_type, body
+        )
+        for variant, body in scaled.items()
+    }
+    return Publication(f"{BACKGROUND_OWNER}{row['id']}", files)
+
+
+BACKGROUND_OWNER = "background/"
 
 
 def account_publication(row: sqlite3.Row) -> Publication:

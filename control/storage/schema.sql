@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS devices (
     model          TEXT NOT NULL,
     name           TEXT NOT NULL DEFAULT '',
     admin_password TEXT NOT NULL,
-    background_url TEXT NOT NULL DEFAULT '',
+    -- its background image (control/backgrounds.py), one of its tenant's; NULL: none
+    background_id  INTEGER REFERENCES backgrounds(id),
     hotdesk_pin    TEXT NOT NULL DEFAULT '',
     -- the edge's fetch count at the last counter reset: provision_count shows the fetches since
     provision_base INTEGER NOT NULL DEFAULT 0,
@@ -60,6 +61,29 @@ CREATE TABLE IF NOT EXISTS devices (
     provision_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS devices_tenant ON devices(tenant_id);
+-- the devices that show a background: a delete is refused while there are any
+CREATE INDEX IF NOT EXISTS devices_background ON devices(background_id) WHERE background_id IS NOT NULL;
+
+-- A tenant's background images (control/backgrounds.py): the upload as sent, checked by
+-- Pillow; the publisher writes it scaled to every screen size (owner background/<id>).
+-- The same image twice in a tenant is one background (UNIQUE). A device's background_id
+-- has no ON DELETE: deleting one that devices show fails unless they are cleared first.
+CREATE TABLE IF NOT EXISTS backgrounds (
+    id            INTEGER PRIMARY KEY,
+    tenant_id     INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 128),
+    sha256        TEXT NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+    content_type  TEXT NOT NULL CHECK (content_type IN ('image/png', 'image/jpeg')),
+    width         INTEGER NOT NULL CHECK (width > 0),
+    height        INTEGER NOT NULL CHECK (height > 0),
+    size          INTEGER NOT NULL CHECK (size > 0),
+    image         BLOB NOT NULL,
+    rev           INTEGER NOT NULL DEFAULT 1,  -- as devices.rev, for its scaled files
+    published_rev INTEGER NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    UNIQUE (tenant_id, sha256)
+);
+CREATE INDEX IF NOT EXISTS backgrounds_unpublished ON backgrounds(published_rev) WHERE published_rev < rev;
 -- Each tenant's devices and assigned devices (line_count > 0), kept by the triggers below:
 -- the list's total without a search is one row, not a count of a million index entries.
 -- db.py fills it once for a database made before it.
@@ -283,6 +307,9 @@ CREATE TRIGGER IF NOT EXISTS devices_withdraw AFTER DELETE ON devices BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS accounts_withdraw AFTER DELETE ON accounts BEGIN
     INSERT INTO withdrawals (owner) VALUES ('account/' || old.id);
+END;
+CREATE TRIGGER IF NOT EXISTS backgrounds_withdraw AFTER DELETE ON backgrounds BEGIN
+    INSERT INTO withdrawals (owner) VALUES ('background/' || old.id);
 END;
 CREATE TRIGGER IF NOT EXISTS tenants_withdraw AFTER DELETE ON tenants BEGIN
     INSERT INTO withdrawals (owner) VALUES ('tenant/' || old.id);

@@ -2,6 +2,8 @@
 
 The edge looks blobs up by ``store.blob_key`` whatever the answer; this classification
 is what per-MAC policies (scan detection, User-Agent MAC check, fetch counters) hang on.
+A background image (``bg/<hash>-<W>x<H>.<ext>``) is a tenant's file like a common one:
+it counts into no device's provision counter and no provision limit stops it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from dataclasses import dataclass
 _COMMON = re.compile(r"^(y0000000000[0-9a-f]{2}\.(cfg|boot)|0{12}(-[a-z]+)?\.(cfg|xml))$")
 _MAC_RUN = re.compile(r"(?<![0-9a-f])([0-9a-f]{12})(?![0-9a-f])")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
+# A tenant's background image, scaled for one screen size (control/domain/backgrounds.py
+# names them): the one file name with a directory, and a tenant's file, never a MAC's.
+_BACKGROUND = re.compile(r"^bg/[0-9a-f]{16}-[0-9]{1,4}x[0-9]{1,4}\.(png|jpg|bmp)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +30,11 @@ class FileRef:
 
 def classify(file_name: str) -> FileRef | None:
     """Classify a requested file name; None when it cannot be a boot file at all."""
+    name = file_name.lower()
+    if _BACKGROUND.match(name):
+        return FileRef(name, None)
     if not _SAFE_NAME.match(file_name):
         return None
-    name = file_name.lower()
     if _COMMON.match(name):
         return FileRef(name, None)
     match = _MAC_RUN.search(name)
