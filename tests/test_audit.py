@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from control.api.schemas import AccountIn, AccountPatch, TenantIn
+from control.api.schemas import AccountIn, AccountPatch, DeviceIn, DevicePatch, TenantIn
 from control.domain.errors import ServiceError
 from control.service import Control
 from control.storage.audit import AUDITED, NOT_AUDITED, Actor, acting
@@ -76,3 +76,20 @@ def test_every_table_is_audited_or_says_why_not(ctl: Control) -> None:
     }
     covered = {spec.table for spec in AUDITED} | set(NOT_AUDITED)
     assert tables - covered == set()
+
+
+def test_a_device_is_recorded_with_its_secrets_masked_and_publishing_is_not(ctl: Control) -> None:
+    tenant = new_tenant(ctl)
+    made = ctl.create_device(DeviceIn(tenant=tenant, mac="001565a0d170", model="yealink-t46s"))
+    ctl.update_device("001565a0d170", DevicePatch(name="Reception"))
+    ctl.publish_pending()  # the publisher's own columns (rev, ahead_since...) are no change
+    entries = ctl.list_audit(tenant, None, "device/001565a0d170")["items"]
+    assert [entry["action"] for entry in entries] == ["update", "create"]
+    update, create = entries
+    assert update["changed"] == ["name"]
+    row = ctl.db.query_one("SELECT * FROM devices WHERE mac = ?", ("001565a0d170",))
+    assert row is not None
+    for secret in ("admin_password", "fetch_password"):
+        assert row[secret] and create["after"][secret] == "***"
+        assert row[secret] not in repr(entries)
+    assert made["admin_password"] == row["admin_password"]

@@ -98,11 +98,12 @@ AUDITED: tuple[Audited, ...] = (
     Audited(
         "devices",
         "'device/' || {row}.mac",
-        secrets=("admin_password", "hotdesk_pin"),
+        secrets=("admin_password", "hotdesk_pin", "fetch_password"),
         # kept by triggers, the publisher and the fetch mirror, not changes anyone made
         bookkeeping=(
             "rev",
             "published_rev",
+            "ahead_since",
             "render_error",
             "line_count",
             "last_fetch_us",
