@@ -396,3 +396,93 @@ def test_a_device_page_sets_blf_keys_and_its_own_template(ctl: Control) -> None:
     assert "desk.own = 1" in ctl.preview(mac, f"{mac}.cfg", None)["body"]
     cleared = web.post(f"/console/devices/{mac}/template", data={"csrf": csrf, "template": "0"})
     assert cleared.status_code == 303 and ctl.get_device(mac)["template"] is None
+
+
+def test_the_devices_list_acts_on_every_pages_devices_through_its_filter(ctl: Control) -> None:
+    from control.domain import devicecsv
+
+    mine, theirs = tenant(ctl), tenant(ctl)
+    taken = [unique_mac() for _ in range(55)]  # more than one page of the list (50)
+    kept = [unique_mac() for _ in range(2)]
+    text = "mac,model,name\n" + "".join(f"{m},yealink-t46s,bulk {i}\n" for i, m in enumerate(taken))
+    text += "".join(f"{m},yealink-t46s,keep {i}\n" for i, m in enumerate(kept))
+    ctl.import_devices(mine["id"], devicecsv.read_rows(text), False, None)
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    listing = web.get(f"/console/devices?tenant={mine['id']}&q=bulk").text
+    assert listing.count('name="mac" value=') == 50  # one page
+    assert "All 55 device(s) the list holds, on every page" in listing
+    every = {"csrf": csrf, "all_matching": "true", "tenant": str(mine["id"]), "filter": "all",
+             "q": "bulk"}  # fmt: skip
+
+    asked = web.post("/console/devices/confirm", data={**every, "action": "remove"})
+    assert asked.status_code == 200 and "Remove 55 device(s)?" in asked.text
+    assert 'name="all_matching"' in asked.text and 'name="mac"' not in asked.text  # the filter
+    assert len(ctl.list_devices(mine["id"])["items"]) == 57  # nothing done before the yes
+    picked = web.post("/console/devices/confirm",
+                      data={"csrf": csrf, "action": "reboot", "mac": taken[:3]})  # fmt: skip
+    assert "Reboot 3 device(s)?" in picked.text
+
+    exported = web.post("/console/devices/export", data=every)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert len(exported.text.strip().splitlines()) == 1 + 55
+    ticked = web.post("/console/devices/export",
+                      data={"csrf": csrf, "tenant": str(mine["id"]), "mac": kept})  # fmt: skip
+    assert [line.split(",")[0] for line in ticked.text.strip().splitlines()[1:]] == sorted(kept)
+
+    reset = web.post("/console/devices/reset-counter", data=every)
+    assert reset.status_code == 303 and "55%20provision%20counter" in reset.headers["location"]
+    rebooted = web.post("/console/devices/resync", data=every)
+    assert rebooted.status_code == 303
+    job = ctl.get_job(int(rebooted.headers["location"].split("/")[3].split("?")[0]))
+    assert (job["kind"], job["total"]) == ("reboot", 55)
+
+    admin = client(ctl)
+    other_csrf = log_in(admin, create_token(ctl.db, "tenant_admin", int(str(theirs["id"]))))
+    refused = admin.post("/console/devices/remove", data={**every, "csrf": other_csrf})
+    assert refused.status_code == 404  # another tenant's list, by its filter: not found
+    removed = web.post("/console/devices/remove", data=every)
+    assert removed.status_code == 303 and "55%20device" in removed.headers["location"]
+    assert sorted(d["mac"] for d in ctl.list_devices(mine["id"])["items"]) == sorted(kept)
+
+
+def test_a_csv_account_batch_previews_its_rows_then_shows_the_passwords_once(
+    ctl: Control,
+) -> None:
+    import html
+    from urllib.parse import unquote
+
+    mine = tenant(ctl)
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    first, second = unique_name("csva"), unique_name("csvb")
+    bad = f"username,owner\n{first},Ann\n{first},Bob\n"  # row 2 repeats row 1's name
+
+    def send(body: str, dry_run: bool) -> tuple[int, str]:
+        data = {"csrf": csrf, "tenant": str(mine["id"]), **({"dry_run": "true"} if dry_run else {})}
+        answer = web.post(
+            "/console/accounts/batch-csv", data=data, files={"file": ("a.csv", body, "text/csv")}
+        )
+        return answer.status_code, answer.text
+
+    status, page = send(bad, dry_run=False)
+    assert status == 422 and "rows[2].username" in page and "Nothing was written" in page
+    assert ctl.list_accounts(mine["id"])["total"] == 0
+    status, page = send(bad.replace(f"{first},Bob", f"{second},Bob"), dry_run=True)
+    assert status == 200 and "Would create 2 account(s)" in page and second in page
+    assert ctl.list_accounts(mine["id"])["total"] == 0
+    carried = re.search(r'name="csv" value="([^"]*)"', page)
+    assert carried
+    made = web.post(
+        "/console/accounts/batch-csv",
+        data={"csrf": csrf, "tenant": str(mine["id"]), "csv": html.unescape(carried.group(1))},
+    )
+    assert made.status_code == 200 and "2 accounts created" in made.text
+    link = re.search(r'id="batch-download" href="data:text/csv;charset=utf-8,([^"]+)"', made.text)
+    assert link
+    rows = [line.split(",") for line in unquote(html.unescape(link.group(1))).splitlines()]
+    assert rows[0] == ["id", "username", "password", "realm"]
+    for account_id, username, password, _ in rows[1:]:
+        assert ctl.reveal_password(int(account_id), None)["password"] == password
+    assert sorted(r[1] for r in rows[1:]) == sorted([first, second])
+    assert made.headers["cache-control"] == "no-store"

@@ -185,6 +185,38 @@ def test_wizard_account_activates_through_its_link_and_search(
     problem = page.locator("ul.errors").inner_text()
     assert problem.startswith("q:") and "position 12" in problem  # where it broke
 
+    # A CSV batch: a bad row shown with nothing written, then a dry run, then the passwords.
+    first, second = unique_name("csv1"), unique_name("csv2")
+    page.goto(f"/console/accounts?tenant={tenant['id']}")
+    batch = page.locator("form", has=page.get_by_role("heading", name="Batch from a CSV file"))
+    batch.get_by_label("File").set_input_files(
+        {"name": "a.csv", "mimeType": "text/csv",
+         "buffer": f"username,owner\n{first},Ann\nbad name,Bob\n".encode()}
+    )  # fmt: skip
+    batch.get_by_label("Dry run").uncheck()
+    batch.get_by_role("button", name="Upload CSV").click()
+    sync_api.expect(page.get_by_role("alert")).to_contain_text("Nothing was written")
+    assert "rows[2].username" in page.locator("table.row-errors").inner_text()
+    page.goto(f"/console/accounts?tenant={tenant['id']}")
+    batch.get_by_label("File").set_input_files(
+        {"name": "a.csv", "mimeType": "text/csv",
+         "buffer": f"username,owner\n{first},Ann\n{second},Bob\n".encode()}
+    )  # fmt: skip
+    batch.get_by_role("button", name="Upload CSV").click()  # a dry run: the box is ticked
+    sync_api.expect(page.get_by_role("status")).to_contain_text("Would create 2 account(s)")
+    check_panel(page, shots, "account-batch-preview")
+    page.get_by_role("button", name="Create 2 account(s)").click()
+    sync_api.expect(page.get_by_role("heading", level=1)).to_have_text("2 accounts created")
+    with page.expect_download() as downloaded:
+        page.get_by_role("link", name="Download as CSV").click()
+    rows = [line.split(",") for line in Path(downloaded.value.path()).read_text().splitlines()]
+    with api(provedge) as client:
+        for account_id, username, password, _ in rows[1:]:
+            shown = client.post(f"/api/v1/accounts/{account_id}/reveal-password").json()
+            assert (shown["username"], shown["password"]) == (username, password)
+    assert sorted(r[1] for r in rows[1:]) == sorted([first, second])
+    check_panel(page, shots, "account-batch-created")
+
     page.goto(f"/console/accounts?tenant={tenant['id']}&q=owner:carol*")
     page.locator("tbody a").first.click()
     assert page.get_by_label("Enabled").is_checked()  # activated
@@ -221,6 +253,16 @@ def test_tenant_change_shows_its_recompile_job(page: Any, provedge: Provedge, sh
     check_panel(page, shots, "jobs")
     page.goto("/console/tenants")
     check_panel(page, shots, "tenants")
+
+    # Every device of the list at once (by its filter, not a MAC list), confirmed with its count.
+    page.goto(f"/console/devices?tenant={tenant['id']}&q=vvx")
+    page.get_by_label("All 30 device(s) the list holds", exact=False).check()
+    page.get_by_role("button", name="Reset provision counter").click()
+    dialog = page.get_by_role("alertdialog")
+    sync_api.expect(dialog).to_contain_text("Reset the provision counter of 30 device(s)?")
+    check_panel(page, shots, "devices-confirm")
+    dialog.get_by_role("button", name="Yes").click()
+    sync_api.expect(page.get_by_role("status")).to_contain_text("30 provision counter(s) reset")
 
 
 @pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (sip-tester) is not installed")

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from control import devicelist
 from control.api import schemas
+from control.console import selection
 from control.console.page import (
     Handler,
     form_fields,
@@ -67,36 +68,70 @@ async def device_create(request: Request, session: Session, ctl: Control) -> Res
 
 
 async def devices_remove(request: Request, session: Session, ctl: Control) -> Response:
-    macs = [str(mac) for mac in request.state.form.getlist("mac")]
-    if not macs:
-        raise ServiceError(422, {"mac": "select at least one device"})
+    macs = await _macs(request, session, ctl)
     done = await run_in_threadpool(ctl.remove_devices, macs, session.principal.scope)
     return redirect("/devices", f"{done['removed']} device(s) removed")
 
 
-def _selected(request: Request) -> list[str]:
-    macs = [str(mac) for mac in request.state.form.getlist("mac")]
-    if not macs:
-        raise ServiceError(422, {"mac": "select at least one device"})
-    return macs
-
-
 async def devices_reset_counter(request: Request, session: Session, ctl: Control) -> Response:
-    macs = _selected(request)
+    macs = await _macs(request, session, ctl)
     done = await run_in_threadpool(ctl.reset_provision_counters, macs, session.principal.scope)
     return redirect("/devices", f"{done['reset']} provision counter(s) reset")
 
 
 def _paced(mode: str) -> Handler:
     async def handler(request: Request, session: Session, ctl: Control) -> Response:
-        """A paced job over the selected devices: 10 NOTIFYs a second, waves of 10."""
+        """A paced job over the selection: 10 NOTIFYs a second, waves of 10. Every page's
+        devices go as the filter and search (the job picks them), not as a MAC list."""
+        chosen = selection.read(request.state.form, session)
         job = await run_in_threadpool(
-            ctl.start_reboot, None, session.principal.scope, _selected(request), "all",
-            mode, 10.0, 10, None, 300.0,
+            ctl.start_reboot, chosen.tenant, session.principal.scope, chosen.macs,
+            chosen.filter or "all", mode, 10.0, 10, None, 300.0, chosen.q,
         )  # fmt: skip
         return redirect(f"/jobs/{job['id']}", f"{mode.capitalize()} of {job['total']} phone(s)")
 
     return handler
+
+
+async def _macs(request: Request, session: Session, ctl: Control) -> list[str]:
+    chosen = selection.read(request.state.form, session)
+    return await run_in_threadpool(
+        ctl.selected_devices, chosen.macs, chosen.tenant, chosen.filter, chosen.q,
+        session.principal.scope,
+    )  # fmt: skip
+
+
+async def devices_confirm(request: Request, session: Session, ctl: Control) -> Response:
+    """The confirmation of a bulk action, with the number of devices it takes (every page's
+    when "all matching" is ticked): its form posts the same selection to the action."""
+    action = str(request.state.form.get("action") or "")
+    if action not in selection.ACTIONS:
+        raise ServiceError(422, {"action": f"one of {', '.join(selection.ACTIONS)}"})
+    chosen = selection.read(request.state.form, session)
+    macs = await _macs(request, session, ctl)
+    return render(
+        request, "devices_confirm.html", session, action=action,
+        verb=selection.ACTIONS[action], chosen=chosen, count=len(set(macs)), sample=macs[:10],
+    )  # fmt: skip
+
+
+async def devices_export_selected(request: Request, session: Session, ctl: Control) -> Response:
+    """CSV of the ticked devices, or of every page's under the list's filter and search."""
+    chosen = selection.read(request.state.form, session)
+    if chosen.tenant is None:
+        raise ServiceError(422, {"tenant": "choose a tenant to export"})
+    text = await run_in_threadpool(
+        ctl.export_devices, chosen.tenant, chosen.filter or "all", session.principal.scope,
+        chosen.q, chosen.macs,
+    )  # fmt: skip
+    return _csv(text)
+
+
+def _csv(text: str) -> Response:
+    return Response(
+        text, media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="devices.csv"'},
+    )  # fmt: skip
 
 
 async def devices_import(request: Request, session: Session, ctl: Control) -> Response:
@@ -134,10 +169,7 @@ async def devices_export(request: Request, session: Session, ctl: Control) -> Re
     text = await run_in_threadpool(
         ctl.export_devices, tenant, which, session.principal.scope, query_value(request, "q")
     )
-    return Response(
-        text, media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="devices.csv"'},
-    )  # fmt: skip
+    return _csv(text)
 
 
 async def device(request: Request, session: Session, ctl: Control) -> Response:
@@ -202,12 +234,14 @@ def routes(ctl: Control) -> list[Route]:
     return [
         Route("/devices", page(devices, ctl, params=("filter", "tenant", "q", "sort", "order", "cursor")), methods=["GET"]),
         Route("/devices", page(device_create, ctl), methods=["POST"]),
+        Route("/devices/confirm", page(devices_confirm, ctl), methods=["POST"]),
         Route("/devices/remove", page(devices_remove, ctl), methods=["POST"]),
         Route("/devices/reset-counter", page(devices_reset_counter, ctl), methods=["POST"]),
         Route("/devices/resync", page(_paced("resync"), ctl), methods=["POST"]),
         Route("/devices/reboot", page(_paced("reboot"), ctl), methods=["POST"]),
         Route("/devices/import", page(devices_import, ctl), methods=["POST"]),
         Route("/devices/export", page(devices_export, ctl, params=("tenant", "filter", "q")), methods=["GET"]),
+        Route("/devices/export", page(devices_export_selected, ctl), methods=["POST"]),
         Route("/devices/{mac}", page(device, ctl), methods=["GET"]),
         Route("/devices/{mac}", page(device_update, ctl), methods=["POST"]),
         Route("/devices/{mac}/lines", page(device_lines, ctl), methods=["POST"]),

@@ -48,6 +48,16 @@ document.addEventListener("change", (event) => {
   }
 });
 
+// "Every page's devices": the ticked rows no longer matter, so they show as all taken.
+document.addEventListener("change", (event) => {
+  const every = event.target.closest("[data-all-matching]");
+  if (!every) return;
+  for (const box of every.form.querySelectorAll(`input[name="${every.dataset.allMatching}"]`)) {
+    box.checked = every.checked || box.checked;
+    box.disabled = every.checked;
+  }
+});
+
 // Changed fields are marked until saved; leaving with unsaved changes asks first.
 let unsaved = 0;
 for (const form of document.querySelectorAll("form[data-track-changes]")) {
@@ -96,14 +106,6 @@ onClick("[data-add-rule]", (event, button) => {
   input.setAttribute("aria-label", `Network of rule ${index}`);
   body.appendChild(row);
 });
-
-// A table offered as a CSV download (the batch result, with its passwords, once).
-for (const link of document.querySelectorAll("[data-csv-table]")) {
-  const table = document.getElementById(link.dataset.csvTable);
-  const quote = (cell) => `"${cell.textContent.trim().replaceAll('"', '""')}"`;
-  const lines = [...table.rows].map((row) => [...row.cells].map(quote).join(","));
-  link.href = URL.createObjectURL(new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" }));
-}
 
 // Live progress: refetch the part while the job is queued or running.
 for (const box of document.querySelectorAll("[data-refresh]")) {
