@@ -264,6 +264,18 @@ def test_an_end_user_sees_only_its_devices_and_changes_only_its_labels(ctl: Cont
         f"/console/me/{their_mac}", data={"csrf": csrf, "position": "1", "label": "x"}
     )
     assert refused.status_code == 404
+    assert "BLF keys of" in web.get("/console/me").text
+    keyed = web.post(f"/console/me/{my_mac}/keys",
+                     data={"csrf": csrf, "key_extension": ["3102", ""], "key_label": ["Eo", ""]})  # fmt: skip
+    assert keyed.status_code == 303
+    mine_now = ctl.my_device(my_mac, account["id"], int(str(mine["id"])))
+    assert [(k["extension"], k["label"]) for k in mine_now["keys"]] == [("3102", "Eo")]
+    unknown = web.post(f"/console/me/{my_mac}/keys",
+                       data={"csrf": csrf, "key_extension": ["9999"], "key_label": [""]})  # fmt: skip
+    assert unknown.status_code == 422
+    theirs = web.post(f"/console/me/{their_mac}/keys",
+                      data={"csrf": csrf, "key_extension": ["3101"], "key_label": [""]})  # fmt: skip
+    assert theirs.status_code == 404 and ctl.get_device(their_mac)["keys"] == []
 
 
 def test_the_firewall_panel_sets_thresholds_bans_and_lifts(ctl: Control) -> None:
@@ -486,3 +498,23 @@ def test_a_csv_account_batch_previews_its_rows_then_shows_the_passwords_once(
         assert ctl.reveal_password(int(account_id), None)["password"] == password
     assert sorted(r[1] for r in rows[1:]) == sorted([first, second])
     assert made.headers["cache-control"] == "no-store"
+
+
+def test_the_templates_panel_offers_the_shipped_samples_and_a_device_its_registrations(
+    ctl: Control,
+) -> None:
+    web = client(ctl)
+    log_in(web, create_token(ctl.db, "operator"))
+    for engine in ("default", "advanced"):
+        got = web.get(f"/console/templates/sample?model=yealink-t46s&file=mac.cfg&engine={engine}")
+        assert got.status_code == 200, got.text
+        assert got.text == ctl.template_sample("yealink-t46s", "mac.cfg", engine)
+        assert got.headers["content-disposition"] == 'attachment; filename="mac.cfg"'
+    assert web.get("/console/templates/sample?model=yealink-t46s&file=nope.cfg").status_code == 404
+    bad = web.get("/console/templates/sample?model=yealink-t46s&file=mac.cfg&engine=x")
+    assert bad.status_code == 422 and "engine" in bad.text
+    mine = tenant(ctl)
+    mac = unique_mac()
+    ctl.create_device(DeviceIn(tenant=mine["id"], mac=mac, model="yealink-t46s"))
+    shown = web.get(f"/console/devices/{mac}").text
+    assert "Current registrations" in shown and "No phone is registered." in shown

@@ -54,15 +54,16 @@ def page(browser: Any, provedge: Provedge) -> Iterator[Any]:
     context.close()
 
 
-def log_in(page: Any, token: str) -> None:
+def log_in(page: Any, token: str, lands_on: str = "devices") -> None:
     page.goto("/console/login")
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/console/devices**")
+    page.wait_for_url(f"**/console/{lands_on}**")
 
 
 def check_panel(page: Any, shots: Path, name: str) -> None:
-    """No serious or critical accessibility violation; a screenshot, laptop and phone."""
+    """No serious or critical accessibility violation, nothing wider than a phone's screen;
+    a screenshot, laptop and phone."""
     page.evaluate(AXE.read_text())
     result = page.evaluate("async () => await axe.run(document)")
     bad = [
@@ -73,6 +74,9 @@ def check_panel(page: Any, shots: Path, name: str) -> None:
     assert bad == [], f"{name}: {bad}"
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
     page.set_viewport_size(PHONE)
+    # Readable on a phone: nothing wider than its screen (wide tables scroll in their box).
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= PHONE["width"], f"{name}: {wide} px wide on a {PHONE['width']} px screen"
     page.screenshot(path=str(shots / f"{name}-phone.png"), full_page=True)
     page.set_viewport_size(LAPTOP)
 
@@ -153,6 +157,29 @@ def test_import_assign_copy_url_and_fetch_the_phones_file(
     page.goto(f"/console/devices?tenant={tenant['id']}&filter=unassigned")
     assert page.locator("tbody tr").count() == 1  # the assigned one left the filter
 
+    # The account's end user: only that device, and only its labels and BLF keys.
+    with api(provedge) as client:
+        made = client.post("/api/v1/tokens", json={"role": "end_user", "tenant": tenant["id"],
+                                                   "account": account["username"]})  # fmt: skip
+        assert made.status_code == 201, made.text
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, made.json()["token"], lands_on="me")
+    assert page.get_by_role("heading", level=2).first.inner_text().startswith("Desk")
+    assert spare not in page.content()
+    assert page.get_by_role("navigation", name="Main").get_by_role("link").count() == 0
+    page.get_by_label("Label of line 1").fill("Front desk")
+    page.get_by_role("button", name="Save labels").click()
+    sync_api.expect(page.get_by_role("status")).to_contain_text("Labels saved")
+    page.get_by_label("Key 1: extension").fill(number)
+    page.get_by_label("Key 1: label").fill("Me too")
+    page.get_by_role("button", name="Save keys").click()
+    sync_api.expect(page.get_by_role("status")).to_contain_text("BLF keys saved")
+    check_panel(page, shots, "me")
+    with api(provedge) as client:
+        device = client.get(f"/api/v1/devices/{good}").json()
+    assert device["lines"][0]["label"] == "Front desk"
+    assert [(k["extension"], k["label"]) for k in device["keys"]] == [(number, "Me too")]
+
 
 def test_wizard_account_activates_through_its_link_and_search(
     page: Any, provedge: Provedge, shots: Path
@@ -219,12 +246,44 @@ def test_wizard_account_activates_through_its_link_and_search(
 
     page.goto(f"/console/accounts?tenant={tenant['id']}&q=owner:carol*")
     page.locator("tbody a").first.click()
+    account_url = page.url
     assert page.get_by_label("Enabled").is_checked()  # activated
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.type))
+    page.get_by_label("Owner").click()
     page.get_by_label("Owner").fill("Carol W.")
     assert "changed" in (page.get_by_label("Owner").get_attribute("class") or "")
+    page.get_by_role("link", name="Jobs").click()  # leaving with an unsaved change: asked
+    page.wait_for_url("**/console/jobs")
+    assert dialogs == ["beforeunload"]
+
+    page.goto(account_url)
+    ip = page.get_by_label("IP address or network")
+    assert ip.is_hidden()  # password authentication: no address field
+    page.get_by_role("radio", name="IP address").check()
+    sync_api.expect(ip).to_be_visible()
+    page.get_by_role("radio", name="Password").check()
+    sync_api.expect(ip).to_be_hidden()
+    page.get_by_label("Network of rule 1").fill("0.0.0.0/0.0.0.0")
+    page.get_by_role("button", name="Add a rule").click()
+    page.get_by_label("Action of rule 2").select_option("permit")
+    page.get_by_label("Network of rule 2").fill("192.0.2.0/24")
+    page.get_by_label("Owner").fill("Carol W.")
     check_panel(page, shots, "account")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert "Account saved" in page.get_by_role("status").inner_text()
+    assert page.locator(".changed").count() == 0  # saved: no mark left
+    account_id = int(account_url.rstrip("/").rsplit("/", 1)[1])
+    with api(provedge) as client:
+        stored = client.get(f"/api/v1/accounts/{account_id}").json()
+        secret = client.post(f"/api/v1/accounts/{account_id}/reveal-password").json()
+    assert stored["owner"] == "Carol W."
+    assert stored["access_rules"] == [{"action": "deny", "network": "0.0.0.0/0"},
+                                      {"action": "permit", "network": "192.0.2.0/24"}]  # fmt: skip
+    page.get_by_role("button", name="Reveal password").click()
+    sync_api.expect(page.locator("#revealed")).to_have_text(secret["password"])
+    check_panel(page, shots, "password")
+    assert dialogs == ["beforeunload"]  # nothing unsaved since
 
 
 def test_tenant_change_shows_its_recompile_job(page: Any, provedge: Provedge, shots: Path) -> None:
@@ -293,6 +352,7 @@ def test_registered_clients_firewall_and_a_reboot(
     assert "198.51.100.77" not in page.locator("table").inner_text()
 
     page.goto(f"/console/devices/{mac}")
+    sync_api.expect(page.get_by_role("cell", name="sipp-registrar-test")).to_be_visible()
     page.get_by_label("Through the phone's SIP registration").select_option("reboot")
     page.get_by_role("button", name="Send").click()
     page.wait_for_url("**/console/jobs/**")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,7 +24,7 @@ from control.console.page import (
 )
 from control.console.sessions import Session
 from control.domain import devicecsv
-from control.domain.catalog import MODELS
+from control.domain.catalog import MODELS, Model
 from control.domain.errors import ServiceError
 from control.domain.keys import MAX_KEYS
 from control.domain.refs import parse_ref
@@ -182,10 +182,14 @@ async def device(request: Request, session: Session, ctl: Control) -> Response:
     model = MODELS[found["model"]]
     own = await run_in_threadpool(ctl.list_templates, found["tenant"], session.principal.scope)
     fitting = [t for t in own if t["vendor"] == model.vendor.id and t["model"] in (None, model.id)]
+    registered = await run_in_threadpool(
+        ctl.list_registrations, None, session.principal.scope, None, found["mac"], 50, None
+    )
     return render(
         request, "device.html", session, device=found, model=model,
+        registrations=registered["items"],
         models=sorted(MODELS), extensions=extensions, templates=fitting,
-        key_room=max(0, min(MAX_KEYS, model.line_keys - len(found["lines"]))),
+        key_room=key_room(model, len(found["lines"])),
         done=query_value(request, "done"),
     )  # fmt: skip
 
@@ -200,16 +204,25 @@ async def device_update(request: Request, session: Session, ctl: Control) -> Res
     return redirect(f"/devices/{mac}", "Settings saved")
 
 
-async def device_keys(request: Request, session: Session, ctl: Control) -> Response:
-    mac = request.path_params["mac"]
-    form = request.state.form
+def blf_keys(form: FormData) -> schemas.MyDevicePatch:
+    """The key rows of a form (an extension and a label each; no extension: no key) as the
+    API's body model (the end user's patch carries exactly the keys)."""
     numbers = [str(n).strip() for n in form.getlist("key_extension")]
     labels = [str(label).strip() for label in form.getlist("key_label")]
     keys = [(n, label) for n, label in zip(numbers, labels, strict=False) if n]
-    # The same body model as the API's (the end user's patch carries exactly the keys).
-    checked = validate(schemas.MyDevicePatch, {"keys": [
+    return validate(schemas.MyDevicePatch, {"keys": [
         {"type": "blf", "extension": n, "label": label} for n, label in keys
     ]})  # fmt: skip
+
+
+def key_room(model: Model, lines: int) -> int:
+    """The programmable keys a device has left for BLF after its lines."""
+    return max(0, min(MAX_KEYS, model.line_keys - lines))
+
+
+async def device_keys(request: Request, session: Session, ctl: Control) -> Response:
+    mac = request.path_params["mac"]
+    checked = blf_keys(request.state.form)
     pairs = [(k.extension, k.label) for k in checked.keys or []]
     await run_in_threadpool(ctl.set_keys, mac, pairs, session.principal.scope)
     return redirect(f"/devices/{mac}", "BLF keys saved")
