@@ -518,3 +518,14 @@ def test_the_templates_panel_offers_the_shipped_samples_and_a_device_its_registr
     ctl.create_device(DeviceIn(tenant=mine["id"], mac=mac, model="yealink-t46s"))
     shown = web.get(f"/console/devices/{mac}").text
     assert "Current registrations" in shown and "No phone is registered." in shown
+
+
+def test_the_readme_shows_every_panel_the_browser_tests_photograph() -> None:
+    root = Path(__file__).resolve().parent.parent
+    shown = set(re.findall(r"docs/console/([\w-]+)\.png", (root / "README.md").read_text()))
+    taken = {path.stem for path in (root / "docs" / "console").glob("*.png")}
+    assert shown <= taken  # no picture missing
+    assert taken <= shown  # no panel `make screenshots` takes left out of the README
+    browser_tests = (root / "tests" / "test_console_browser.py").read_text()
+    named = set(re.findall(r'check_panel\(page, shots, "([\w-]+)"\)', browser_tests))
+    assert {name for name in taken if not name.endswith("-phone")} == named

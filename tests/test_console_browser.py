@@ -392,4 +392,6 @@ def test_template_upload_error_fix_preview_and_the_audit_trail(
     check_panel(page, shots, "template")
     page.goto("/console/audit")
     sync_api.expect(page.get_by_role("cell", name=f"device/{mac}").first).to_be_visible()
+    page.goto(f"/console/audit?object=device/{mac}")  # one object's trail: a picture that reads
+    sync_api.expect(page.get_by_role("cell", name=f"device/{mac}").first).to_be_visible()
     check_panel(page, shots, "audit")
