@@ -5,6 +5,7 @@ Each test builds its own data directory, tenants, devices and tokens.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -423,6 +424,12 @@ def test_the_devices_list_acts_on_every_pages_devices_through_its_filter(ctl: Co
     csrf = log_in(web, create_token(ctl.db, "operator"))
     listing = web.get(f"/console/devices?tenant={mine['id']}&q=bulk").text
     assert listing.count('name="mac" value=') == 50  # one page
+    assert 'aria-sort="ascending"><a href="/console/devices?filter=all' in listing  # by MAC
+    assert "sort=name&amp;order=asc" in listing and 'rel="first"' not in listing
+    cursor = re.search(r'cursor=([^"]+)" rel="next"', listing)
+    assert cursor
+    second = web.get(f"/console/devices?tenant={mine['id']}&q=bulk&cursor={cursor.group(1)}")
+    assert second.text.count('name="mac" value=') == 5 and 'rel="first"' in second.text
     assert "All 55 device(s) the list holds, on every page" in listing
     every = {"csrf": csrf, "all_matching": "true", "tenant": str(mine["id"]), "filter": "all",
              "q": "bulk"}  # fmt: skip
@@ -444,10 +451,17 @@ def test_the_devices_list_acts_on_every_pages_devices_through_its_filter(ctl: Co
 
     reset = web.post("/console/devices/reset-counter", data=every)
     assert reset.status_code == 303 and "55%20provision%20counter" in reset.headers["location"]
-    rebooted = web.post("/console/devices/resync", data=every)
+    asked = web.post("/console/devices/confirm", data={**every, "action": "resync"})
+    assert "Re-sync 55 device(s)?" in asked.text and 'name="rate_per_s"' in asked.text
+    too_fast = web.post("/console/devices/resync", data={**every, "rate_per_s": "0"})
+    assert too_fast.status_code == 422 and "rate_per_s" in too_fast.text
+    rebooted = web.post("/console/devices/resync", data={**every, "rate_per_s": "2"})
     assert rebooted.status_code == 303
-    job = ctl.get_job(int(rebooted.headers["location"].split("/")[3].split("?")[0]))
+    job_id = int(rebooted.headers["location"].split("/")[3].split("?")[0])
+    job = ctl.get_job(job_id)
     assert (job["kind"], job["total"]) == ("reboot", 55)
+    params = json.loads(ctl.db.query_one("SELECT params FROM jobs WHERE id = ?", (job_id,))[0])
+    assert (params["rate_per_s"], params["wave_size"]) == (2.0, 2)  # the pace asked for
 
     admin = client(ctl)
     other_csrf = log_in(admin, create_token(ctl.db, "tenant_admin", int(str(theirs["id"]))))

@@ -137,6 +137,17 @@ def test_import_assign_copy_url_and_fetch_the_phones_file(
     page.get_by_role("button", name="Apply").click()
     rows = page.locator("tbody tr")
     assert rows.count() == 2
+    page.get_by_role("link", name="Name", exact=True).click()  # sort by the column
+    sync_api.expect(page.get_by_role("columnheader", name="Name")).to_have_attribute(
+        "aria-sort", "ascending"
+    )
+    assert rows.nth(0).get_by_role("cell").nth(2).inner_text() == "Broken"
+    page.get_by_role("link", name="Name", exact=True).click()  # again: the other way
+    sync_api.expect(page.get_by_role("columnheader", name="Name")).to_have_attribute(
+        "aria-sort", "descending"
+    )
+    assert rows.nth(0).get_by_role("cell").nth(2).inner_text() == "Desk"
+    assert rows.count() == 2  # the filter kept
     page.get_by_label("Search").fill(":".join(good[i : i + 2] for i in range(0, 12, 2)).upper())
     page.get_by_role("button", name="Apply").click()
     assert rows.count() == 1 and "1 device(s)" in page.locator("caption").inner_text()
@@ -319,9 +330,17 @@ def test_tenant_change_shows_its_recompile_job(page: Any, provedge: Provedge, sh
     page.get_by_role("button", name="Reset provision counter").click()
     dialog = page.get_by_role("alertdialog")
     sync_api.expect(dialog).to_contain_text("Reset the provision counter of 30 device(s)?")
-    check_panel(page, shots, "devices-confirm")
     dialog.get_by_role("button", name="Yes").click()
     sync_api.expect(page.get_by_role("status")).to_contain_text("30 provision counter(s) reset")
+    page.goto(f"/console/devices?tenant={tenant['id']}&q=vvx")
+    page.get_by_label("All 30 device(s) the list holds", exact=False).check()
+    page.get_by_role("button", name="Re-sync selected").click()
+    sync_api.expect(dialog).to_contain_text("Re-sync 30 device(s)?")
+    dialog.get_by_label("Phones a second").fill("5")
+    check_panel(page, shots, "devices-confirm")
+    dialog.get_by_role("button", name="Yes").click()
+    page.wait_for_url("**/console/jobs/**")
+    sync_api.expect(page.locator(".progress-box")).to_contain_text("of 30")
 
 
 @pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (sip-tester) is not installed")

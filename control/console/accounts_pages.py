@@ -69,6 +69,7 @@ async def accounts(request: Request, session: Session, ctl: Control) -> Response
     context: dict[str, Any] = {
         "tenants": tenants, "tenant": given, "q": q, "sort": sort, "order": order,
         "sorts": SORT_FIELDS, "done": query_value(request, "done"), "invite_formats": INVITE_FORMATS,
+        "cursor": query_value(request, "cursor"),
     }  # fmt: skip
     if not given:
         return render(request, "accounts.html", session, listing=None, **context)

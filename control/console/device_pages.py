@@ -31,6 +31,7 @@ from control.domain.refs import parse_ref
 from control.service import Control
 
 PAGE_SIZE = 50
+PACE_PER_S = 10.0  # a bulk reboot's NOTIFYs a second unless the confirmation says otherwise
 FILTERS = ("all", "assigned", "unassigned")
 
 
@@ -57,6 +58,7 @@ async def devices(request: Request, session: Session, ctl: Control) -> Response:
         next=listing["next_cursor"], filter=which, filters=FILTERS, q=q, sort=sort,
         sorts=list(devicelist.SORTS), order=order, tenant=query_value(request, "tenant"),
         tenants=tenants, models=sorted(MODELS), done=query_value(request, "done"),
+        cursor=query_value(request, "cursor"),
     )  # fmt: skip
 
 
@@ -81,12 +83,16 @@ async def devices_reset_counter(request: Request, session: Session, ctl: Control
 
 def _paced(mode: str) -> Handler:
     async def handler(request: Request, session: Session, ctl: Control) -> Response:
-        """A paced job over the selection: 10 NOTIFYs a second, waves of 10. Every page's
-        devices go as the filter and search (the job picks them), not as a MAC list."""
-        chosen = selection.read(request.state.form, session)
+        """A paced job over the selection at the rate asked (10 NOTIFYs a second unless
+        told), in waves of one second's worth. Every page's devices go as the filter and
+        search (the job picks them), not as a MAC list."""
+        form = request.state.form
+        chosen = selection.read(form, session)
+        pace = validate(schemas.RebootIn, {"mode": mode, **form_fields(form, ("rate_per_s",))})
+        rate = pace.rate_per_s if "rate_per_s" in pace.model_fields_set else PACE_PER_S
         job = await run_in_threadpool(
             ctl.start_reboot, chosen.tenant, session.principal.scope, chosen.macs,
-            chosen.filter or "all", mode, 10.0, 10, None, 300.0, chosen.q,
+            chosen.filter or "all", mode, rate, None, None, 300.0, chosen.q,
         )  # fmt: skip
         return redirect(f"/jobs/{job['id']}", f"{mode.capitalize()} of {job['total']} phone(s)")
 
