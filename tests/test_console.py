@@ -512,6 +512,9 @@ def test_a_csv_account_batch_previews_its_rows_then_shows_the_passwords_once(
         assert ctl.reveal_password(int(account_id), None)["password"] == password
     assert sorted(r[1] for r in rows[1:]) == sorted([first, second])
     assert made.headers["cache-control"] == "no-store"
+    by_owner = web.get(f"/console/accounts?tenant={mine['id']}&sort=owner&order=desc").text
+    assert 'aria-sort="descending"><a href="/console/accounts?tenant=' in by_owner
+    assert by_owner.index(second) < by_owner.index(first)  # Bob before Ann, descending
 
 
 def test_the_templates_panel_offers_the_shipped_samples_and_a_device_its_registrations(

@@ -293,6 +293,7 @@ def test_wizard_account_activates_through_its_link_and_search(
                                       {"action": "permit", "network": "192.0.2.0/24"}]  # fmt: skip
     page.get_by_role("button", name="Reveal password").click()
     sync_api.expect(page.locator("#revealed")).to_have_text(secret["password"])
+    assert page.url.split("?")[0] == account_url  # revealed in place, on the account's page
     check_panel(page, shots, "password")
     assert dialogs == ["beforeunload"]  # nothing unsaved since
 

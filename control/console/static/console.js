@@ -107,6 +107,19 @@ onClick("[data-add-rule]", (event, button) => {
   body.appendChild(row);
 });
 
+// A password revealed on click, in place: the reveal's answer page (audited, never cached)
+// holds it as #revealed; without this script the browser shows that page itself.
+for (const form of document.querySelectorAll("form[data-reveal]")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" });
+    const answer = new DOMParser().parseFromString(await response.text(), "text/html");
+    const revealed = answer.getElementById("revealed");
+    if (!response.ok || !revealed) { form.submit(); return; }
+    document.getElementById(form.dataset.reveal).textContent = revealed.textContent;
+  });
+}
+
 // Live progress: refetch the part while the job is queued or running.
 for (const box of document.querySelectorAll("[data-refresh]")) {
   const tick = async () => {
