@@ -164,6 +164,15 @@ def test_a_tenant_admin_cannot_reach_another_tenants_pages_by_url(ctl: Control) 
     removed = web.post("/console/devices/remove", data={"csrf": csrf, "mac": their_mac})
     assert removed.status_code == 404
     assert ctl.get_device(their_mac)["mac"] == their_mac
+    theirs_all = {"csrf": csrf, "all_matching": "true", "tenant": str(theirs["id"]),
+                  "filter": "all", "q": ""}  # fmt: skip
+    for path in ("/console/devices/confirm", "/console/devices/export", "/console/devices/reboot"):
+        answer = web.post(path, data={**theirs_all, "action": "remove"})
+        assert answer.status_code == 404 and their_mac not in answer.text, path
+    batch = web.post("/console/accounts/batch-csv",
+                     data={"csrf": csrf, "tenant": str(theirs["id"]), "csv": "username\nintruder\n"})  # fmt: skip
+    assert batch.status_code == 404
+    assert ctl.list_accounts(theirs["id"], None, "username:intruder")["total"] == 0
 
 
 def test_import_shows_bad_rows_writes_nothing_then_imports_the_fixed_file(ctl: Control) -> None:
@@ -409,6 +418,15 @@ def test_a_device_page_sets_blf_keys_and_its_own_template(ctl: Control) -> None:
     assert "desk.own = 1" in ctl.preview(mac, f"{mac}.cfg", None)["body"]
     cleared = web.post(f"/console/devices/{mac}/template", data={"csrf": csrf, "template": "0"})
     assert cleared.status_code == 303 and ctl.get_device(mac)["template"] is None
+    shown = web.get(f"/console/devices/{mac}").text
+    assert 'action="/console/devices/confirm"' in shown  # its remove asks first, script or not
+    asked = web.post(
+        "/console/devices/confirm", data={"csrf": csrf, "action": "remove", "mac": mac}
+    )
+    assert asked.status_code == 200 and "Remove 1 device(s)?" in asked.text
+    assert ctl.get_device(mac)["mac"] == mac
+    gone = web.post("/console/devices/remove", data={"csrf": csrf, "mac": mac})
+    assert gone.status_code == 303 and web.get(f"/console/devices/{mac}").status_code == 404
 
 
 def test_the_devices_list_acts_on_every_pages_devices_through_its_filter(ctl: Control) -> None:
