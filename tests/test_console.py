@@ -340,6 +340,8 @@ def test_a_device_reboot_from_its_page_queues_the_job_and_shows_its_results(
     assert job_path.startswith("/console/jobs/")
     job = web.get(job_path)
     assert job.status_code == 200 and "Per device" in job.text and mac in job.text
+    live = web.get(f"{job_path}/progress")  # the part the page refetches while it runs
+    assert live.status_code == 200 and "Per device" in live.text and mac in live.text
     bad = web.post(f"/console/devices/{mac}/reboot", data={"csrf": csrf, "mode": "explode"})
     assert bad.status_code == 422
 
