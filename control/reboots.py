@@ -51,10 +51,11 @@ WHERE dl.mac = ? ORDER BY dl.position, ea.position
 
 # ---- a request ----------------------------------------------------------------------------
 def select_macs(
-    conn: sqlite3.Connection, tenant_id: int | None, macs: list[str] | None, filter_: str
-) -> list[str]:
+    conn: sqlite3.Connection, tenant_id: int | None, macs: list[str] | None, filter_: str,
+    q: str = "",
+) -> list[str]:  # fmt: skip
     """The devices a request names: its MACs (each must exist, in the tenant when one is
-    given), else the tenant's devices through ``filter_``."""
+    given), else the tenant's devices through ``filter_`` and the search ``q``."""
     if macs:
         found, missing = [], []
         for index, mac in enumerate(dict.fromkeys(macs)):
@@ -68,21 +69,21 @@ def select_macs(
         return found
     if tenant_id is None:
         raise invalid("tenant", "required without macs")
-    rows = conn.execute(  # the device list's filter (control/devicelist.py)
-        f"SELECT mac FROM devices d WHERE d.tenant_id = ?{devicelist.FILTERS[filter_]}"
-        " ORDER BY mac LIMIT ?",
-        (tenant_id, MAX_TARGETS),
+    listed = devicelist.where(tenant_id, filter_, q)  # the device list's filter and search
+    rows = conn.execute(
+        f"SELECT d.mac FROM devices d WHERE {listed.text} ORDER BY d.mac LIMIT ?",
+        [*listed.params, MAX_TARGETS],
     )
     return [row["mac"] for row in rows]
 
 
 def queue(
     conn: sqlite3.Connection, tenant_id: int | None, macs: list[str] | None, filter_: str,
-    job_params: dict[str, Any],
+    job_params: dict[str, Any], q: str = "",
 ) -> int:  # fmt: skip
     """Queue the job and its targets in the caller's transaction (the API's and the CLI's
     one way); the job id."""
-    targets = select_macs(conn, tenant_id, macs, filter_)
+    targets = select_macs(conn, tenant_id, macs, filter_, q)
     if not targets:
         raise invalid("macs" if macs else "filter", "no device to reboot")
     job_id = jobs.enqueue(conn, REBOOT, tenant_id, job_params)

@@ -230,14 +230,18 @@ def import_devices(
 
 
 def export_devices(
-    db: Database, tenant: int | str, which: str = "all", scope: int | None = None, q: str = ""
-) -> str:
-    """CSV of a tenant's devices under a filter and search, as an import reads it; no
-    passwords."""
+    db: Database, tenant: int | str, which: str = "all", scope: int | None = None, q: str = "",
+    macs: list[str] | None = None,
+) -> str:  # fmt: skip
+    """CSV of a tenant's devices under a filter and search (or those of ``macs``, each the
+    tenant's, else a 404), as an import reads it; no passwords."""
     devicelist.check(which)
     with db.read() as conn:
         tenant_id = int(find_tenant(conn, tenant, "tenant", scope)["id"])
         devices, lines, keys = fleet.export_rows(conn, tenant_id, which, q)
+        if macs is not None:
+            chosen = set(fleet.known_macs(conn, macs, tenant_id))
+            devices = [row for row in devices if row["mac"] in chosen]
     return devicecsv.write_rows(devices, lines, keys)
 
 
@@ -545,10 +549,11 @@ class Control:
         return view
 
     def export_devices(
-        self, tenant: int | str, which: str = "all", scope: int | None = None, q: str = ""
-    ) -> str:
+        self, tenant: int | str, which: str = "all", scope: int | None = None, q: str = "",
+        macs: list[str] | None = None,
+    ) -> str:  # fmt: skip
         """CSV of the devices (:func:`export_devices`)."""
-        return export_devices(self.db, tenant, which, scope, q)
+        return export_devices(self.db, tenant, which, scope, q, macs)
 
     def update_device(
         self, mac: str, patch: DevicePatch, scope: int | None = None
@@ -613,6 +618,18 @@ class Control:
         # Applied by the next step, which waits for a batch being written now: a batch
         # compiled before the delete cannot land after the withdrawal.
         self.publishing.step(macs=[])
+
+    def selected_devices(
+        self, macs: list[str] | None, tenant: int | str | None, which: str | None, q: str,
+        scope: int | None = None,
+    ) -> list[str]:  # fmt: skip
+        """A bulk operation's devices: the MACs given, else the tenant's devices under the
+        list's filter and search (the selection of every page at once)."""
+        if macs is not None:
+            return macs
+        if tenant is None or which is None:
+            raise invalid("tenant", "give macs, or tenant with filter and/or q")
+        return self.select_devices(tenant, which, q, scope)
 
     def select_devices(
         self, tenant: int | str, which: str, q: str, scope: int | None = None
@@ -1190,15 +1207,16 @@ class Control:
     def start_reboot(
         self, tenant: int | str | None, scope: int | None, macs: list[str] | None,
         filter_: str, mode: str, rate_per_s: float, wave_size: int | None,
-        wave_pause_s: float | None, confirm_s: float,
+        wave_pause_s: float | None, confirm_s: float, q: str = "",
     ) -> dict[str, Any]:  # fmt: skip
-        """Queue a reboot job for the devices named (MACs, or a tenant and a filter)."""
+        """Queue a reboot job for the devices named (MACs, or a tenant, a filter and the
+        device list's search ``q``)."""
         with self.db.transaction() as conn:
             tenant_id = scope
             if tenant is not None:
                 tenant_id = int(self._tenant_row(conn, tenant, "tenant", scope)["id"])
             job_params = reboots.params(mode, rate_per_s, wave_size, wave_pause_s, confirm_s)
-            job_id = reboots.queue(conn, tenant_id, macs, filter_, job_params)
+            job_id = reboots.queue(conn, tenant_id, macs, filter_, job_params, q)
         self.reboots.wake()
         return self.get_job(job_id, scope)
 

@@ -41,9 +41,11 @@ def cmd_control(config: Config) -> int:
         edge_ip=config.edge_public_ip,
     )
     uvicorn.run(
-        create_app(ctl, max_body_bytes=config.max_body_bytes),
+        create_app(ctl, max_body_bytes=config.max_body_bytes, secure_cookie=config.control_tls),
         host=config.host,
         port=config.control_port,
+        ssl_certfile=config.control_tls_cert,
+        ssl_keyfile=config.control_tls_key,
         loop=config.loop,
         http="httptools",
         log_level=config.log_level,

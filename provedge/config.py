@@ -210,6 +210,14 @@ class Config:
         1 << 20, "largest control API request body in bytes (larger: 413)", _CONTROL,
         low=1, high=1 << 30,
     )  # fmt: skip
+    control_tls_cert: str | None = _setting(
+        None, "PEM certificate (chain) of the control plane: it serves the API and the "
+        "console over HTTPS, and the console's session cookie is Secure", _CONTROL,
+        flags={"control": "--tls-cert"},
+    )  # fmt: skip
+    control_tls_key: str | None = _setting(
+        None, "PEM private key of control_tls_cert", _CONTROL, flags={"control": "--tls-key"}
+    )
     activation_days: int = _setting(
         7, "lifetime in days of an account's one-time activation link (the wizard)", _CONTROL,
         low=1, high=365,
@@ -228,6 +236,12 @@ class Config:
                     setting.check(getattr(self, setting.name))
             except ValueError as exc:
                 raise ConfigError(f"{setting.flag}: {exc}") from None
+        if (self.control_tls_cert is None) != (self.control_tls_key is None):
+            raise ConfigError("--control-tls-cert and --control-tls-key go together")
+        for name in ("control_tls_cert", "control_tls_key"):
+            path = getattr(self, name)
+            if path is not None and not os.path.isfile(path):
+                raise ConfigError(f"{SETTING[name].flag}: no such file: {path}")
         if self.sip_enabled and self.sip_port == self.edge_port:
             # Both would bind the TCP port with SO_REUSEPORT and split its connections.
             raise ConfigError(f"--sip-port {self.sip_port} is the edge's HTTP port too")
@@ -245,8 +259,13 @@ class Config:
         return self.edge_url or self.edge_local_url
 
     @property
+    def control_tls(self) -> bool:
+        return self.control_tls_cert is not None
+
+    @property
     def control_url(self) -> str:
-        return f"http://{self.host}:{self.control_port}"
+        scheme = "https" if self.control_tls else "http"
+        return f"{scheme}://{self.host}:{self.control_port}"
 
     @property
     def edge_local_url(self) -> str:

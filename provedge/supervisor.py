@@ -16,6 +16,7 @@ Only SIGTERM or SIGINT to ``provedge run`` stops every child (exit code 0).
 from __future__ import annotations
 
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -140,9 +141,18 @@ class Supervisor:
                 child.proc.wait()
 
 
+def _probe_tls() -> ssl.SSLContext:
+    """The readiness probe asks its own child on this host whether it is up; it does not
+    judge the child's certificate (often self-signed, or named for a public host)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+        with urllib.request.urlopen(url + "/healthz", timeout=1, context=_probe_tls()) as response:
             return bool(response.status == 200)
     except OSError:
         return False

@@ -47,3 +47,19 @@ def test_remove_and_reset_take_a_filter_and_a_search(ctl: Control) -> None:
     assert removed.status_code == 200 and removed.json() == {"removed": 1}
     left = {d["mac"] for d in ctl.list_devices(tenant["id"])["items"]}
     assert left == {assigned, other}
+
+
+def test_a_reboot_takes_the_lists_search_too(ctl: Control) -> None:
+    tenant = ctl.create_tenant(TenantIn(name="boot", realm="r.example", sip_server="pbx.r"))
+    for mac, name in (("001565000b01", "lobby 1"), ("001565000b02", "lobby 2"),
+                      ("001565000b03", "office")):  # fmt: skip
+        ctl.create_device(DeviceIn(tenant=tenant["id"], mac=mac, model="yealink-t46s", name=name))
+    api = TestClient(create_app(ctl))
+    auth = {"Authorization": f"Bearer {create_token(ctl.db, 'operator')}"}
+    started = api.post("/api/v1/reboots", headers=auth,
+                       json={"tenant": "boot", "filter": "all", "q": "lobby", "mode": "resync"})  # fmt: skip
+    assert started.status_code == 202, started.text
+    assert started.json()["total"] == 2
+    both = api.post("/api/v1/reboots", headers=auth,
+                    json={"tenant": "boot", "macs": ["001565000b03"], "q": "lobby"})  # fmt: skip
+    assert both.status_code == 422 and "q searches" in both.text

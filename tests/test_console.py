@@ -6,6 +6,7 @@ Each test builds its own data directory, tenants, devices and tokens.
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,6 +166,15 @@ def test_a_tenant_admin_cannot_reach_another_tenants_pages_by_url(ctl: Control) 
     removed = web.post("/console/devices/remove", data={"csrf": csrf, "mac": their_mac})
     assert removed.status_code == 404
     assert ctl.get_device(their_mac)["mac"] == their_mac
+    theirs_all = {"csrf": csrf, "all_matching": "true", "tenant": str(theirs["id"]),
+                  "filter": "all", "q": ""}  # fmt: skip
+    for path in ("/console/devices/confirm", "/console/devices/export", "/console/devices/reboot"):
+        answer = web.post(path, data={**theirs_all, "action": "remove"})
+        assert answer.status_code == 404 and their_mac not in answer.text, path
+    batch = web.post("/console/accounts/batch-csv",
+                     data={"csrf": csrf, "tenant": str(theirs["id"]), "csv": "username\nintruder\n"})  # fmt: skip
+    assert batch.status_code == 404
+    assert ctl.list_accounts(theirs["id"], None, "username:intruder")["total"] == 0
 
 
 def test_import_shows_bad_rows_writes_nothing_then_imports_the_fixed_file(ctl: Control) -> None:
@@ -266,6 +276,18 @@ def test_an_end_user_sees_only_its_devices_and_changes_only_its_labels(ctl: Cont
         f"/console/me/{their_mac}", data={"csrf": csrf, "position": "1", "label": "x"}
     )
     assert refused.status_code == 404
+    assert "BLF keys of" in web.get("/console/me").text
+    keyed = web.post(f"/console/me/{my_mac}/keys",
+                     data={"csrf": csrf, "key_extension": ["3102", ""], "key_label": ["Eo", ""]})  # fmt: skip
+    assert keyed.status_code == 303
+    mine_now = ctl.my_device(my_mac, account["id"], int(str(mine["id"])))
+    assert [(k["extension"], k["label"]) for k in mine_now["keys"]] == [("3102", "Eo")]
+    unknown = web.post(f"/console/me/{my_mac}/keys",
+                       data={"csrf": csrf, "key_extension": ["9999"], "key_label": [""]})  # fmt: skip
+    assert unknown.status_code == 422
+    theirs = web.post(f"/console/me/{their_mac}/keys",
+                      data={"csrf": csrf, "key_extension": ["3101"], "key_label": [""]})  # fmt: skip
+    assert theirs.status_code == 404 and ctl.get_device(their_mac)["keys"] == []
 
 
 def test_the_firewall_panel_sets_thresholds_bans_and_lifts(ctl: Control) -> None:
@@ -320,6 +342,8 @@ def test_a_device_reboot_from_its_page_queues_the_job_and_shows_its_results(
     assert job_path.startswith("/console/jobs/")
     job = web.get(job_path)
     assert job.status_code == 200 and "Per device" in job.text and mac in job.text
+    live = web.get(f"{job_path}/progress")  # the part the page refetches while it runs
+    assert live.status_code == 200 and "Per device" in live.text and mac in live.text
     bad = web.post(f"/console/devices/{mac}/reboot", data={"csrf": csrf, "mode": "explode"})
     assert bad.status_code == 422
 
@@ -398,6 +422,152 @@ def test_a_device_page_sets_blf_keys_and_its_own_template(ctl: Control) -> None:
     assert "desk.own = 1" in ctl.preview(mac, f"{mac}.cfg", None)["body"]
     cleared = web.post(f"/console/devices/{mac}/template", data={"csrf": csrf, "template": "0"})
     assert cleared.status_code == 303 and ctl.get_device(mac)["template"] is None
+    shown = web.get(f"/console/devices/{mac}").text
+    assert 'action="/console/devices/confirm"' in shown  # its remove asks first, script or not
+    asked = web.post(
+        "/console/devices/confirm", data={"csrf": csrf, "action": "remove", "mac": mac}
+    )
+    assert asked.status_code == 200 and "Remove 1 device(s)?" in asked.text
+    assert ctl.get_device(mac)["mac"] == mac
+    gone = web.post("/console/devices/remove", data={"csrf": csrf, "mac": mac})
+    assert gone.status_code == 303 and web.get(f"/console/devices/{mac}").status_code == 404
+
+
+def test_the_devices_list_acts_on_every_pages_devices_through_its_filter(ctl: Control) -> None:
+    from control.domain import devicecsv
+
+    mine, theirs = tenant(ctl), tenant(ctl)
+    taken = [unique_mac() for _ in range(55)]  # more than one page of the list (50)
+    kept = [unique_mac() for _ in range(2)]
+    text = "mac,model,name\n" + "".join(f"{m},yealink-t46s,bulk {i}\n" for i, m in enumerate(taken))
+    text += "".join(f"{m},yealink-t46s,keep {i}\n" for i, m in enumerate(kept))
+    ctl.import_devices(mine["id"], devicecsv.read_rows(text), False, None)
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    listing = web.get(f"/console/devices?tenant={mine['id']}&q=bulk").text
+    assert listing.count('name="mac" value=') == 50  # one page
+    assert 'aria-sort="ascending"><a href="/console/devices?filter=all' in listing  # by MAC
+    assert "sort=name&amp;order=asc" in listing and 'rel="first"' not in listing
+    cursor = re.search(r'cursor=([^"]+)" rel="next"', listing)
+    assert cursor
+    second = web.get(f"/console/devices?tenant={mine['id']}&q=bulk&cursor={cursor.group(1)}")
+    assert second.text.count('name="mac" value=') == 5 and 'rel="first"' in second.text
+    assert "All 55 device(s) the list holds, on every page" in listing
+    every = {"csrf": csrf, "all_matching": "true", "tenant": str(mine["id"]), "filter": "all",
+             "q": "bulk"}  # fmt: skip
+
+    asked = web.post("/console/devices/confirm", data={**every, "action": "remove"})
+    assert asked.status_code == 200 and "Remove 55 device(s)?" in asked.text
+    assert 'name="all_matching"' in asked.text and 'name="mac"' not in asked.text  # the filter
+    assert len(ctl.list_devices(mine["id"])["items"]) == 57  # nothing done before the yes
+    picked = web.post("/console/devices/confirm",
+                      data={"csrf": csrf, "action": "reboot", "mac": taken[:3]})  # fmt: skip
+    assert "Reboot 3 device(s)?" in picked.text
+
+    exported = web.post("/console/devices/export", data=every)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert len(exported.text.strip().splitlines()) == 1 + 55
+    ticked = web.post("/console/devices/export",
+                      data={"csrf": csrf, "tenant": str(mine["id"]), "mac": kept})  # fmt: skip
+    assert [line.split(",")[0] for line in ticked.text.strip().splitlines()[1:]] == sorted(kept)
+
+    reset = web.post("/console/devices/reset-counter", data=every)
+    assert reset.status_code == 303 and "55%20provision%20counter" in reset.headers["location"]
+    asked = web.post("/console/devices/confirm", data={**every, "action": "resync"})
+    assert "Re-sync 55 device(s)?" in asked.text and 'name="rate_per_s"' in asked.text
+    too_fast = web.post("/console/devices/resync", data={**every, "rate_per_s": "0"})
+    assert too_fast.status_code == 422 and "rate_per_s" in too_fast.text
+    rebooted = web.post("/console/devices/resync", data={**every, "rate_per_s": "2"})
+    assert rebooted.status_code == 303
+    job_id = int(rebooted.headers["location"].split("/")[3].split("?")[0])
+    job = ctl.get_job(job_id)
+    assert (job["kind"], job["total"]) == ("reboot", 55)
+    params = json.loads(ctl.db.query_one("SELECT params FROM jobs WHERE id = ?", (job_id,))[0])
+    assert (params["rate_per_s"], params["wave_size"]) == (2.0, 2)  # the pace asked for
+
+    admin = client(ctl)
+    other_csrf = log_in(admin, create_token(ctl.db, "tenant_admin", int(str(theirs["id"]))))
+    refused = admin.post("/console/devices/remove", data={**every, "csrf": other_csrf})
+    assert refused.status_code == 404  # another tenant's list, by its filter: not found
+    removed = web.post("/console/devices/remove", data=every)
+    assert removed.status_code == 303 and "55%20device" in removed.headers["location"]
+    assert sorted(d["mac"] for d in ctl.list_devices(mine["id"])["items"]) == sorted(kept)
+
+
+def test_a_csv_account_batch_previews_its_rows_then_shows_the_passwords_once(
+    ctl: Control,
+) -> None:
+    import html
+    from urllib.parse import unquote
+
+    mine = tenant(ctl)
+    web = client(ctl)
+    csrf = log_in(web, create_token(ctl.db, "operator"))
+    first, second = unique_name("csva"), unique_name("csvb")
+    bad = f"username,owner\n{first},Ann\n{first},Bob\n"  # row 2 repeats row 1's name
+
+    def send(body: str, dry_run: bool) -> tuple[int, str]:
+        data = {"csrf": csrf, "tenant": str(mine["id"]), **({"dry_run": "true"} if dry_run else {})}
+        answer = web.post(
+            "/console/accounts/batch-csv", data=data, files={"file": ("a.csv", body, "text/csv")}
+        )
+        return answer.status_code, answer.text
+
+    status, page = send(bad, dry_run=False)
+    assert status == 422 and "rows[2].username" in page and "Nothing was written" in page
+    assert ctl.list_accounts(mine["id"])["total"] == 0
+    status, page = send(bad.replace(f"{first},Bob", f"{second},Bob"), dry_run=True)
+    assert status == 200 and "Would create 2 account(s)" in page and second in page
+    assert ctl.list_accounts(mine["id"])["total"] == 0
+    carried = re.search(r'name="csv" value="([^"]*)"', page)
+    assert carried
+    made = web.post(
+        "/console/accounts/batch-csv",
+        data={"csrf": csrf, "tenant": str(mine["id"]), "csv": html.unescape(carried.group(1))},
+    )
+    assert made.status_code == 200 and "2 accounts created" in made.text
+    link = re.search(r'id="batch-download" href="data:text/csv;charset=utf-8,([^"]+)"', made.text)
+    assert link
+    rows = [line.split(",") for line in unquote(html.unescape(link.group(1))).splitlines()]
+    assert rows[0] == ["id", "username", "password", "realm"]
+    for account_id, username, password, _ in rows[1:]:
+        assert ctl.reveal_password(int(account_id), None)["password"] == password
+    assert sorted(r[1] for r in rows[1:]) == sorted([first, second])
+    assert made.headers["cache-control"] == "no-store"
+    by_owner = web.get(f"/console/accounts?tenant={mine['id']}&sort=owner&order=desc").text
+    assert 'aria-sort="descending"><a href="/console/accounts?tenant=' in by_owner
+    assert by_owner.index(second) < by_owner.index(first)  # Bob before Ann, descending
+
+
+def test_the_templates_panel_offers_the_shipped_samples_and_a_device_its_registrations(
+    ctl: Control,
+) -> None:
+    web = client(ctl)
+    log_in(web, create_token(ctl.db, "operator"))
+    for engine in ("default", "advanced"):
+        got = web.get(f"/console/templates/sample?model=yealink-t46s&file=mac.cfg&engine={engine}")
+        assert got.status_code == 200, got.text
+        assert got.text == ctl.template_sample("yealink-t46s", "mac.cfg", engine)
+        assert got.headers["content-disposition"] == 'attachment; filename="mac.cfg"'
+    assert web.get("/console/templates/sample?model=yealink-t46s&file=nope.cfg").status_code == 404
+    bad = web.get("/console/templates/sample?model=yealink-t46s&file=mac.cfg&engine=x")
+    assert bad.status_code == 422 and "engine" in bad.text
+    mine = tenant(ctl)
+    mac = unique_mac()
+    ctl.create_device(DeviceIn(tenant=mine["id"], mac=mac, model="yealink-t46s"))
+    shown = web.get(f"/console/devices/{mac}").text
+    assert "Current registrations" in shown and "No phone is registered." in shown
+
+
+def test_the_readme_shows_every_panel_the_browser_tests_photograph() -> None:
+    root = Path(__file__).resolve().parent.parent
+    shown = set(re.findall(r"docs/console/([\w-]+)\.png", (root / "README.md").read_text()))
+    taken = {path.stem for path in (root / "docs" / "console").glob("*.png")}
+    assert shown <= taken  # no picture missing
+    assert taken <= shown  # no panel `make screenshots` takes left out of the README
+    browser_tests = (root / "tests" / "test_console_browser.py").read_text()
+    named = set(re.findall(r'check_panel\(page, shots, "([\w-]+)"\)', browser_tests))
+    assert {name for name in taken if not name.endswith("-phone")} == named
 
 
 def test_a_device_page_chooses_a_background(ctl: Control) -> None:

@@ -146,10 +146,8 @@ async def devices_import(request: Request, who: Principal, ctl: Control) -> Any:
 
 
 async def _selected(request: Request, who: Principal, ctl: Control) -> list[str]:
-    body = request.state.body
-    if body.macs is not None:
-        return list(body.macs)
-    return await run_in_threadpool(ctl.select_devices, body.tenant, body.filter, body.q, who.scope)
+    b = request.state.body
+    return await run_in_threadpool(ctl.selected_devices, b.macs, b.tenant, b.filter, b.q, who.scope)
 
 
 async def devices_remove(request: Request, who: Principal, ctl: Control) -> Any:
@@ -397,7 +395,7 @@ async def reboots_start(request: Request, who: Principal, ctl: Control) -> Any:
     b = request.state.body
     job = await run_in_threadpool(
         ctl.start_reboot, b.tenant, who.scope, b.macs, b.filter, b.mode, b.rate_per_s,
-        b.wave_size, b.wave_pause_s, b.confirm_s,
+        b.wave_size, b.wave_pause_s, b.confirm_s, b.q,
     )  # fmt: skip
     return 202, job
 

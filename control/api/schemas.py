@@ -725,6 +725,7 @@ class RebootIn(_Strict):
         Literal["all", "assigned", "unassigned"],
         Field(description="the tenant's devices to take when no macs are given"),
     ] = "all"
+    q: Annotated[str, Field(max_length=64, description="with filter: as the device list's q")] = ""
     mode: RebootMode = "reboot"
     rate_per_s: Annotated[float, Field(gt=0, le=10_000, description="NOTIFYs per second")] = 50
     wave_size: Annotated[int | None, Field(ge=1, le=100_000)] = None
@@ -735,6 +736,12 @@ class RebootIn(_Strict):
     @classmethod
     def _check_macs(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else [_mac(mac) for mac in value]
+
+    @model_validator(mode="after")
+    def _q_without_macs(self) -> RebootIn:
+        if self.macs is not None and self.q:
+            raise ValueError("q searches a tenant's devices: give macs or q, not both")
+        return self
 
 
 TemplateEngine = Annotated[

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -62,7 +64,8 @@ async def jobs(request: Request, session: Session, ctl: Control) -> Response:
     return render(request, "jobs.html", session, jobs=found)
 
 
-async def job(request: Request, session: Session, ctl: Control) -> Response:
+async def _job(request: Request, session: Session, ctl: Control) -> dict[str, Any]:
+    """The job, and for a reboot what became of each device (the first 1000)."""
     found = await run_in_threadpool(
         ctl.get_job, numeric_id(request, "job"), session.principal.scope
     )
@@ -72,17 +75,20 @@ async def job(request: Request, session: Session, ctl: Control) -> Response:
             ctl.job_results, found["id"], session.principal.scope, None, 1000, None
         )
         results = page_of["items"]
-    return render(request, "job.html", session, job=found, results=results,
-                  done=query_value(request, "done"))  # fmt: skip
+    return {"job": found, "results": results}
+
+
+async def job(request: Request, session: Session, ctl: Control) -> Response:
+    shown = await _job(request, session, ctl)
+    return render(request, "job.html", session, done=query_value(request, "done"), **shown)
 
 
 async def job_progress(request: Request, session: Session, ctl: Control) -> Response:
-    """The progress part of the job page alone: the console's script fetches it every
-    second while the job runs, so the operator watches it move without reloading."""
-    found = await run_in_threadpool(
-        ctl.get_job, numeric_id(request, "job"), session.principal.scope
-    )
-    return render(request, "job_progress.html", session, job=found)
+    """The live part of the job page alone (progress, and each device of a reboot): the
+    console's script fetches it every second while the job runs, so the operator watches
+    it move without reloading."""
+    shown = await _job(request, session, ctl)
+    return render(request, "job_progress.html", session, **shown)
 
 
 def routes(ctl: Control) -> list[Route]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from control import devicelist
 from control.api import schemas
+from control.console import selection
 from control.console.page import (
     Handler,
     form_fields,
@@ -24,13 +25,14 @@ from control.console.page import (
 from control.console.sessions import Session
 from control.domain import devicecsv
 from control.domain.backgrounds import variant_of
-from control.domain.catalog import MODELS
+from control.domain.catalog import MODELS, Model
 from control.domain.errors import ServiceError
 from control.domain.keys import MAX_KEYS
 from control.domain.refs import parse_ref
 from control.service import Control
 
 PAGE_SIZE = 50
+PACE_PER_S = 10.0  # a bulk reboot's NOTIFYs a second unless the confirmation says otherwise
 FILTERS = ("all", "assigned", "unassigned")
 
 
@@ -57,6 +59,7 @@ async def devices(request: Request, session: Session, ctl: Control) -> Response:
         next=listing["next_cursor"], filter=which, filters=FILTERS, q=q, sort=sort,
         sorts=list(devicelist.SORTS), order=order, tenant=query_value(request, "tenant"),
         tenants=tenants, models=sorted(MODELS), done=query_value(request, "done"),
+        cursor=query_value(request, "cursor"),
     )  # fmt: skip
 
 
@@ -68,36 +71,74 @@ async def device_create(request: Request, session: Session, ctl: Control) -> Res
 
 
 async def devices_remove(request: Request, session: Session, ctl: Control) -> Response:
-    macs = [str(mac) for mac in request.state.form.getlist("mac")]
-    if not macs:
-        raise ServiceError(422, {"mac": "select at least one device"})
+    macs = await _macs(request, session, ctl)
     done = await run_in_threadpool(ctl.remove_devices, macs, session.principal.scope)
     return redirect("/devices", f"{done['removed']} device(s) removed")
 
 
-def _selected(request: Request) -> list[str]:
-    macs = [str(mac) for mac in request.state.form.getlist("mac")]
-    if not macs:
-        raise ServiceError(422, {"mac": "select at least one device"})
-    return macs
-
-
 async def devices_reset_counter(request: Request, session: Session, ctl: Control) -> Response:
-    macs = _selected(request)
+    macs = await _macs(request, session, ctl)
     done = await run_in_threadpool(ctl.reset_provision_counters, macs, session.principal.scope)
     return redirect("/devices", f"{done['reset']} provision counter(s) reset")
 
 
 def _paced(mode: str) -> Handler:
     async def handler(request: Request, session: Session, ctl: Control) -> Response:
-        """A paced job over the selected devices: 10 NOTIFYs a second, waves of 10."""
+        """A paced job over the selection at the rate asked (10 NOTIFYs a second unless
+        told), in waves of one second's worth. Every page's devices go as the filter and
+        search (the job picks them), not as a MAC list."""
+        form = request.state.form
+        chosen = selection.read(form, session)
+        pace = validate(schemas.RebootIn, {"mode": mode, **form_fields(form, ("rate_per_s",))})
+        rate = pace.rate_per_s if "rate_per_s" in pace.model_fields_set else PACE_PER_S
         job = await run_in_threadpool(
-            ctl.start_reboot, None, session.principal.scope, _selected(request), "all",
-            mode, 10.0, 10, None, 300.0,
+            ctl.start_reboot, chosen.tenant, session.principal.scope, chosen.macs,
+            chosen.filter or "all", mode, rate, None, None, 300.0, chosen.q,
         )  # fmt: skip
         return redirect(f"/jobs/{job['id']}", f"{mode.capitalize()} of {job['total']} phone(s)")
 
     return handler
+
+
+async def _macs(request: Request, session: Session, ctl: Control) -> list[str]:
+    chosen = selection.read(request.state.form, session)
+    return await run_in_threadpool(
+        ctl.selected_devices, chosen.macs, chosen.tenant, chosen.filter, chosen.q,
+        session.principal.scope,
+    )  # fmt: skip
+
+
+async def devices_confirm(request: Request, session: Session, ctl: Control) -> Response:
+    """The confirmation of a bulk action, with the number of devices it takes (every page's
+    when "all matching" is ticked): its form posts the same selection to the action."""
+    action = str(request.state.form.get("action") or "")
+    if action not in selection.ACTIONS:
+        raise ServiceError(422, {"action": f"one of {', '.join(selection.ACTIONS)}"})
+    chosen = selection.read(request.state.form, session)
+    macs = await _macs(request, session, ctl)
+    return render(
+        request, "devices_confirm.html", session, action=action,
+        verb=selection.ACTIONS[action], chosen=chosen, count=len(set(macs)), sample=macs[:10],
+    )  # fmt: skip
+
+
+async def devices_export_selected(request: Request, session: Session, ctl: Control) -> Response:
+    """CSV of the ticked devices, or of every page's under the list's filter and search."""
+    chosen = selection.read(request.state.form, session)
+    if chosen.tenant is None:
+        raise ServiceError(422, {"tenant": "choose a tenant to export"})
+    text = await run_in_threadpool(
+        ctl.export_devices, chosen.tenant, chosen.filter or "all", session.principal.scope,
+        chosen.q, chosen.macs,
+    )  # fmt: skip
+    return _csv(text)
+
+
+def _csv(text: str) -> Response:
+    return Response(
+        text, media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="devices.csv"'},
+    )  # fmt: skip
 
 
 async def devices_import(request: Request, session: Session, ctl: Control) -> Response:
@@ -135,10 +176,7 @@ async def devices_export(request: Request, session: Session, ctl: Control) -> Re
     text = await run_in_threadpool(
         ctl.export_devices, tenant, which, session.principal.scope, query_value(request, "q")
     )
-    return Response(
-        text, media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="devices.csv"'},
-    )  # fmt: skip
+    return _csv(text)
 
 
 async def device(request: Request, session: Session, ctl: Control) -> Response:
@@ -154,11 +192,15 @@ async def device(request: Request, session: Session, ctl: Control) -> Response:
     pictures = await run_in_threadpool(
         ctl.list_backgrounds, found["tenant"], session.principal.scope
     )
+    registered = await run_in_threadpool(
+        ctl.list_registrations, None, session.principal.scope, None, found["mac"], 50, None
+    )
     return render(
         request, "device.html", session, device=found, model=model,
+        registrations=registered["items"],
         models=sorted(MODELS), extensions=extensions, templates=fitting,
         backgrounds=pictures, wallpaper=variant_of(model),
-        key_room=max(0, min(MAX_KEYS, model.line_keys - len(found["lines"]))),
+        key_room=key_room(model, len(found["lines"])),
         done=query_value(request, "done"),
     )  # fmt: skip
 
@@ -173,16 +215,25 @@ async def device_update(request: Request, session: Session, ctl: Control) -> Res
     return redirect(f"/devices/{mac}", "Settings saved")
 
 
-async def device_keys(request: Request, session: Session, ctl: Control) -> Response:
-    mac = request.path_params["mac"]
-    form = request.state.form
+def blf_keys(form: FormData) -> schemas.MyDevicePatch:
+    """The key rows of a form (an extension and a label each; no extension: no key) as the
+    API's body model (the end user's patch carries exactly the keys)."""
     numbers = [str(n).strip() for n in form.getlist("key_extension")]
     labels = [str(label).strip() for label in form.getlist("key_label")]
     keys = [(n, label) for n, label in zip(numbers, labels, strict=False) if n]
-    # The same body model as the API's (the end user's patch carries exactly the keys).
-    checked = validate(schemas.MyDevicePatch, {"keys": [
+    return validate(schemas.MyDevicePatch, {"keys": [
         {"type": "blf", "extension": n, "label": label} for n, label in keys
     ]})  # fmt: skip
+
+
+def key_room(model: Model, lines: int) -> int:
+    """The programmable keys a device has left for BLF after its lines."""
+    return max(0, min(MAX_KEYS, model.line_keys - lines))
+
+
+async def device_keys(request: Request, session: Session, ctl: Control) -> Response:
+    mac = request.path_params["mac"]
+    checked = blf_keys(request.state.form)
     pairs = [(k.extension, k.label) for k in checked.keys or []]
     await run_in_threadpool(ctl.set_keys, mac, pairs, session.principal.scope)
     return redirect(f"/devices/{mac}", "BLF keys saved")
@@ -215,12 +266,14 @@ def routes(ctl: Control) -> list[Route]:
     return [
         Route("/devices", page(devices, ctl, params=("filter", "tenant", "q", "sort", "order", "cursor")), methods=["GET"]),
         Route("/devices", page(device_create, ctl), methods=["POST"]),
+        Route("/devices/confirm", page(devices_confirm, ctl), methods=["POST"]),
         Route("/devices/remove", page(devices_remove, ctl), methods=["POST"]),
         Route("/devices/reset-counter", page(devices_reset_counter, ctl), methods=["POST"]),
         Route("/devices/resync", page(_paced("resync"), ctl), methods=["POST"]),
         Route("/devices/reboot", page(_paced("reboot"), ctl), methods=["POST"]),
         Route("/devices/import", page(devices_import, ctl), methods=["POST"]),
         Route("/devices/export", page(devices_export, ctl, params=("tenant", "filter", "q")), methods=["GET"]),
+        Route("/devices/export", page(devices_export_selected, ctl), methods=["POST"]),
         Route("/devices/{mac}", page(device, ctl), methods=["GET"]),
         Route("/devices/{mac}", page(device_update, ctl), methods=["POST"]),
         Route("/devices/{mac}/lines", page(device_lines, ctl), methods=["POST"]),

@@ -4,6 +4,8 @@ audit listing."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,11 +22,13 @@ from control.console.page import (
     validate,
 )
 from control.console.sessions import Session
+from control.domain.catalog import MODELS
 from control.domain.errors import ServiceError
 from control.domain.refs import parse_ref
 from control.service import Control
 from control.templates import VENDORS
 
+MODEL_IDS = sorted(MODELS)
 FIELDS = ("tenant", "name", "vendor", "model", "file", "engine", "source")
 
 
@@ -46,7 +50,7 @@ async def templates(request: Request, session: Session, ctl: Control) -> Respons
     found = await run_in_threadpool(ctl.list_templates, tenant, session.principal.scope)
     tenants = await run_in_threadpool(ctl.list_tenants, session.principal.scope)
     return render(request, "templates.html", session, templates=found, tenants=tenants,
-                  vendors=VENDORS, form={}, errors={})  # fmt: skip
+                  vendors=VENDORS, models=MODEL_IDS, form={}, errors={})  # fmt: skip
 
 
 async def template_create(request: Request, session: Session, ctl: Control) -> Response:
@@ -60,7 +64,7 @@ async def template_create(request: Request, session: Session, ctl: Control) -> R
         found = await run_in_threadpool(ctl.list_templates, None, session.principal.scope)
         tenants = await run_in_threadpool(ctl.list_tenants, session.principal.scope)
         return render(request, "templates.html", session, exc.status, templates=found,
-                      tenants=tenants, vendors=VENDORS, form=fields,
+                      tenants=tenants, vendors=VENDORS, models=MODEL_IDS, form=fields,
                       errors=exc.errors)  # fmt: skip
     return redirect(f"/templates/{made['id']}", "Template stored; its phones are being recompiled")
 
@@ -101,6 +105,18 @@ async def template_preview(request: Request, session: Session, ctl: Control) -> 
                   preview=preview)  # fmt: skip
 
 
+async def template_sample(request: Request, session: Session, ctl: Control) -> Response:
+    """A shipped template to start from, as a file to save (the API's sample)."""
+    model, file = query_value(request, "model"), query_value(request, "file")
+    engine = validate(schemas.SampleQuery, {"engine": query_value(request, "engine", "default")})
+    text = await run_in_threadpool(ctl.template_sample, model, file, engine.engine)
+    name = quote(file.rsplit("/", 1)[-1], safe=".-_")
+    return Response(
+        text, media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )  # fmt: skip
+
+
 async def audit_page(request: Request, session: Session, ctl: Control) -> Response:
     object_name = query_value(request, "object") or None
     found = await run_in_threadpool(
@@ -113,6 +129,11 @@ def routes(ctl: Control) -> list[Route]:
     return [
         Route("/templates", page(templates, ctl, params=("tenant",)), methods=["GET"]),
         Route("/templates", page(template_create, ctl), methods=["POST"]),
+        Route(  # before /templates/{id}, which would take "sample" for an id
+            "/templates/sample",
+            page(template_sample, ctl, params=("model", "file", "engine")),
+            methods=["GET"],
+        ),
         Route("/templates/{id}", page(template, ctl), methods=["GET"]),
         Route("/templates/{id}", page(template_update, ctl), methods=["POST"]),
         Route(

@@ -48,6 +48,16 @@ document.addEventListener("change", (event) => {
   }
 });
 
+// "Every page's devices": the ticked rows no longer matter, so they show as all taken.
+document.addEventListener("change", (event) => {
+  const every = event.target.closest("[data-all-matching]");
+  if (!every) return;
+  for (const box of every.form.querySelectorAll(`input[name="${every.dataset.allMatching}"]`)) {
+    box.checked = every.checked || box.checked;
+    box.disabled = every.checked;
+  }
+});
+
 // Changed fields are marked until saved; leaving with unsaved changes asks first.
 let unsaved = 0;
 for (const form of document.querySelectorAll("form[data-track-changes]")) {
@@ -97,12 +107,17 @@ onClick("[data-add-rule]", (event, button) => {
   body.appendChild(row);
 });
 
-// A table offered as a CSV download (the batch result, with its passwords, once).
-for (const link of document.querySelectorAll("[data-csv-table]")) {
-  const table = document.getElementById(link.dataset.csvTable);
-  const quote = (cell) => `"${cell.textContent.trim().replaceAll('"', '""')}"`;
-  const lines = [...table.rows].map((row) => [...row.cells].map(quote).join(","));
-  link.href = URL.createObjectURL(new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" }));
+// A password revealed on click, in place: the reveal's answer page (audited, never cached)
+// holds it as #revealed; without this script the browser shows that page itself.
+for (const form of document.querySelectorAll("form[data-reveal]")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" });
+    const answer = new DOMParser().parseFromString(await response.text(), "text/html");
+    const revealed = answer.getElementById("revealed");
+    if (!response.ok || !revealed) { form.submit(); return; }
+    document.getElementById(form.dataset.reveal).textContent = revealed.textContent;
+  });
 }
 
 // Live progress: refetch the part while the job is queued or running.
