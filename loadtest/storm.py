@@ -122,6 +122,7 @@ class Storm:
         self.statuses: Counter[int] = Counter()
         self.served: Counter[str] = Counter()  # MAC -> its own files answered 200/304
         self.phones_done = 0
+        self.launched = 0
         self.started = 0.0
 
     async def run(self, timeout: float) -> float:
@@ -131,20 +132,38 @@ class Storm:
             )
             self.leg = leg
         self.started = time.monotonic()
-        tasks = [asyncio.ensure_future(self.phone(i, row)) for i, row in enumerate(self.rows)]
-        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        running: set[asyncio.Future[None]] = set()
+        launcher = asyncio.ensure_future(self._launch(running))
+        await asyncio.wait([launcher], timeout=timeout)
+        if not launcher.done():  # the deadline came before the last phone's start
+            launcher.cancel()
+            self.errors["deadline"] += len(self.rows) - self.launched
+        left = max(0.0, self.started + timeout - time.monotonic())
+        _done, pending = await asyncio.wait(running, timeout=left) if running else (set(), set())
         for task in pending:
             task.cancel()
         if pending:
             self.errors["deadline"] += len(pending)
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(launcher, *pending, return_exceptions=True)
         if self.leg is not None and self.leg.transport is not None:
             self.leg.transport.close()
         return time.monotonic() - self.started
 
-    async def phone(self, index: int, row: dict[str, str]) -> None:
-        await asyncio.sleep(max(0.0, self.started + index * self.window / len(self.rows)
-                                - time.monotonic()))  # fmt: skip
+    async def _launch(self, running: set[asyncio.Future[None]]) -> None:
+        """Start phone i at ``i * window / N`` s. Each phone's task is made when its time
+        comes, not all at the start: 100,000 sleeping tasks made at once cost the first
+        seconds of the storm (and the collector's full passes over them) their latency."""
+        count = len(self.rows)
+        for index, row in enumerate(self.rows):
+            delay = self.started + index * self.window / count - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.ensure_future(self.phone(row))
+            running.add(task)
+            task.add_done_callback(running.discard)
+            self.launched += 1
+
+    async def phone(self, row: dict[str, str]) -> None:
         url = urlsplit(row["url"])
         host, port = url.hostname or "127.0.0.1", url.port or 80
         head = f"Host: {url.netloc}\r\nUser-Agent: {row['user_agent']}\r\n"
