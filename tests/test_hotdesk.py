@@ -15,7 +15,7 @@ from control.publish import compiler as compiler_module
 from control.publish.compiler import Compiler
 from edge import _fastrender, _fastrender_py
 from provedge.formats import store
-from tests.conftest import Provedge, unique_mac, unique_name
+from tests.conftest import Provedge, unique_mac, unique_name, wait_job
 from tests.vendorcheck import flat_settings, polycom_settings, yealink_settings
 
 TENANT = TenantData(name="acme", realm="acme.example.com", sip_server="pbx.acme.example.com")
@@ -96,3 +96,39 @@ def test_families_without_hotdesking_refuse_the_pin(api: httpx.Client, model: st
     assert moved.status_code == 422 and "model" in moved.json()["errors"]
     both = api.patch(f"/api/v1/devices/{yealink}", json={"model": model, "hotdesk_pin": ""})
     assert both.status_code == 200 and both.json()["model"] == model
+
+
+def test_a_tenants_pin_reaches_its_phones_without_one_of_their_own(api: httpx.Client) -> None:
+    made = api.post(
+        "/api/v1/tenants",
+        json={"name": unique_name("hd"), "realm": "h.example.com",
+              "sip_server": "pbx.h.example.com", "hotdesk_pin": "4460"},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    tenant = made.json()
+    assert tenant["hotdesk_pin"] == "4460"
+    bad = api.patch(f"/api/v1/tenants/{tenant['id']}", json={"hotdesk_pin": "44a0"})
+    assert bad.status_code == 422 and "hotdesk_pin" in bad.json()["errors"]
+    plain, own, snom = unique_mac(), unique_mac(), unique_mac()
+    for mac, model, pin in ((plain, "polycom-vvx410", ""), (own, "polycom-vvx410", "9999"),
+                            (snom, "snom-d785", "")):  # fmt: skip
+        body = {"tenant": tenant["id"], "mac": mac, "model": model, "hotdesk_pin": pin}
+        assert api.post("/api/v1/devices", json=body).status_code == 201
+
+    def login(mac: str) -> tuple[str, str]:
+        settings = polycom_settings(
+            httpx.get(f"{tenant['provisioning_url']}{mac}-user.cfg").content
+        )
+        return settings["prov.login.enabled"], settings["prov.login.localPassword"]
+
+    assert login(plain) == ("1", "4460")  # the tenant's
+    assert login(own) == ("1", "9999")  # its own wins
+    # a vendor without hot-desking in the same tenant is served, without any PIN
+    snom_file = httpx.get(f"{tenant['provisioning_url']}{snom}.xml")
+    assert snom_file.status_code == 200 and b"4460" not in snom_file.content
+    cleared = api.patch(f"/api/v1/tenants/{tenant['id']}", json={"hotdesk_pin": ""})
+    assert cleared.status_code == 200
+    wait_job(api, cleared.json()["job"])
+    assert login(plain) == ("0", "") and login(own) == ("1", "9999")
+    audit = api.get("/api/v1/audit", params={"object": f"tenant/{tenant['id']}"}).json()
+    assert "4460" not in repr(audit["items"])  # masked, as a device's PIN is

@@ -138,6 +138,10 @@ ProvisionMode = Annotated[
 ]  # fmt: skip
 
 
+# 4-8 digits, what the phones' keypads take after the manuals' #446; "" for none
+HotdeskPin = Annotated[str, Field(pattern=r"^([0-9]{4,8})?$")]
+
+
 class TenantIn(_Strict):
     name: Annotated[Name, Field(examples=["acme"])]
     realm: Host
@@ -154,6 +158,10 @@ class TenantIn(_Strict):
     provision_limit: ProvisionLimit = None
     provision_mode: ProvisionMode = "fqdn"
     delivery_policy: DeliveryPolicy = "keyed_url"
+    hotdesk_pin: Annotated[
+        HotdeskPin,
+        Field(description="the hot-desking PIN of its phones that have none of their own"),
+    ] = ""
 
 
 class TenantPatch(_Strict):
@@ -169,6 +177,7 @@ class TenantPatch(_Strict):
     provision_limit: ProvisionLimit = None
     provision_mode: ProvisionMode | None = None
     delivery_policy: DeliveryPolicy | None = None
+    hotdesk_pin: HotdeskPin | None = None  # "": none
 
 
 def _mac(value: str) -> str:
@@ -216,7 +225,7 @@ class DeviceIn(_Strict):
     name: Text = ""
     background: BackgroundId | None = None
     background_url: SupersededUrl = None
-    hotdesk_pin: Annotated[str, Field(pattern=r"^([0-9]{4,8})?$")] = ""
+    hotdesk_pin: HotdeskPin = ""
     vars: Vars = {}
 
     _check_mac = field_validator("mac")(_mac)
@@ -228,7 +237,7 @@ class DevicePatch(_Strict):
     name: Text | None = None
     background: BackgroundId | None = None  # an explicit null clears it
     background_url: SupersededUrl = None
-    hotdesk_pin: Annotated[str, Field(pattern=r"^([0-9]{4,8})?$")] | None = None
+    hotdesk_pin: HotdeskPin | None = None
     admin_password: Annotated[Password, Field(max_length=64)] | None = None
     template: Annotated[
         int | None,
@@ -845,6 +854,7 @@ class TenantOut(_Out):
     provision_limit: int | None
     provision_mode: Literal["fqdn", "public_ip"]
     delivery_policy: DeliveryPolicy
+    hotdesk_pin: str
     created_at: str
     job: Annotated[
         JobOut | None,

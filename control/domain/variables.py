@@ -11,7 +11,7 @@ import functools
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from control.domain import backgrounds, locale
+from control.domain import backgrounds, hotdesk, locale
 from control.domain.catalog import MAX_LINES, Model, Vendor, common_files
 from control.domain.keys import KEY_FIELDS, MAX_KEYS, KeyData, key_values
 from provedge.formats.macaddr import colon_form
@@ -30,6 +30,7 @@ class TenantData:
     provisioning_url: str = ""
     # device_credentials delivery: the URL is the authenticated directory (docs/delivery.md)
     fetch_credentials: bool = False
+    hotdesk_pin: str = ""  # for its phones without a PIN of their own
     # custom variables (name, value), ``vars.<name>`` in templates; the names a tenant's
     # templates may use
     vars: tuple[tuple[str, str], ...] = ()
@@ -195,6 +196,7 @@ def common_values(tenant: TenantData, model: Model) -> dict[str, str]:
 
 def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
     values = dict(_common_of(tenant, device.model))
+    pin = hotdesk.pin_of(device.model, device.hotdesk_pin, tenant.hotdesk_pin)
     values.update(
         {
             "device.mac": device.mac,
@@ -202,9 +204,9 @@ def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
             "device.mac_colon": colon_form(device.mac),
             "device.name": device.name,
             "device.admin_password": device.admin_password,
-            "device.hotdesk_pin": device.hotdesk_pin,
+            "device.hotdesk_pin": pin,
             # a PIN turns the vendor's hot-desking on (control/domain/hotdesk.py)
-            "device.hotdesk_enabled": vendor_bool(device.model.vendor, bool(device.hotdesk_pin)),
+            "device.hotdesk_enabled": vendor_bool(device.model.vendor, bool(pin)),
             "device.fetch_url": fetch_url(tenant, device),
         }
     )

@@ -94,7 +94,7 @@ def _parent_tenant(table: str, key: str, column: str) -> str:
 
 
 AUDITED: tuple[Audited, ...] = (
-    Audited("tenants", "'tenant/' || {row}.id", "{row}.id", secrets=("url_key",)),
+    Audited("tenants", "'tenant/' || {row}.id", "{row}.id", secrets=("url_key", "hotdesk_pin")),
     Audited(
         "devices",
         "'device/' || {row}.mac",

@@ -104,6 +104,7 @@ _ADDED_COLUMNS = (
         "provision_limit",
         "INTEGER CHECK (provision_limit IS NULL OR provision_limit >= 1)",
     ),
+    ("tenants", "hotdesk_pin", "TEXT NOT NULL DEFAULT ''"),
     ("devices", "vars", "TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(vars))"),
     # schema.sql, "Ahead of LMDB"; rows already there read as ahead since unknown (NULL)
     ("tenants", "ahead_since", "REAL"),

@@ -123,6 +123,7 @@ def tenant_data(row: sqlite3.Row, edge_url: str, edge_ip: str | None = None) -> 
             delivery.flags_of(row["delivery_policy"]) & delivery.FLAG_CREDENTIALS
         ),
         vars=tuple(sorted(orjson.loads(row["vars"]).items())),
+        hotdesk_pin=row["hotdesk_pin"],
     )
 
 

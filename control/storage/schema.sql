@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS tenants (
     provision_mode TEXT NOT NULL DEFAULT 'fqdn' CHECK (provision_mode IN ('fqdn', 'public_ip')),
     -- own files a MAC may fetch between counter resets (NULL: no limit; formats/limits.py)
     provision_limit INTEGER CHECK (provision_limit IS NULL OR provision_limit >= 1),
+    -- the hot-desking PIN of its phones that have none of their own (control/domain/hotdesk.py)
+    hotdesk_pin TEXT NOT NULL DEFAULT '',
     -- how the edge hands a device its files (provedge/formats/delivery.py, docs/delivery.md)
     delivery_policy TEXT NOT NULL DEFAULT 'keyed_url' CHECK (delivery_policy IN ('keyed_url',
         'device_credentials', 'keyed_url+ua_mac_match', 'device_credentials+ua_mac_match')),
