@@ -321,17 +321,47 @@ def test_digest_sha256_and_a_nonce_from_another_worker(server: Provedge) -> None
         assert challenged.status_code == 401
         offered = challenged.headers.get_list("www-authenticate")
         assert [h.split("algorithm=")[1].split(",")[0] for h in offered] == ["MD5", "SHA-256"]
-        nonce = re.search(r'nonce="([^"]+)"', offered[1])
-        assert nonce is not None
-        ha1 = hashlib.sha256(f"{stage.user}:provedge:{stage.password}".encode()).hexdigest()
-        response = digest.response_of("sha256", ha1, nonce.group(1), "GET", path, "00000001", "c1")
-        header = (
-            f'Digest username="{stage.user}", realm="provedge", nonce="{nonce.group(1)}", '
-            f'uri="{path}", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c1", '
-            f'response="{response}"'
-        )
+        header = sha256_authorization(offered[1], stage, path)
         served = get(stage.url, headers={"Authorization": header})  # another connection
         assert served.status_code == 200 and device.sip_password in served.text
+
+
+def sha256_authorization(challenge: str, stage: Stage, path: str, nc: str = "00000001") -> str:
+    """The Authorization a phone answers a SHA-256 ``challenge`` with (qop=auth)."""
+    nonce = re.search(r'nonce="([^"]+)"', challenge)
+    assert nonce is not None
+    ha1 = hashlib.sha256(f"{stage.user}:provedge:{stage.password}".encode()).hexdigest()
+    response = digest.response_of("sha256", ha1, nonce.group(1), "GET", path, nc, "c1")
+    return (
+        f'Digest username="{stage.user}", realm="provedge", nonce="{nonce.group(1)}", '
+        f'uri="{path}", algorithm=SHA-256, qop=auth, nc={nc}, cnonce="c1", '
+        f'response="{response}"'
+    )
+
+
+def test_a_replayed_nonce_count_is_refused_and_counts_toward_a_ban(server: Provedge) -> None:
+    """HTTP has no retransmission of a request: the same (nonce, nc) twice is a replay (a
+    fresh challenge, and a failure for the ban), while the next nc is the phone's own."""
+    device = phone(server, "device_credentials", "fanvil-x4u", "0c383e")
+    stage = fanvil(device)
+    path = urlsplit(stage.url).path
+    # One keep-alive connection: one worker, whose nonce counts these are.
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.95.4")) as thief:
+        challenge = thief.get(stage.url).headers.get_list("www-authenticate")[1]
+        seen = {"Authorization": sha256_authorization(challenge, stage, path)}
+        served = thief.get(stage.url, headers=seen)
+        assert served.status_code == 200 and device.sip_password in served.text
+        replayed = thief.get(stage.url, headers=seen)
+        assert replayed.status_code == 401 and device.sip_password not in replayed.text
+        assert "stale" not in replayed.headers["www-authenticate"]
+        following = {"Authorization": sha256_authorization(challenge, stage, path, "00000002")}
+        assert thief.get(stage.url, headers=following).status_code == 200
+        deadline = time.monotonic() + BAN_WAIT_S
+        while (answer := thief.get(stage.url, headers=seen)).status_code != 403:
+            assert answer.status_code == 401
+            assert time.monotonic() < deadline, "never banned"
+    poll(lambda: _ban_reason(server, "127.0.95.4"), lambda r: r is not None, "listed")
+    assert _ban_reason(server, "127.0.95.4") == "fetch credentials"
 
 
 def test_basic_is_refused_without_tls(server: Provedge) -> None:
