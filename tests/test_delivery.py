@@ -527,3 +527,34 @@ def test_the_second_stage_tells_nothing_of_a_mac(server: Provedge) -> None:
     assert len(shapes) == 1
     for url in (unknown, wrong_key):  # its own credentials fit no other file
         assert get(url, auth=httpx.DigestAuth(stage.user, stage.password)).status_code == 401
+
+
+def test_second_stage_probes_count_as_scans_a_known_phones_challenge_never(
+    server: Provedge,
+) -> None:
+    """A challenge for a MAC or tenant key that does not exist counts as the same name's
+    miss outside auth/ would; a known phone's challenges (its first request) never do."""
+    device = phone(server, "device_credentials", "fanvil-x4u", "0c383e")
+    stage = fanvil(device)
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.95.5")) as office:
+        for _ in range(3 * MAX_FAILURES):
+            assert office.get(stage.url).status_code == 401
+        assert (
+            office.get(stage.url, auth=httpx.DigestAuth(stage.user, stage.password)).status_code
+            == 200
+        )
+    unknown = stage.url.replace(device.mac, "0c383e" + secrets.token_hex(3))
+    wrong_key = stage.url.replace(urlsplit(device.base).path, "/p/not-a-key/")
+    stale = 'Digest username="x", realm="provedge", nonce="0", uri="/", response="0"'
+    probes = [("127.0.95.6", unknown, {}), ("127.0.95.7", wrong_key, {}),
+              ("127.0.95.8", unknown, {"Authorization": stale})]  # fmt: skip
+    for address, url, headers in probes:
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=address)) as prober:
+            deadline = time.monotonic() + BAN_WAIT_S
+            while (answer := prober.get(url, headers=headers)).status_code != 403:
+                assert answer.status_code == 401
+                assert time.monotonic() < deadline, f"{address} never banned"
+    for address, _, _ in probes:
+        poll(lambda a=address: _ban_reason(server, a), lambda r: r is not None, "listed")
+        assert _ban_reason(server, address) == "scan"
+    assert _ban_reason(server, "127.0.95.5") is None
