@@ -558,3 +558,25 @@ def test_second_stage_probes_count_as_scans_a_known_phones_challenge_never(
         poll(lambda a=address: _ban_reason(server, a), lambda r: r is not None, "listed")
         assert _ban_reason(server, address) == "scan"
     assert _ban_reason(server, "127.0.95.5") is None
+
+
+def test_device_views_never_show_the_fetch_password(server: Provedge) -> None:
+    """The preview's body is the phone's exact bytes (Snom's carry the login); its
+    variables and the device itself show no fetch password."""
+    device = phone(server, "device_credentials", "snom-d785", "000413")
+    stage = snom(device)
+    name = f"{device.mac.upper()}.xml"  # its device file, which sets setting_server again
+    served = get(stage.url.rsplit("/", 1)[0] + f"/{name}",
+                 auth=httpx.DigestAuth(stage.user, stage.password))  # fmt: skip
+    assert served.status_code == 200
+    with server.api() as api:
+        preview = api.get(f"/api/v1/devices/{device.mac}/preview/{name}")
+        assert preview.status_code == 200, preview.text
+        shown = api.get(f"/api/v1/devices/{device.mac}")
+        assert shown.status_code == 200
+    assert preview.json()["body"].encode() == served.content  # the login is in it
+    assert stage.password in preview.json()["body"]
+    variables = preview.json()["variables"]
+    assert variables["device.fetch_url"].startswith(f"http://{device.mac}:********@")
+    assert stage.password not in str(variables)
+    assert stage.password not in shown.text
