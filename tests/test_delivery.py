@@ -536,9 +536,11 @@ def test_second_stage_probes_count_as_scans_a_known_phones_challenge_never(
     miss outside auth/ would; a known phone's challenges (its first request) never do."""
     device = phone(server, "device_credentials", "fanvil-x4u", "0c383e")
     stage = fanvil(device)
+    snom_stage = snom(phone(server, "device_credentials", "snom-d785", "000413"))  # MAC upper
     with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.95.5")) as office:
         for _ in range(3 * MAX_FAILURES):
             assert office.get(stage.url).status_code == 401
+            assert office.get(snom_stage.url).status_code == 401
         assert (
             office.get(stage.url, auth=httpx.DigestAuth(stage.user, stage.password)).status_code
             == 200
