@@ -23,6 +23,8 @@ from control.publish.compiler import Compiler
 from control.publish.samples import advanced_sample_path, default_template_path
 from control.storage import loading
 
+MASK = "********"  # a fetch password's stand-in in a preview's variables
+
 VENDORS = tuple(dict.fromkeys(model.vendor.id for model in MODELS.values()))
 
 
@@ -133,7 +135,8 @@ def preview(
     model = MODELS[device_row["model"]]
     files: dict[str, VendorFile] = dict(device_files(model, device_row["mac"]))
     files.update(dict(common_files(model)))
-    vendor_file = files.get(file.lower())
+    # Case-blind: a phone asks Snom's files by an upper-case MAC, the edge's names are too.
+    vendor_file = {name.lower(): f for name, f in files.items()}.get(file.lower())
     if vendor_file is None:
         raise not_found("file", f"file of this device (it has {', '.join(sorted(files))})")
     tenant_row = conn.execute(
@@ -167,5 +170,14 @@ def preview(
         "body": body.decode("utf-8", "replace"),
         "template": None if chosen is None else chosen.id,
         "shipped": PurePosixPath(vendor_file.template).as_posix(),
-        "variables": dict(sorted(values.items())),
+        "variables": _masked(values, device.fetch_password),
     }  # fmt: skip
+
+
+def _masked(values: dict[str, str], fetch_password: str) -> dict[str, str]:
+    """The variables, sorted, with the fetch password hidden wherever a value carries it
+    (``device.fetch_url``): device views never show fetch credentials (docs/delivery.md);
+    the preview's body stays the exact bytes the phone gets."""
+    if not fetch_password:
+        return dict(sorted(values.items()))
+    return {name: value.replace(fetch_password, MASK) for name, value in sorted(values.items())}

@@ -321,17 +321,47 @@ def test_digest_sha256_and_a_nonce_from_another_worker(server: Provedge) -> None
         assert challenged.status_code == 401
         offered = challenged.headers.get_list("www-authenticate")
         assert [h.split("algorithm=")[1].split(",")[0] for h in offered] == ["MD5", "SHA-256"]
-        nonce = re.search(r'nonce="([^"]+)"', offered[1])
-        assert nonce is not None
-        ha1 = hashlib.sha256(f"{stage.user}:provedge:{stage.password}".encode()).hexdigest()
-        response = digest.response_of("sha256", ha1, nonce.group(1), "GET", path, "00000001", "c1")
-        header = (
-            f'Digest username="{stage.user}", realm="provedge", nonce="{nonce.group(1)}", '
-            f'uri="{path}", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c1", '
-            f'response="{response}"'
-        )
+        header = sha256_authorization(offered[1], stage, path)
         served = get(stage.url, headers={"Authorization": header})  # another connection
         assert served.status_code == 200 and device.sip_password in served.text
+
+
+def sha256_authorization(challenge: str, stage: Stage, path: str, nc: str = "00000001") -> str:
+    """The Authorization a phone answers a SHA-256 ``challenge`` with (qop=auth)."""
+    nonce = re.search(r'nonce="([^"]+)"', challenge)
+    assert nonce is not None
+    ha1 = hashlib.sha256(f"{stage.user}:provedge:{stage.password}".encode()).hexdigest()
+    response = digest.response_of("sha256", ha1, nonce.group(1), "GET", path, nc, "c1")
+    return (
+        f'Digest username="{stage.user}", realm="provedge", nonce="{nonce.group(1)}", '
+        f'uri="{path}", algorithm=SHA-256, qop=auth, nc={nc}, cnonce="c1", '
+        f'response="{response}"'
+    )
+
+
+def test_a_replayed_nonce_count_is_refused_and_counts_toward_a_ban(server: Provedge) -> None:
+    """HTTP has no retransmission of a request: the same (nonce, nc) twice is a replay (a
+    fresh challenge, and a failure for the ban), while the next nc is the phone's own."""
+    device = phone(server, "device_credentials", "fanvil-x4u", "0c383e")
+    stage = fanvil(device)
+    path = urlsplit(stage.url).path
+    # One keep-alive connection: one worker, whose nonce counts these are.
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.95.4")) as thief:
+        challenge = thief.get(stage.url).headers.get_list("www-authenticate")[1]
+        seen = {"Authorization": sha256_authorization(challenge, stage, path)}
+        served = thief.get(stage.url, headers=seen)
+        assert served.status_code == 200 and device.sip_password in served.text
+        replayed = thief.get(stage.url, headers=seen)
+        assert replayed.status_code == 401 and device.sip_password not in replayed.text
+        assert "stale" not in replayed.headers["www-authenticate"]
+        following = {"Authorization": sha256_authorization(challenge, stage, path, "00000002")}
+        assert thief.get(stage.url, headers=following).status_code == 200
+        deadline = time.monotonic() + BAN_WAIT_S
+        while (answer := thief.get(stage.url, headers=seen)).status_code != 403:
+            assert answer.status_code == 401
+            assert time.monotonic() < deadline, "never banned"
+    poll(lambda: _ban_reason(server, "127.0.95.4"), lambda r: r is not None, "listed")
+    assert _ban_reason(server, "127.0.95.4") == "fetch credentials"
 
 
 def test_basic_is_refused_without_tls(server: Provedge) -> None:
@@ -497,3 +527,58 @@ def test_the_second_stage_tells_nothing_of_a_mac(server: Provedge) -> None:
     assert len(shapes) == 1
     for url in (unknown, wrong_key):  # its own credentials fit no other file
         assert get(url, auth=httpx.DigestAuth(stage.user, stage.password)).status_code == 401
+
+
+def test_second_stage_probes_count_as_scans_a_known_phones_challenge_never(
+    server: Provedge,
+) -> None:
+    """A challenge for a MAC or tenant key that does not exist counts as the same name's
+    miss outside auth/ would; a known phone's challenges (its first request) never do."""
+    device = phone(server, "device_credentials", "fanvil-x4u", "0c383e")
+    stage = fanvil(device)
+    snom_stage = snom(phone(server, "device_credentials", "snom-d785", "000413"))  # MAC upper
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.95.5")) as office:
+        for _ in range(3 * MAX_FAILURES):
+            assert office.get(stage.url).status_code == 401
+            assert office.get(snom_stage.url).status_code == 401
+        assert (
+            office.get(stage.url, auth=httpx.DigestAuth(stage.user, stage.password)).status_code
+            == 200
+        )
+    unknown = stage.url.replace(device.mac, "0c383e" + secrets.token_hex(3))
+    wrong_key = stage.url.replace(urlsplit(device.base).path, "/p/not-a-key/")
+    stale = 'Digest username="x", realm="provedge", nonce="0", uri="/", response="0"'
+    probes = [("127.0.95.6", unknown, {}), ("127.0.95.7", wrong_key, {}),
+              ("127.0.95.8", unknown, {"Authorization": stale})]  # fmt: skip
+    for address, url, headers in probes:
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=address)) as prober:
+            deadline = time.monotonic() + BAN_WAIT_S
+            while (answer := prober.get(url, headers=headers)).status_code != 403:
+                assert answer.status_code == 401
+                assert time.monotonic() < deadline, f"{address} never banned"
+    for address, _, _ in probes:
+        poll(lambda a=address: _ban_reason(server, a), lambda r: r is not None, "listed")
+        assert _ban_reason(server, address) == "scan"
+    assert _ban_reason(server, "127.0.95.5") is None
+
+
+def test_device_views_never_show_the_fetch_password(server: Provedge) -> None:
+    """The preview's body is the phone's exact bytes (Snom's carry the login); its
+    variables and the device itself show no fetch password."""
+    device = phone(server, "device_credentials", "snom-d785", "000413")
+    stage = snom(device)
+    name = f"{device.mac.upper()}.xml"  # its device file, which sets setting_server again
+    served = get(stage.url.rsplit("/", 1)[0] + f"/{name}",
+                 auth=httpx.DigestAuth(stage.user, stage.password))  # fmt: skip
+    assert served.status_code == 200
+    with server.api() as api:
+        preview = api.get(f"/api/v1/devices/{device.mac}/preview/{name}")
+        assert preview.status_code == 200, preview.text
+        shown = api.get(f"/api/v1/devices/{device.mac}")
+        assert shown.status_code == 200
+    assert preview.json()["body"].encode() == served.content  # the login is in it
+    assert stage.password in preview.json()["body"]
+    variables = preview.json()["variables"]
+    assert variables["device.fetch_url"].startswith(f"http://{device.mac}:********@")
+    assert stage.password not in str(variables)
+    assert stage.password not in shown.text

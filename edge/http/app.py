@@ -278,8 +278,15 @@ class EdgeApp:
             rule = None  # a MAC of another tenant, or none: a made-up HA1
         verdict = rules.check(authorization, method, path, ref.mac, rule, secure)
         if not verdict.ok:
-            if verdict.failed and client:
-                self.firewall.failure(client[0], "fetch credentials")
+            if verdict.failed:
+                reason: str | None = "fetch credentials"
+            else:
+                # A challenge or a stale nonce: a miss when the same name outside auth/
+                # would be one (a probe of a MAC or tenant key that does not exist), never
+                # for a known phone's first request. Asked for known MACs too: same cost.
+                reason = "scan" if self.is_scan(path) else None
+            if reason is not None and client:
+                self.firewall.failure(client[0], reason)
             return _unauthorized(method, rules.challenge(verdict.stale))
         assert found is not None and rule is not None  # only a known device's verify
         if rule.ua_mac and not policy.ua_matches(agent, ref.mac):

@@ -10,7 +10,8 @@ hashes the source), so in practice that happens once per restart.
 
 Replay: qop ``auth`` is required, so every response carries a nonce count. The table of
 counts seen per nonce lives here; a count not above the last one is a replay, unless it
-comes with the same Via branch (a retransmission of the same request, RFC 3261 17.2.2).
+comes with the same Via branch (a retransmission of the same request, RFC 3261 17.2.2);
+HTTP passes no branch, so there a count not above the last is always a replay.
 The table is bounded (``max_nonces``): when full, the oldest entries go, and every nonce
 issued before the newest evicted one counts as stale from then on, so an eviction never
 reopens a replay.
@@ -111,12 +112,16 @@ class Digest:
             at_ms >= self._evicted_before and self._clock() * 1000 - at_ms <= self.lifetime * 1000
         )
 
-    def check(self, params: dict[str, str | None], method: str, ha1: str, branch: str) -> Verdict:
+    def check(
+        self, params: dict[str, str | None], method: str, ha1: str, branch: str | None
+    ) -> Verdict:
         """Check one ``Authorization``'s parameters against ``ha1`` (of its algorithm).
 
         The caller has looked the account up and picked ``ha1`` for
         :func:`algorithm_of`; for an unknown user it passes a made-up HA1 of the same
-        length, so every path costs the same hashing."""
+        length, so every path costs the same hashing. ``branch`` None: the transport has
+        no retransmission of the same request (HTTP), so a repeated count is always a
+        replay."""
         nonce = params.get("nonce") or ""
         realm = params.get("realm") or ""
         if not self.fresh(nonce, realm):
@@ -134,9 +139,11 @@ class Digest:
         if not hmac.compare_digest(expected, response.lower()):
             return Verdict(False, reason="wrong digest response")
         last = self._seen.get(nonce)
-        if last is not None and count <= last[0] and not (count == last[0] and branch == last[1]):
-            return Verdict(False, reason="replayed nonce count")
-        self._remember(nonce, count, branch)
+        if last is not None and count <= last[0]:
+            retransmitted = branch is not None and (count, branch) == last
+            if not retransmitted:
+                return Verdict(False, reason="replayed nonce count")
+        self._remember(nonce, count, branch or "")
         return OK
 
     def _remember(self, nonce: str, count: int, branch: str) -> None:
