@@ -208,7 +208,9 @@ class Publishing:
                 try:
                     files = self.compiler.device_files(
                         row["url_key"], tenants[row["tenant_id"]], device,
-                        functools.partial(custom.choose, own, override, device.model),
+                        # no custom template in the tenant: the shipped ones, none to choose
+                        functools.partial(custom.choose, own, override, device.model)
+                        if own else None,
                     )  # fmt: skip
                 except Exception as exc:  # noqa: BLE001 - one bad device must not stop a job
                     # Its previous files stay served (the last good blob); the device view

@@ -59,6 +59,9 @@ class LmdbPublisher:
             (limits.OWNER_PREFIX, env.open_db(limits.LIMITS_DB)),
         )
         self._meta = env.open_db(store.META_DB)
+        # the same, by the owner's kind (what comes before its first "/"): one dict
+        # look-up per owner, where a recompile publishes three owners per phone
+        self._db_of_kind = {prefix.partition("/")[0]: db for prefix, db in self._dbs}
 
     def publish(self, batch: Iterable[Publication]) -> None:
         with self._env.begin(write=True) as txn:
@@ -77,21 +80,23 @@ class LmdbPublisher:
 
     def _replace(self, txn: lmdb.Transaction, publication: Publication) -> None:
         owner_key = publication.owner.encode()
-        db = next((d for p, d in self._dbs if publication.owner.startswith(p)), self._blobs)
+        db = self._db_of_kind.get(publication.owner.partition("/")[0], self._blobs)
         previous = txn.get(owner_key, db=self._index)
-        stale = set(map(str.encode, orjson.loads(previous))) if previous else set()
-        stale.difference_update(publication.files)
-        for key in stale:
-            txn.delete(key, db=db)
+        if previous:
+            stale = set(map(str.encode, orjson.loads(previous)))
+            stale.difference_update(publication.files)
+            for key in stale:
+                txn.delete(key, db=db)
         for key, blob in publication.files.items():
             # Unchanged bytes are not rewritten: a republish of a big tenant stays cheap
             # and LMDB pages of untouched blobs stay shared with readers.
             if txn.get(key, db=db) != blob:
                 txn.put(key, blob, db=db)
         if publication.files:
-            names = sorted(key.decode() for key in publication.files)
-            txn.put(owner_key, orjson.dumps(names), db=self._index)
-        else:
+            names = orjson.dumps(sorted(key.decode() for key in publication.files))
+            if names != previous:  # a republish of the same set leaves the index as it is
+                txn.put(owner_key, names, db=self._index)
+        elif previous is not None:
             txn.delete(owner_key, db=self._index)
 
     def owners(self) -> Iterator[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
@@ -15,6 +16,7 @@ from control.publish.publisher import Publication
 from provedge.formats import accounts, limits, pnp
 
 
+@functools.lru_cache(maxsize=1024)  # asked for each phone's PnP record of a recompile
 def provisioning_url(
     edge_url: str, url_key: str, mode: str = "fqdn", edge_ip: str | None = None
 ) -> str:
@@ -138,12 +140,17 @@ def devices_data(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[
             admin_password=row["admin_password"],
             background_url=row["background_url"],
             hotdesk_pin=row["hotdesk_pin"],
-            vars=tuple(sorted(orjson.loads(row["vars"]).items())),
+            vars=_vars(row["vars"]),
             lines=tuple(lines[row["mac"]]),
             keys=tuple(keys[row["mac"]]),
         )
         for row in rows
     ]
+
+
+def _vars(text: str) -> tuple[tuple[str, str], ...]:
+    # most devices have none of their own: no JSON to parse
+    return () if text == "{}" else tuple(sorted(orjson.loads(text).items()))
 
 
 def account_publication(row: sqlite3.Row) -> Publication:
