@@ -120,18 +120,19 @@ def devices_data(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[
     for chunk in range(0, len(macs), _IN_CHUNK):
         part = macs[chunk : chunk + _IN_CHUNK]
         marks = ", ".join("?" * len(part))
-        for line in conn.execute(_LINES_SQL.format(macs=marks), part):
-            lines[line["mac"]].append(LineData(
-                user=line["username"],
-                auth_user=line["username"],
-                password=line["password"],
-                display_name=line["ext_name"] or line["acc_name"] or line["number"],
-                label=line["label"] or line["number"],
-                expires=line["expires"],
-                enabled=bool(line["enabled"]),
+        # plain tuples, by position in _LINES_SQL: a recompile reads a line per account
+        # of every phone, and a Row's look-up by name costs more than the LineData
+        plain = conn.cursor()
+        plain.row_factory = None
+        for mac, _, label, number, ext_name, user, password, acc_name, expires, enabled in (
+            plain.execute(_LINES_SQL.format(macs=marks), part)
+        ):
+            lines[mac].append(LineData(
+                user, user, password, ext_name or acc_name or number, label or number,
+                expires, (), bool(enabled),
             ))  # fmt: skip
-        for key in conn.execute(_KEYS_SQL.format(macs=marks), part):
-            keys[key["mac"]].append(KeyData(key["number"], key["label"]))
+        for mac, number, label in plain.execute(_KEYS_SQL.format(macs=marks), part):
+            keys[mac].append(KeyData(number, label))
     return [
         DeviceData(
             mac=row["mac"],
