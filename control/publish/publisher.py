@@ -82,7 +82,13 @@ class LmdbPublisher:
         owner_key = publication.owner.encode()
         db = self._db_of_kind.get(publication.owner.partition("/")[0], self._blobs)
         previous = txn.get(owner_key, db=self._index)
-        if previous:
+        names = (
+            orjson.dumps(sorted(key.decode() for key in publication.files))
+            if publication.files
+            else None
+        )
+        # The same names as before (a recompile): nothing to delete, the index stays.
+        if previous and names != previous:
             stale = set(map(str.encode, orjson.loads(previous)))
             stale.difference_update(publication.files)
             for key in stale:
@@ -92,12 +98,11 @@ class LmdbPublisher:
             # and LMDB pages of untouched blobs stay shared with readers.
             if txn.get(key, db=db) != blob:
                 txn.put(key, blob, db=db)
-        if publication.files:
-            names = orjson.dumps(sorted(key.decode() for key in publication.files))
-            if names != previous:  # a republish of the same set leaves the index as it is
-                txn.put(owner_key, names, db=self._index)
-        elif previous is not None:
-            txn.delete(owner_key, db=self._index)
+        if names is None:
+            if previous is not None:
+                txn.delete(owner_key, db=self._index)
+        elif names != previous:
+            txn.put(owner_key, names, db=self._index)
 
     def owners(self) -> Iterator[str]:
         with self._env.begin(db=self._index) as txn:

@@ -124,9 +124,18 @@ def devices_data(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[
         # of every phone, and a Row's look-up by name costs more than the LineData
         plain = conn.cursor()
         plain.row_factory = None
-        for mac, _, label, number, ext_name, user, password, acc_name, expires, enabled in (
-            plain.execute(_LINES_SQL.format(macs=marks), part)
-        ):
+        for (
+            mac,
+            _,
+            label,
+            number,
+            ext_name,
+            user,
+            password,
+            acc_name,
+            expires,
+            enabled,
+        ) in plain.execute(_LINES_SQL.format(macs=marks), part):
             lines[mac].append(LineData(
                 user, user, password, ext_name or acc_name or number, label or number,
                 expires, (), bool(enabled),
