@@ -60,7 +60,7 @@ from control.jobs.runner import JobRunner
 from control.publish.compiler import Compiler
 from control.publish.pending import PUBLISH_BATCH, Publishing
 from control.publish.publisher import Publisher
-from control.storage import audit, bulk, loading
+from control.storage import audit, loading
 from control.storage.db import Database
 from control.storage.edgestate import EdgeStateReader, fetch_view
 from control.storage.tenants import find_tenant
@@ -221,9 +221,9 @@ def import_devices(
         macs: list[str] = []
         job_id = None
         if not dry_run:
+            # the bulk insert of the new devices refreshes the statistics the list's plans
+            # rely on (control/devicelist.py)
             macs = fleet.write_import(conn, tenant_id, plan, lambda: new_password(16))
-            if plan.created:  # the list's plans rely on statistics (control/devicelist.py)
-                bulk.refresh_statistics(conn, "devices")
             if macs and (always_job or len(macs) > PUBLISH_BATCH):
                 job_id, macs = jobs.enqueue(conn, RECOMPILE, tenant_id), []
     return {"tenant": tenant_id, "dry_run": dry_run, **plan.view()}, macs, job_id

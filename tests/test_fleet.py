@@ -503,3 +503,74 @@ def test_import_sets_blf_keys_checks_them_and_exports_them(ctl: Control) -> None
     cleared = "mac,model,blf\n001565000b01,yealink-t46s,\n"
     assert ctl.import_devices(tenant["id"], read_rows(cleared))["changed"] == 1
     assert ctl.get_device("001565000b01")["keys"] == []
+
+
+def _bookkeeping(ctl: Control) -> tuple[list[Any], list[Any], list[Any]]:
+    """The audit entries (secrets masked by the trail; without the times), the totals and
+    each device's line count, as the triggers keep them."""
+    return (
+        [tuple(r) for r in ctl.db.query(
+            "SELECT actor_role, tenant_id, object, action, before,"
+            " json_remove(after, '$.ahead_since', '$.created_at') FROM audit"
+            " WHERE object LIKE 'device/%' ORDER BY id"
+        )],
+        [tuple(r) for r in ctl.db.query("SELECT * FROM device_counts ORDER BY tenant_id")],
+        [tuple(r) for r in ctl.db.query(
+            "SELECT mac, line_count, (SELECT count(*) FROM device_lines l WHERE l.mac = d.mac)"
+            " FROM devices d ORDER BY mac"
+        )],
+    )  # fmt: skip
+
+
+def test_the_bulk_insert_keeps_the_trail_totals_and_line_counts_as_row_by_row(
+    tmp_path: Path,
+) -> None:
+    """An import inserts its new devices with the row triggers standing aside and does
+    their work set-based (control/fleet.py); the result is what the triggers write for
+    the same rows inserted one at a time, and the triggers still run afterwards."""
+    text = GOOD + "001565000004,yealink-t46s,Keys,101,blf\n"
+    text = text.replace(",blf\n", ",\n").replace("line2\n", "line2,blf\n", 1)
+    text = text.replace("Keys,101,\n", "Keys,101,,102:Bob\n")
+    bulk_ctl, rows_ctl = (
+        build_control(tmp_path / "bulk", EDGE),
+        build_control(tmp_path / "rows", EDGE),
+    )
+    try:
+        for ctl in (bulk_ctl, rows_ctl):
+            _tenant(ctl)
+        bulk_ctl.import_devices(1, read_rows(text))
+        with rows_ctl.db.transaction() as conn:  # the same rows through every trigger
+            for mac, model, name in (
+                ("001565000001", "yealink-t46s", "Reception"),
+                ("001565000002", "yealink-t46s", "Office"),
+                ("001565000003", "fanvil-x4u", ""),
+                ("001565000004", "yealink-t46s", "Keys"),
+            ):
+                conn.execute(
+                    "INSERT INTO devices (mac, tenant_id, model, name, admin_password)"
+                    " VALUES (?, 1, ?, ?, 'secret-password')",
+                    (mac, model, name),
+                )
+        with rows_ctl.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO device_lines (mac, position, extension_id) VALUES (?, ?, ?)",
+                [("001565000001", 1, 1), ("001565000001", 2, 2), ("001565000002", 1, 1),
+                 ("001565000004", 1, 1)],
+            )  # fmt: skip
+            conn.execute(
+                "INSERT INTO device_keys (mac, position, kind, extension_id, label)"
+                " VALUES ('001565000004', 1, 'blf', 2, 'Bob')"
+            )
+        assert _bookkeeping(bulk_ctl) == _bookkeeping(rows_ctl)
+        assert _bookkeeping(bulk_ctl)[1] == [(1, 4, 3)]
+        relined = text.replace("Reception,101,102", "Reception,,").replace(
+            "fanvil-x4u,,", "fanvil-x4u,,101"
+        )
+        bulk_ctl.import_devices(1, read_rows(relined))  # changed devices: the triggers' path
+        _, totals, counts = _bookkeeping(bulk_ctl)
+        assert totals == [(1, 4, 3)]
+        assert all(count == lines for _, count, lines in counts)
+        assert [c for _, c, _ in counts] == [0, 1, 1, 1]
+    finally:
+        bulk_ctl.close()
+        rows_ctl.close()

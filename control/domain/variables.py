@@ -195,35 +195,40 @@ def common_values(tenant: TenantData, model: Model) -> dict[str, str]:
 
 
 def device_values(tenant: TenantData, device: DeviceData) -> dict[str, str]:
-    values = dict(_common_of(tenant, device.model))
-    pin = hotdesk.pin_of(device.model, device.hotdesk_pin, tenant.hotdesk_pin)
-    values.update(
-        {
-            "device.mac": device.mac,
-            "device.mac_upper": device.mac.upper(),
-            "device.mac_colon": colon_form(device.mac),
-            "device.name": device.name,
-            "device.admin_password": device.admin_password,
-            "device.hotdesk_pin": pin,
-            # a PIN turns the vendor's hot-desking on (control/domain/hotdesk.py)
-            "device.hotdesk_enabled": vendor_bool(device.model.vendor, bool(pin)),
-            "device.fetch_url": fetch_url(tenant, device),
-        }
-    )
+    model, lines = device.model, device.lines
+    vendor = model.vendor
+    # Everything but the phone's own fields, lines and keys is the same for every phone
+    # of a tenant's model with as many lines: one copy of that, then the few of its own.
+    values = dict(_base_of(tenant, model, len(lines)))
+    pin = hotdesk.pin_of(model, device.hotdesk_pin, tenant.hotdesk_pin)
+    values["device.mac"] = device.mac
+    values["device.mac_upper"] = device.mac.upper()
+    values["device.mac_colon"] = colon_form(device.mac)
+    values["device.name"] = device.name
+    values["device.admin_password"] = device.admin_password
+    values["device.hotdesk_pin"] = pin
+    # a PIN turns the vendor's hot-desking on (control/domain/hotdesk.py)
+    values["device.hotdesk_enabled"] = vendor_bool(vendor, bool(pin))
+    values["device.fetch_url"] = fetch_url(tenant, device)
     # the scaled file of its background for this model, and the vendor's settings for it
-    values.update(backgrounds.values(device.model, tenant.provisioning_url, device.background))
-    declared = {name for name, _ in tenant.vars}
-    values.update({f"vars.{n}": value for n, value in device.vars if n in declared})
-    for index in range(MAX_LINES):
-        line = device.lines[index] if index < len(device.lines) else None
-        values.update(_line_values(index + 1, line, device.model.vendor))
-    # Cisco SPA and MPP share the key notation; the vendor's family name picks it.
-    family = device.model.vendor.id.split("-")[0]
-    values.update(key_values(family, tenant.realm, len(device.lines), device.keys))
+    values.update(backgrounds.values(model, tenant.provisioning_url, device.background))
+    if device.vars:
+        declared = {name for name, _ in tenant.vars}
+        values.update({f"vars.{n}": value for n, value in device.vars if n in declared})
+    for index, line in enumerate(lines[:MAX_LINES]):
+        values.update(_line_values(index + 1, line, vendor))
+    if device.keys:
+        values.update(key_values(_family(vendor), tenant.realm, len(lines), device.keys))
     return values
 
 
+def _family(vendor: Vendor) -> str:
+    # Cisco SPA and MPP share the key notation; the vendor's family name picks it.
+    return vendor.id.split("-")[0]
+
+
 _COMMON: dict[tuple[TenantData, str], dict[str, str]] = {}
+_BASE: dict[tuple[TenantData, str, int], dict[str, str]] = {}
 
 
 def _common_of(tenant: TenantData, model: Model) -> dict[str, str]:
@@ -238,28 +243,53 @@ def _common_of(tenant: TenantData, model: Model) -> dict[str, str]:
     return found
 
 
+def _base_of(tenant: TenantData, model: Model, lines: int) -> dict[str, str]:
+    """What a phone of ``model`` with ``lines`` lines and no keys shares with every other:
+    the common values, its unused line slots (rendered off) and its unused key slots.
+    Kept for the last few hundred (tenant, model, lines): a recompile copies it for each
+    phone instead of building some 300 values one by one."""
+    key = (tenant, model.id, lines)
+    found = _BASE.get(key)
+    if found is None:
+        if len(_BASE) >= 1024:
+            _BASE.clear()
+        found = dict(_common_of(tenant, model))
+        for number in range(lines + 1, MAX_LINES + 1):
+            found.update(_unused_line(number, model.vendor.false))
+        found.update(key_values(_family(model.vendor), tenant.realm, lines, ()))
+        _BASE[key] = found
+    return found
+
+
 def vendor_bool(vendor: Vendor, flag: bool) -> str:
     return vendor.true if flag else vendor.false
+
+
+# Each slot's value names in LINE_FIELDS order ("line2.user", ...), made once.
+_LINE_NAMES = {
+    number: tuple(f"line{number}.{key}" for key in LINE_FIELDS)
+    for number in range(1, MAX_LINES + 1)
+}
 
 
 def _line_values(number: int, line: LineData | None, vendor: Vendor) -> dict[str, str]:
     """An unused slot renders disabled with empty values, so a removed line is cleared on the phone."""
     if line is None:
         return _unused_line(number, vendor.false)
-    prefix = f"line{number}."
-    fields = {
-        "enabled": vendor.true if line.enabled else vendor.false,
-        "user": line.user,
-        "auth_user": line.auth_user,
-        "password": line.password,
-        "display_name": line.display_name,
-        "label": line.label,
-        "expires": str(line.expires),
+    # in LINE_FIELDS order
+    values = (
+        vendor.true if line.enabled else vendor.false,
+        line.user,
+        line.auth_user,
+        line.password,
+        line.display_name,
+        line.label,
+        str(line.expires),
         # Grandstream counts registration expiry in minutes; round up, never 0.
-        "expires_minutes": str(max(1, -(-line.expires // 60))),
-        "blf": ",".join(line.blf),
-    }
-    return {prefix + key: value for key, value in fields.items()}
+        str(max(1, -(-line.expires // 60))),
+        ",".join(line.blf),
+    )
+    return dict(zip(_LINE_NAMES[number], values, strict=True))
 
 
 @functools.lru_cache(maxsize=64)

@@ -35,6 +35,9 @@ class Compiler:
     def __init__(self, templates_dir: Path = DEFAULT_TEMPLATES) -> None:
         self.templates_dir = templates_dir
         self._plans: dict[tuple[Any, ...], Any] = {}
+        # the shipped template's plan by (template, escape, model, scope): what a
+        # recompile asks for twice per phone, without building the names it may use
+        self._shipped: dict[tuple[str, str, str, str], Any] = {}
 
     def plan(
         self, vendor_file: VendorFile, model: Model, custom: Custom | None = None,
@@ -42,6 +45,18 @@ class Compiler:
     ) -> Any:  # fmt: skip
         """The compiled template (``render(values) -> bytes``); TemplateError for a custom
         source that does not compile. ``var_names``: the tenant's ``vars.*``."""
+        if custom is None:
+            fast = (vendor_file.template, vendor_file.escape, model.id, vendor_file.scope)
+            found = self._shipped.get(fast)
+            if found is None:
+                found = self._shipped[fast] = self._compiled(vendor_file, model, None, var_names)
+            return found
+        return self._compiled(vendor_file, model, custom, var_names)
+
+    def _compiled(
+        self, vendor_file: VendorFile, model: Model, custom: Custom | None,
+        var_names: frozenset[str],
+    ) -> Any:  # fmt: skip
         known = known_names(model, vendor_file.scope, var_names if custom else frozenset())
         if custom is None:
             cache_key: tuple[Any, ...] = (vendor_file.template, vendor_file.escape, known)
@@ -82,12 +97,18 @@ class Compiler:
         return {
             store.blob_key(url_key, name): store.encode_blob(
                 vfile.content_type,
-                self.plan(
-                    vfile, device.model, choose(vfile) if choose else None, tenant.var_names
+                self._plan_of(
+                    vfile, device.model, choose(vfile) if choose else None, tenant
                 ).render(values),
             )
             for name, vfile in device_files(device.model, device.mac)
         }
+
+    def _plan_of(
+        self, vfile: VendorFile, model: Model, custom: Custom | None, tenant: TenantData
+    ) -> Any:
+        # the tenant's var names only for a custom template (a shipped one has none)
+        return self.plan(vfile, model, custom, tenant.var_names if custom else frozenset())
 
     def tenant_files(
         self, url_key: str, tenant: TenantData,

@@ -100,6 +100,8 @@ class Step:
     accounts: list[tuple[int, int]] = field(default_factory=list)  # (id, rev)
     backgrounds: list[tuple[int, int]] = field(default_factory=list)  # (id, rev)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (mac, what failed)
+    # (mac, its render_error now) where that differs from the row read: the few to write
+    render_errors: list[tuple[str, str]] = field(default_factory=list)
     # kind -> ahead_since of each row published (schema.sql, "Ahead of LMDB")
     ahead: dict[str, list[float | None]] = field(
         default_factory=lambda: {"tenant": [], "device": [], "account": []}
@@ -231,14 +233,21 @@ class Publishing:
                 try:
                     files = self.compiler.device_files(
                         row["url_key"], tenants[row["tenant_id"]], device,
-                        functools.partial(custom.choose, own, override, device.model),
+                        # no custom template in the tenant: the shipped ones, none to choose
+                        functools.partial(custom.choose, own, override, device.model)
+                        if own else None,
                     )  # fmt: skip
                 except Exception as exc:  # noqa: BLE001 - one bad device must not stop a job
                     # Its previous files stay served (the last good blob); the device view
                     # and the job show the error.
-                    step.errors.append((row["mac"], f"{type(exc).__name__}: {exc}"))
+                    failed = f"{type(exc).__name__}: {exc}"
+                    step.errors.append((row["mac"], failed))
                     step.devices.append((row["mac"], row["rev"]))
+                    if row["render_error"] != failed:
+                        step.render_errors.append((row["mac"], failed))
                     continue
+                if row["render_error"]:  # rendered again: the error is gone
+                    step.render_errors.append((row["mac"], ""))
                 publications.append(Publication(f"device/{row['mac']}", files))
                 publications.append(loading.pnp_publication(row, self.edge_url, self.edge_ip))
                 publications.append(loading.limit_publication(row))
@@ -268,10 +277,10 @@ class Publishing:
                 marked.format("devices", "mac"),
                 [(rev, rev, at, mac, rev) for mac, rev in step.devices],
             )
-            failed = dict(step.errors)
+            # only where it changed (the step read each row's): a recompile writes none
             conn.executemany(
-                "UPDATE devices SET render_error = ? WHERE mac = ? AND render_error IS NOT ?",
-                [(failed.get(mac, ""), mac, failed.get(mac, "")) for mac, _ in step.devices],
+                "UPDATE devices SET render_error = ? WHERE mac = ?",
+                [(error, mac) for mac, error in step.render_errors],
             )
             conn.executemany(
                 marked.format("accounts", "id"),

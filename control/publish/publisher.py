@@ -60,6 +60,9 @@ class LmdbPublisher:
             (delivery.OWNER_PREFIX, env.open_db(delivery.DELIVERY_DB)),
         )
         self._meta = env.open_db(store.META_DB)
+        # the same, by the owner's kind (what comes before its first "/"): one dict
+        # look-up per owner, where a recompile publishes three owners per phone
+        self._db_of_kind = {prefix.partition("/")[0]: db for prefix, db in self._dbs}
 
     def publish(self, batch: Iterable[Publication]) -> None:
         with self._env.begin(write=True) as txn:
@@ -78,22 +81,29 @@ class LmdbPublisher:
 
     def _replace(self, txn: lmdb.Transaction, publication: Publication) -> None:
         owner_key = publication.owner.encode()
-        db = next((d for p, d in self._dbs if publication.owner.startswith(p)), self._blobs)
+        db = self._db_of_kind.get(publication.owner.partition("/")[0], self._blobs)
         previous = txn.get(owner_key, db=self._index)
-        stale = set(map(str.encode, orjson.loads(previous))) if previous else set()
-        stale.difference_update(publication.files)
-        for key in stale:
-            txn.delete(key, db=db)
+        names = (
+            orjson.dumps(sorted(key.decode() for key in publication.files))
+            if publication.files
+            else None
+        )
+        # The same names as before (a recompile): nothing to delete, the index stays.
+        if previous and names != previous:
+            stale = set(map(str.encode, orjson.loads(previous)))
+            stale.difference_update(publication.files)
+            for key in stale:
+                txn.delete(key, db=db)
         for key, blob in publication.files.items():
             # Unchanged bytes are not rewritten: a republish of a big tenant stays cheap
             # and LMDB pages of untouched blobs stay shared with readers.
             if txn.get(key, db=db) != blob:
                 txn.put(key, blob, db=db)
-        if publication.files:
-            names = sorted(key.decode() for key in publication.files)
-            txn.put(owner_key, orjson.dumps(names), db=self._index)
-        else:
-            txn.delete(owner_key, db=self._index)
+        if names is None:
+            if previous is not None:
+                txn.delete(owner_key, db=self._index)
+        elif names != previous:
+            txn.put(owner_key, names, db=self._index)
 
     def owners(self) -> Iterator[str]:
         with self._env.begin(db=self._index) as txn:

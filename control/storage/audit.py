@@ -104,6 +104,7 @@ AUDITED: tuple[Audited, ...] = (
             "rev",
             "published_rev",
             "ahead_since",
+            "delivery_cycle",  # drawn at random by a counter reset (provision_base says it)
             "render_error",
             "line_count",
             "last_fetch_us",

@@ -14,7 +14,8 @@ part of the transaction), and a failure rolls all of it back.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from control.storage import audit
@@ -24,36 +25,79 @@ from control.storage import audit
 SearchIndex = tuple[tuple[str, ...], tuple[str, ...]]
 
 
+@contextmanager
+def triggers_aside(conn: sqlite3.Connection, names: Sequence[str]) -> Iterator[None]:
+    """The triggers ``names`` dropped inside, created again from their own text after,
+    all in the caller's transaction (a failure rolls the drop back with the rest)."""
+    saved = []
+    for name in names:
+        found = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)
+        ).fetchone()
+        if found is not None:
+            conn.execute(f"DROP TRIGGER {name}")
+            saved.append(found[0])
+    yield
+    for sql in saved:
+        conn.execute(sql)
+
+
+@contextmanager
+def indexes_rebuilt(conn: sqlite3.Connection, table: str, adding: int) -> Iterator[None]:
+    """The indexes of ``table`` dropped inside and created again after, when ``adding``
+    rows are at least as many as it holds: one sort per index then costs less than as
+    many scattered inserts (100,000 devices into an empty table with the list's 13
+    indexes: 1.6 s against 4.6). Into a larger table each insert is cheaper than
+    sorting it all again, and the indexes stay. In the caller's transaction, as above."""
+    (held,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    found = (
+        conn.execute(
+            "SELECT name, sql FROM sqlite_master"
+            " WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            (table,),
+        ).fetchall()
+        if adding >= max(held, 1)
+        else []
+    )
+    for name, _ in found:
+        conn.execute(f"DROP INDEX {name}")
+    yield
+    for _, sql in found:
+        conn.execute(sql)
+
+
 def insert_rows(
     conn: sqlite3.Connection,
     table: str,
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
-    search: SearchIndex,
+    search: SearchIndex | None = None,
+    aside: Sequence[str] = (),
+    statistics: bool = True,
 ) -> int:
     """Inserts ``rows`` (values in ``columns`` order) into ``table``, its ``search`` index
-    and its audit trail; the highest rowid before them, to select them by."""
+    and its audit trail, with the triggers ``aside`` not run (the caller does their work
+    for the new rows, set-based) and its ``statistics`` refreshed; the highest rowid
+    before them, to select them by. A list of rows may rebuild the table's indexes
+    (:func:`indexes_rebuilt`)."""
     (before,) = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()
     trigger = f"{table}_search_insert"
-    found = conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trigger,)
-    ).fetchone()
-    if found is not None:
-        conn.execute(f"DROP TRIGGER {trigger}")
     marks = ", ".join("?" * len(columns))
-    with audit.inserting_in_bulk():
-        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-    if found is not None:
-        tables, indexed = search
-        for fts in tables:
-            conn.execute(
-                f"INSERT INTO {fts} (rowid, {', '.join(indexed)})"
-                f" SELECT rowid, {', '.join(indexed)} FROM {table} WHERE rowid > ?",
-                (before,),
-            )
-        conn.execute(found[0])
+    with triggers_aside(conn, [trigger, *aside] if search else aside):
+        adding = len(rows) if isinstance(rows, Sequence) else 0
+        with audit.inserting_in_bulk(), indexes_rebuilt(conn, table, adding):
+            conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        if search is not None:
+            tables, indexed = search
+            for fts in tables:
+                conn.execute(
+                    f"INSERT INTO {fts} (rowid, {', '.join(indexed)})"
+                    f" SELECT rowid, {', '.join(indexed)} FROM {table} WHERE rowid > ?",
+                    (before,),
+                )
     audit.record_inserts(conn, table, "r.rowid > ?", [before])
-    refresh_statistics(conn, table)
+    if statistics:
+        refresh_statistics(conn, table)
     return int(before)
 
 

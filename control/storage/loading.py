@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +19,7 @@ from control.publish.publisher import Publication
 from provedge.formats import accounts, delivery, limits, pnp, store
 
 
+@functools.lru_cache(maxsize=1024)  # asked for each phone's PnP record of a recompile
 def provisioning_url(
     edge_url: str, url_key: str, mode: str = "fqdn", edge_ip: str | None = None
 ) -> str:
@@ -167,18 +169,28 @@ def devices_data(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[
     for chunk in range(0, len(macs), _IN_CHUNK):
         part = macs[chunk : chunk + _IN_CHUNK]
         marks = ", ".join("?" * len(part))
-        for line in conn.execute(_LINES_SQL.format(macs=marks), part):
-            lines[line["mac"]].append(LineData(
-                user=line["username"],
-                auth_user=line["username"],
-                password=line["password"],
-                display_name=line["ext_name"] or line["acc_name"] or line["number"],
-                label=line["label"] or line["number"],
-                expires=line["expires"],
-                enabled=bool(line["enabled"]),
+        # plain tuples, by position in _LINES_SQL: a recompile reads a line per account
+        # of every phone, and a Row's look-up by name costs more than the LineData
+        plain = conn.cursor()
+        plain.row_factory = None
+        for (
+            mac,
+            _,
+            label,
+            number,
+            ext_name,
+            user,
+            password,
+            acc_name,
+            expires,
+            enabled,
+        ) in plain.execute(_LINES_SQL.format(macs=marks), part):
+            lines[mac].append(LineData(
+                user, user, password, ext_name or acc_name or number, label or number,
+                expires, (), bool(enabled),
             ))  # fmt: skip
-        for key in conn.execute(_KEYS_SQL.format(macs=marks), part):
-            keys[key["mac"]].append(KeyData(key["number"], key["label"]))
+        for mac, number, label in plain.execute(_KEYS_SQL.format(macs=marks), part):
+            keys[mac].append(KeyData(number, label))
     return [
         DeviceData(
             mac=row["mac"],
@@ -188,7 +200,7 @@ def devices_data(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[
             background=stems.get(row["background_id"], ""),
             hotdesk_pin=row["hotdesk_pin"],
             fetch_password=row["fetch_password"],
-            vars=tuple(sorted(orjson.loads(row["vars"]).items())),
+            vars=_vars(row["vars"]),
             lines=tuple(lines[row["mac"]]),
             keys=tuple(keys[row["mac"]]),
         )
@@ -212,6 +224,11 @@ def background_publication(row: sqlite3.Row) -> Publication:
 
 
 BACKGROUND_OWNER = "background/"
+
+
+def _vars(text: str) -> tuple[tuple[str, str], ...]:
+    # most devices have none of their own: no JSON to parse
+    return () if text == "{}" else tuple(sorted(orjson.loads(text).items()))
 
 
 def account_publication(row: sqlite3.Row) -> Publication:
