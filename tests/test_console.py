@@ -373,6 +373,24 @@ def test_templates_panel_shows_lint_errors_at_their_line_then_stores_and_preview
     assert audit.status_code == 200 and f"template/{made['id']}" in audit.text
 
 
+def test_a_template_page_shows_the_devices_its_render_fails_for(ctl: Control) -> None:
+    mine = tenant(ctl)
+    boom, fine = unique_mac(), unique_mac()
+    ctl.create_device(DeviceIn(tenant=mine["id"], mac=boom, model="yealink-t46s", name="boom"))
+    ctl.create_device(DeviceIn(tenant=mine["id"], mac=fine, model="yealink-t46s"))
+    source = (ctl.template_sample("yealink-t46s", "mac.cfg", "advanced")
+              + "{% if device.name == 'boom' %}{{ 1 // 0 }}{% endif %}\n")  # fmt: skip
+    made = ctl.save_template(None, {"tenant": mine["id"], "name": "fails", "vendor": "yealink",
+                                    "file": "mac.cfg", "engine": "advanced", "source": source,
+                                    "is_default": 1}, None)  # fmt: skip
+    ctl.jobs.run_until_idle()
+    web = client(ctl)
+    log_in(web, create_token(ctl.db, "operator"))
+    page = web.get(f"/console/templates/{made['id']}").text
+    assert "Fails for 1 device<" in page and boom in page and fine not in page
+    assert "ZeroDivisionError" in page
+
+
 def test_the_devices_list_resets_counters_and_reboots_the_selected(ctl: Control) -> None:
     mine = tenant(ctl)
     macs = [unique_mac() for _ in range(2)]
