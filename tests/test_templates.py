@@ -251,3 +251,27 @@ def test_a_failing_render_shows_on_the_template_and_counts_in_its_job(
     assert api.get(f"/api/v1/jobs/{fixed.json()['job']['id']}").json()["error_count"] == 0
     assert b"custom.marker = third" in fetch(tenant, boom)
     assert api.get(f"/api/v1/templates/{template['id']}").json()["render_errors"]["count"] == 0
+
+
+def test_a_model_default_beats_the_vendor_default(api: httpx.Client) -> None:
+    tenant, (t46s,) = tenant_with(api, 1)
+    made = api.post("/api/v1/devices", json={"tenant": tenant["id"], "mac": unique_mac("001565"),
+                                             "model": "yealink-t54w"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    t54w = made.json()["mac"]
+    # The model's default first, so the vendor's (newer) one cannot win by being last.
+    model = upload(api, tenant, sample(api) + "custom.marker = model\n", model="yealink-t46s",
+                   default=True)  # fmt: skip
+    assert model.status_code == 201, model.text
+    vendor = upload(api, tenant, sample(api) + "custom.marker = vendor\n", default=True)
+    assert vendor.status_code == 201, vendor.text
+    settle(api, model.json()["job"])
+    settle(api, vendor.json()["job"])
+
+    preview = api.get(f"/api/v1/devices/{t46s}/preview/{t46s}.cfg").json()
+    assert preview["template"] == model.json()["id"], preview
+    assert preview["body"].encode() == fetch(tenant, t46s)
+    assert b"custom.marker = model" in fetch(tenant, t46s)
+    other = api.get(f"/api/v1/devices/{t54w}/preview/{t54w}.cfg").json()
+    assert other["template"] == vendor.json()["id"], other
+    assert b"custom.marker = vendor" in fetch(tenant, t54w)
