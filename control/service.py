@@ -1160,7 +1160,11 @@ class Control:
 
     def get_template(self, template_id: int, scope: int | None = None) -> dict[str, Any]:
         with self.db.read() as conn:
-            return custom_templates.view(self._template_row(conn, template_id, scope))
+            row = self._template_row(conn, template_id, scope)
+            return {
+                **custom_templates.view(row),
+                "render_errors": custom_templates.render_errors(conn, row),
+            }
 
     def save_template(
         self, template_id: int | None, fields: dict[str, Any], scope: int | None

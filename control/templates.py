@@ -120,6 +120,36 @@ def recompile(conn: sqlite3.Connection, tenant_id: int, vendor: str) -> int:
     return jobs.enqueue(conn, RECOMPILE, tenant_id)
 
 
+def render_errors(conn: sqlite3.Connection, row: sqlite3.Row, shown: int = 5) -> dict[str, Any]:
+    """The devices whose last render failed among those template ``row`` renders a file
+    for: how many, and the first ``shown`` by MAC with their error. A device's error is
+    not tied to one file, so a device with two custom templates counts on both."""
+    models = [m.id for m in MODELS.values() if fits(row, m.id)]
+    own = [custom.from_row(r) for r in conn.execute(
+        "SELECT * FROM templates WHERE tenant_id = ?", (row["tenant_id"],)
+    )]  # fmt: skip
+    failing = conn.execute(
+        "SELECT mac, model, template_id, render_error FROM devices WHERE tenant_id = ?"
+        f" AND render_error != '' AND model IN ({', '.join('?' * len(models))}) ORDER BY mac",
+        (row["tenant_id"], *models),
+    )
+    found = [
+        {"mac": device["mac"], "error": device["render_error"]}
+        for device in failing
+        if _renders_for(own, row["id"], device)
+    ]
+    return {"count": len(found), "devices": found[:shown]}
+
+
+def _renders_for(own: list[custom.Custom], template_id: int, device: sqlite3.Row) -> bool:
+    model = MODELS[device["model"]]
+    return any(
+        (chosen := custom.choose(own, device["template_id"], model, vendor_file)) is not None
+        and chosen.id == template_id
+        for _, vendor_file in device_files(model, device["mac"])
+    )
+
+
 def fits(template: sqlite3.Row, model_id: str) -> bool:
     return template["vendor"] == MODELS[model_id].vendor.id and template["model"] in (
         None, model_id,

@@ -183,7 +183,12 @@ def test_at_most_six_lines_per_mac(api: httpx.Client, tenant: dict[str, object])
     )
     assert made.status_code == 201
     seven = [{"extension": f"40{n}"} for n in range(7)]
-    assert api.put(f"/api/v1/devices/{mac}/lines", json=seven).status_code == 422
+    refused = api.put(f"/api/v1/devices/{mac}/lines", json=seven)
+    assert refused.status_code == 422, refused.text
+    assert list(refused.json()["errors"]) == ["lines"], refused.json()
+    assert "at most 6" in refused.json()["errors"]["lines"]
+    bad_item = api.put(f"/api/v1/devices/{mac}/lines", json=[{"extension": "401", "x": 1}])
+    assert bad_item.status_code == 422 and "lines[0].x" in bad_item.json()["errors"], bad_item.text
     six = api.put(f"/api/v1/devices/{mac}/lines", json=seven[:6])
     assert six.status_code == 200 and [l["position"] for l in six.json()] == [1, 2, 3, 4, 5, 6]
     unknown = api.put(
@@ -413,7 +418,7 @@ def test_healthz_answers_while_a_large_body_is_validated(provedge: Provedge) -> 
         try:
             for _ in range(3):
                 big = api.put("/api/v1/devices/001565000001/lines", content=lines)
-                assert big.status_code == 422 and set(big.json()["errors"]) == {"body"}
+                assert big.status_code == 422 and set(big.json()["errors"]) == {"lines"}
         finally:
             done.set()
             poller.join(timeout=60)

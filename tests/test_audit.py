@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from control.api.schemas import AccountIn, AccountPatch, DeviceIn, DevicePatch, TenantIn
 from control.domain.errors import ServiceError
+from control.jobs import store as jobs_store
+from control.jobs.kinds import StepResult
+from control.jobs.runner import JobRunner
 from control.service import Control
 from control.storage.audit import AUDITED, NOT_AUDITED, Actor, acting
 from control.wiring import build_control
-from tests.conftest import unique_name
+from tests.conftest import unique_mac, unique_name
 
 
 @pytest.fixture
@@ -93,3 +98,51 @@ def test_a_device_is_recorded_with_its_secrets_masked_and_publishing_is_not(ctl:
         assert row[secret] and create["after"][secret] == "***"
         assert row[secret] not in repr(entries)
     assert made["admin_password"] == row["admin_password"]
+
+
+def test_a_cli_change_is_recorded_as_the_clis(tmp_path: Path) -> None:
+    from provedge.cli import main
+
+    data = tmp_path / "data"
+    build_control(data, "http://127.0.0.1:9").close()
+    assert main(["bans", "add", "--data", str(data), "192.0.2.7"]) == 0
+    ctl = build_control(data, "http://127.0.0.1:9")
+    try:
+        (entry,) = ctl.list_audit(None, None, "ban/192.0.2.7")["items"]
+    finally:
+        ctl.close()
+    assert entry["action"] == "create"
+    assert entry["actor"] == {"role": "cli", "label": getpass.getuser(), "token": ""}
+
+
+class _Rename:
+    """A job kind whose one step renames a device through the service, as a job would."""
+
+    def __init__(self, ctl: Control, mac: str) -> None:
+        self.ctl, self.mac, self.left = ctl, mac, 1
+
+    def remaining(self, tenant_id: int | None, params: dict[str, Any]) -> int:
+        return self.left
+
+    def step(self, tenant_id: int | None, params: dict[str, Any]) -> StepResult:
+        if not self.left:
+            return StepResult(0, [])
+        self.ctl.update_device(self.mac, DevicePatch(name="renamed by a job"))
+        self.left = 0
+        return StepResult(1, [])
+
+    def cancelled(self, tenant_id: int | None, params: dict[str, Any]) -> None:
+        return None
+
+
+def test_a_jobs_change_is_recorded_as_the_jobs(ctl: Control) -> None:
+    tenant = new_tenant(ctl)
+    mac = unique_mac()
+    ctl.create_device(DeviceIn(tenant=tenant, mac=mac, model="yealink-t46s"))
+    with ctl.db.transaction() as conn:
+        job_id = jobs_store.enqueue(conn, "rename", tenant)
+    JobRunner(ctl.db, {"rename": _Rename(ctl, mac)}).run_until_idle()
+    assert ctl.get_job(job_id)["state"] == "done"
+    update = ctl.list_audit(tenant, None, f"device/{mac}")["items"][0]
+    assert update["action"] == "update" and update["after"]["name"] == "renamed by a job"
+    assert update["actor"] == {"role": "job", "label": f"rename #{job_id}", "token": ""}

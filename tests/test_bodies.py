@@ -64,9 +64,9 @@ def test_large_bodies_are_parsed_off_the_event_loop(
     threads: list[int] = []
     decode = bodies.decode
 
-    def recording(raw: bytes, kind: Any) -> Any:
+    def recording(raw: bytes, kind: Any, root: str = "body") -> Any:
         threads.append(threading.get_ident())
-        return decode(raw, kind)
+        return decode(raw, kind, root)
 
     monkeypatch.setattr(bodies, "decode", recording)
     body = b'[{"extension": "1001"}' + b" " * (size - 23) + b"]"

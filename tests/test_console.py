@@ -373,6 +373,60 @@ def test_templates_panel_shows_lint_errors_at_their_line_then_stores_and_preview
     assert audit.status_code == 200 and f"template/{made['id']}" in audit.text
 
 
+def test_the_tenant_page_sets_delivery_and_provisioning_as_the_api_does(tmp_path: Path) -> None:
+    ctl = build_control(tmp_path, "http://127.0.0.1:9", edge_ip="203.0.113.5")
+    try:
+        mine = tenant(ctl)
+        web = client(ctl)
+        token = create_token(ctl.db, "operator")
+        csrf = log_in(web, token)
+        page = web.get(f"/console/tenants/{mine['id']}").text
+        assert 'name="delivery_policy"' in page and 'name="provision_mode"' in page
+        assert 'name="provision_limit"' in page
+        wanted = {"delivery_policy": "device_credentials+ua_mac_match", "provision_limit": "3",
+                  "provision_mode": "public_ip"}  # fmt: skip
+        saved = web.post(f"/console/tenants/{mine['id']}", data={"csrf": csrf, **wanted})
+        assert saved.status_code == 303, saved.text
+        api = web.get(f"/api/v1/tenants/{mine['id']}", headers={"Authorization": f"Bearer {token}"})
+        assert api.status_code == 200, api.text
+        view = api.json()
+        assert view["delivery_policy"] == "device_credentials+ua_mac_match"
+        assert view["provision_limit"] == 3 and view["provision_mode"] == "public_ip"
+        assert "203.0.113.5" in view["provisioning_url"]
+        shown = web.get(f"/console/tenants/{mine['id']}").text
+        assert "selected>device_credentials+ua_mac_match<" in shown and 'value="3"' in shown
+        # The same checks as the API: nothing stored on a bad value.
+        bad = web.post(f"/console/tenants/{mine['id']}",
+                       data={"csrf": csrf, "delivery_policy": "open", "provision_limit": "-1"})  # fmt: skip
+        assert bad.status_code == 422 and "delivery_policy" in bad.text
+        assert "provision_limit" in bad.text
+        cleared = web.post(
+            f"/console/tenants/{mine['id']}", data={"csrf": csrf, "provision_limit": "0"}
+        )
+        assert cleared.status_code == 303
+        assert ctl.get_tenant(mine["id"], None)["provision_limit"] is None  # 0: no limit
+    finally:
+        ctl.close()
+
+
+def test_a_template_page_shows_the_devices_its_render_fails_for(ctl: Control) -> None:
+    mine = tenant(ctl)
+    boom, fine = unique_mac(), unique_mac()
+    ctl.create_device(DeviceIn(tenant=mine["id"], mac=boom, model="yealink-t46s", name="boom"))
+    ctl.create_device(DeviceIn(tenant=mine["id"], mac=fine, model="yealink-t46s"))
+    source = (ctl.template_sample("yealink-t46s", "mac.cfg", "advanced")
+              + "{% if device.name == 'boom' %}{{ 1 // 0 }}{% endif %}\n")  # fmt: skip
+    made = ctl.save_template(None, {"tenant": mine["id"], "name": "fails", "vendor": "yealink",
+                                    "file": "mac.cfg", "engine": "advanced", "source": source,
+                                    "is_default": 1}, None)  # fmt: skip
+    ctl.jobs.run_until_idle()
+    web = client(ctl)
+    log_in(web, create_token(ctl.db, "operator"))
+    page = web.get(f"/console/templates/{made['id']}").text
+    assert "Fails for 1 device<" in page and boom in page and fine not in page
+    assert "ZeroDivisionError" in page
+
+
 def test_the_devices_list_resets_counters_and_reboots_the_selected(ctl: Control) -> None:
     mine = tenant(ctl)
     macs = [unique_mac() for _ in range(2)]

@@ -414,3 +414,13 @@ def test_template_upload_error_fix_preview_and_the_audit_trail(
     page.goto(f"/console/audit?object=device/{mac}")  # one object's trail: a picture that reads
     sync_api.expect(page.get_by_role("cell", name=f"device/{mac}").first).to_be_visible()
     check_panel(page, shots, "audit")
+
+
+def test_the_login_page_and_its_refusal(page: Any, shots: Path) -> None:
+    page.goto("/console/login")
+    check_panel(page, shots, "login")
+    page.get_by_label("API token").fill("pe_not-a-token")
+    page.get_by_role("button", name="Log in").click()
+    sync_api.expect(page.get_by_role("alert")).to_be_visible()
+    assert "/console/login" in page.url
+    check_panel(page, shots, "login-refused")

@@ -200,3 +200,78 @@ def test_custom_variables_of_the_tenant_and_the_device_reach_the_phone(
     settle(api, made.json()["job"])
     assert fetch(tenant, plain).rstrip().endswith(b"custom.site = HQ")
     assert fetch(tenant, own).rstrip().endswith(b"custom.site = Branch 7")
+
+
+def test_a_failing_render_shows_on_the_template_and_counts_in_its_job(
+    api: httpx.Client,
+) -> None:
+    tenant, (boom, fine) = tenant_with(api, 2)
+    assert api.patch(f"/api/v1/devices/{boom}", json={"name": "boom"}).status_code == 200
+    advanced = sample(api, engine="advanced")
+    made = upload(api, tenant, advanced + "custom.marker = first\n", engine="advanced",
+                  default=True)  # fmt: skip
+    assert made.status_code == 201, made.text
+    template = made.json()
+    settle(api, template["job"])
+    assert template["render_errors"] == {"count": 0, "devices": []}
+    good = fetch(tenant, boom)
+    assert b"custom.marker = first" in good
+
+    # The template changes to one that fails for one device: the job counts that one.
+    failing = (
+        advanced + "custom.marker = second\n{% if device.name == 'boom' %}{{ 1 // 0 }}{% endif %}\n"
+    )
+    changed = api.put(f"/api/v1/templates/{template['id']}", json={"source": failing})
+    assert changed.status_code == 200, changed.text
+    settle(api, changed.json()["job"])
+    job = api.get(f"/api/v1/jobs/{changed.json()['job']['id']}").json()
+    assert job["error_count"] == 1, job
+    assert [e["item"] for e in job["errors"]] == [boom], job
+    assert fetch(tenant, boom) == good  # the last good file stays served
+    assert b"custom.marker = second" in fetch(tenant, fine)
+
+    # The template shows which devices it fails for, and why.
+    shown = api.get(f"/api/v1/templates/{template['id']}").json()["render_errors"]
+    assert shown["count"] == 1 and [d["mac"] for d in shown["devices"]] == [boom], shown
+    assert "division" in shown["devices"][0]["error"].lower()
+
+    # A template that renders nothing for that device shows no error.
+    other = upload(api, tenant, sample(api), model="yealink-t54w", default=True)
+    assert other.status_code == 201, other.text
+    settle(api, other.json()["job"])
+    assert api.get(f"/api/v1/templates/{other.json()['id']}").json()["render_errors"] == {
+        "count": 0, "devices": [],
+    }  # fmt: skip
+
+    # A tenant default's change through a new default template recompiles too: fixed now.
+    fixed = upload(api, tenant, advanced + "custom.marker = third\n", engine="advanced",
+                   default=True)  # fmt: skip
+    assert fixed.status_code == 201, fixed.text
+    settle(api, fixed.json()["job"])
+    assert api.get(f"/api/v1/jobs/{fixed.json()['job']['id']}").json()["error_count"] == 0
+    assert b"custom.marker = third" in fetch(tenant, boom)
+    assert api.get(f"/api/v1/templates/{template['id']}").json()["render_errors"]["count"] == 0
+
+
+def test_a_model_default_beats_the_vendor_default(api: httpx.Client) -> None:
+    tenant, (t46s,) = tenant_with(api, 1)
+    made = api.post("/api/v1/devices", json={"tenant": tenant["id"], "mac": unique_mac("001565"),
+                                             "model": "yealink-t54w"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    t54w = made.json()["mac"]
+    # The model's default first, so the vendor's (newer) one cannot win by being last.
+    model = upload(api, tenant, sample(api) + "custom.marker = model\n", model="yealink-t46s",
+                   default=True)  # fmt: skip
+    assert model.status_code == 201, model.text
+    vendor = upload(api, tenant, sample(api) + "custom.marker = vendor\n", default=True)
+    assert vendor.status_code == 201, vendor.text
+    settle(api, model.json()["job"])
+    settle(api, vendor.json()["job"])
+
+    preview = api.get(f"/api/v1/devices/{t46s}/preview/{t46s}.cfg").json()
+    assert preview["template"] == model.json()["id"], preview
+    assert preview["body"].encode() == fetch(tenant, t46s)
+    assert b"custom.marker = model" in fetch(tenant, t46s)
+    other = api.get(f"/api/v1/devices/{t54w}/preview/{t54w}.cfg").json()
+    assert other["template"] == vendor.json()["id"], other
+    assert b"custom.marker = vendor" in fetch(tenant, t54w)

@@ -109,6 +109,7 @@ def test_yealink(compiler: Compiler) -> None:
     assert common["lang.gui"] == common["lang.wui"] == common["static.lang.wui"] == "German"
     assert common["custom.handset.language"] == "2"
     mac = yealink_settings(files[f"{MAC}.cfg"])
+    assert mac["static.security.user_password"] == f"admin:{ADMIN}"  # user:password
     assert mac["account.2.enable"] == "1" and mac["account.3.enable"] == "0"
     assert mac["account.2.sip_server.1.transport_type"] == "2"
     assert mac["account.2.sip_server.1.expires"] == "1200"
@@ -132,6 +133,9 @@ def test_polycom(compiler: Compiler) -> None:
     assert common[start + "time"] == "2" and common[stop + "time"] == "3"
     assert common["lcl.ml.lang"] == "German_Germany"
     user = polycom_settings(files[f"{MAC}-user.cfg"])
+    assert user["device.auth.localAdminPassword"] == ADMIN
+    # a device.* setting is applied only with its own .set and device.set
+    assert user["device.auth.localAdminPassword.set"] == user["device.set"] == "1"
     assert user["reg.2.server.1.transport"] == "TLS"
     assert user["reg.2.server.1.register"] == "1" and user["reg.3.server.1.register"] == "0"
 
@@ -170,6 +174,7 @@ def test_grandstream(compiler: Compiler) -> None:
     assert common["P64"] == "CET-1CEST-2,M3.5.0/02:00:00,M10.5.0/03:00:00"
     assert common["P1362"] == "de"
     mac = flat_settings(files[f"cfg{MAC}.xml"], "gs_provision")
+    assert mac["P2"] == ADMIN  # the admin password
     assert mac["P401"] == "1" and mac["P501"] == "0"
     assert mac["P32"] == "10" and mac["P412"] == "20"  # expiry in minutes, lines 1 and 2
     for expiry in ("P512", "P612", "P1712", "P1812"):

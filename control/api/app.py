@@ -596,12 +596,12 @@ ROUTES: list[Op] = [
     Op("GET", "/api/v1/devices/{mac}/lines", lines_get, "A device's lines", list[S.LineOut],
        errors=(404,)),
     Op("PUT", "/api/v1/devices/{mac}/lines", lines_put, "Replace a device's lines (at most 6)",
-       list[S.LineOut], body=S.Lines, errors=(404, 422)),
+       list[S.LineOut], body=S.Lines, body_name="lines", errors=(404, 422)),
     Op("GET", "/api/v1/devices/{mac}/keys", keys_get, "A device's BLF keys", list[S.KeyOut],
        errors=(404,)),
     Op("PUT", "/api/v1/devices/{mac}/keys", keys_put,
        "Replace a device's BLF keys (after its lines, within the model's keys)",
-       list[S.KeyOut], body=S.Keys, errors=(404, 422)),
+       list[S.KeyOut], body=S.Keys, body_name="keys", errors=(404, 422)),
     Op("GET", "/api/v1/accounts", accounts_list,
        "Search a tenant's SIP device accounts (Lucene syntax), one page at a time",
        S.AccountPage, query=S.AccountsQuery, errors=(400, 404)),
@@ -756,8 +756,9 @@ def _endpoint(
             request.state.query = parse_query(request, op.query)
             if op.body is not None:
                 request.state.body = await parse_body(
-                    request, op.body, op.body_limit or max_body_bytes, op.body_media_types
-                )
+                    request, op.body, op.body_limit or max_body_bytes, op.body_media_types,
+                    op.body_name,
+                )  # fmt: skip
             with acting(_actor(op, principal)):  # the threads it starts inherit it
                 result = await op.handler(request, principal, ctl)
         except ServiceError as exc:

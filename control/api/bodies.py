@@ -33,21 +33,24 @@ def adapter(kind: Any) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    name = ""
+def _field(loc: tuple[int | str, ...], root: str) -> str:
+    """A pydantic location as a field name; ``root`` names the data itself (a list body:
+    ``lines``, so its items read ``lines[6]`` as the service's own checks name them)."""
+    name = "" if root == "body" else root
     for part in loc:
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
-    return name or "body"
+    return name or root
 
 
-def validate(kind: Any, data: Any) -> Any:
+def validate(kind: Any, data: Any, root: str = "body") -> Any:
     """``data`` as ``kind``, or a 422 naming every bad field."""
     try:
         return adapter(kind).validate_python(data)
     except ValidationError as exc:
         # pydantic prefixes our own validators' messages with "Value error, ": noise.
         errors = {
-            _field(err["loc"]): err["msg"].removeprefix("Value error, ") for err in exc.errors()
+            _field(err["loc"], root): err["msg"].removeprefix("Value error, ")
+            for err in exc.errors()
         }
         raise ServiceError(422, errors) from None
 
@@ -74,12 +77,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def decode(raw: bytes, kind: Any) -> Any:
+def decode(raw: bytes, kind: Any, root: str = "body") -> Any:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ServiceError(400, {"body": "not valid JSON"}) from None
-    return validate(kind, data)
+    return validate(kind, data, root)
 
 
 def media_type(request: Request) -> str:
@@ -87,8 +90,9 @@ def media_type(request: Request) -> str:
 
 
 async def parse_body(
-    request: Request, kind: Any, limit: int, media_types: tuple[str, ...] = ()
-) -> Any:
+    request: Request, kind: Any, limit: int, media_types: tuple[str, ...] = (),
+    root: str = "body",
+) -> Any:  # fmt: skip
     """The body read within ``limit``, decoded and validated as ``kind``; sent as one of
     ``media_types`` other than JSON, it is the text itself (UTF-8), for the handler;
     ``kind`` ``bytes`` (an image upload) is the bytes as sent, whatever the type (the
@@ -103,8 +107,8 @@ async def parse_body(
         except UnicodeDecodeError:
             raise ServiceError(400, {"body": "not UTF-8 text"}) from None
     if len(raw) <= INLINE_PARSE_BYTES:
-        return decode(raw, kind)
-    return await run_in_threadpool(decode, raw, kind)
+        return decode(raw, kind, root)
+    return await run_in_threadpool(decode, raw, kind, root)
 
 
 def parse_query(request: Request, kind: Any) -> Any:

@@ -24,6 +24,8 @@ Fields:
   handler as text, which it parses; the document describes it as a string.
 - ``body_limit``: the largest body in bytes, for a bulk route (a 100,000-row CSV file is
   several MiB); None: the application's ``max_body_bytes``.
+- ``body_name``: what a 422 calls the body itself: ``body``, or for a list body its name
+  (``lines``: the 7th line is ``lines[6]``, as the service's own checks name them).
 - ``query``: a pydantic model of the query parameters, or ``None`` (then any is a 422).
 - ``role``: ``"public"`` (no token), ``"any"`` (any valid token but an end user's),
   ``"admin"`` (operators and tenant admins), ``"operator"``, or ``"self"`` (end users
@@ -83,6 +85,7 @@ class Op:
     body: Any = None
     body_media_types: tuple[str, ...] = ("application/json",)
     body_limit: int | None = None
+    body_name: str = "body"  # what the 422 calls the body itself (a list: its name)
     query: type[BaseModel] | None = None
     role: Role = "admin"
     errors: tuple[int, ...] = ()

@@ -781,6 +781,16 @@ class TemplatePatch(_Strict):
     default: bool | None = None
 
 
+class RenderErrorOut(_Out):
+    mac: str
+    error: str
+
+
+class RenderErrorsOut(_Out):
+    count: Annotated[int, Field(description="devices whose last render with it failed")]
+    devices: Annotated[list[RenderErrorOut], Field(description="the first few, by MAC")]
+
+
 class TemplateOut(_Out):
     id: int
     tenant: int
@@ -794,6 +804,10 @@ class TemplateOut(_Out):
     created_at: str
     updated_at: str
     job: Annotated[JobOut | None, Field(description="the recompile it queued")] = None
+    render_errors: Annotated[
+        RenderErrorsOut | None,
+        Field(description="devices it renders for whose render failed (one template only)"),
+    ] = None
 
 
 class SampleQuery(_Strict):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,6 +26,8 @@ from control.service import Control
 TENANT_FIELDS = (
     "name", "realm", "sip_server", "sip_port", "sip_transport", "timezone", "ntp_server", "language",
 )  # fmt: skip
+# Settings the tenant page changes too (TenantPatch, as the API): delivery and provisioning.
+DELIVERY_FIELDS = ("delivery_policy", "provision_limit", "provision_mode")
 
 
 async def tenants(request: Request, session: Session, ctl: Control) -> Response:
@@ -45,12 +47,14 @@ async def tenant(request: Request, session: Session, ctl: Control) -> Response:
     found = await run_in_threadpool(
         ctl.get_tenant, parse_ref(request.path_params["ref"]), session.principal.scope
     )
-    return render(request, "tenant.html", session, tenant=found, done=query_value(request, "done"))
+    return render(request, "tenant.html", session, tenant=found, done=query_value(request, "done"),
+                  policies=get_args(get_args(schemas.DeliveryPolicy)[0]),
+                  modes=get_args(get_args(schemas.ProvisionMode)[0]))  # fmt: skip
 
 
 async def tenant_update(request: Request, session: Session, ctl: Control) -> Response:
     ref = parse_ref(request.path_params["ref"])
-    fields = form_fields(request.state.form, TENANT_FIELDS[1:])
+    fields = form_fields(request.state.form, TENANT_FIELDS[1:] + DELIVERY_FIELDS)
     patch = validate(schemas.TenantPatch, fields)
     changed = await run_in_threadpool(ctl.update_tenant, ref, patch)
     job = changed.get("job")
