@@ -405,6 +405,20 @@ def test_the_tenant_page_sets_delivery_and_provisioning_as_the_api_does(tmp_path
         )
         assert cleared.status_code == 303
         assert ctl.get_tenant(mine["id"], None)["provision_limit"] is None  # 0: no limit
+        pinned = web.post(
+            f"/console/tenants/{mine['id']}", data={"csrf": csrf, "hotdesk_pin": "4460"}
+        )
+        assert (
+            pinned.status_code == 303 and ctl.get_tenant(mine["id"], None)["hotdesk_pin"] == "4460"
+        )
+        refused = web.post(
+            f"/console/tenants/{mine['id']}", data={"csrf": csrf, "hotdesk_pin": "44"}
+        )
+        assert refused.status_code == 422 and "hotdesk_pin" in refused.text
+        unpinned = web.post(
+            f"/console/tenants/{mine['id']}", data={"csrf": csrf, "hotdesk_pin": ""}
+        )
+        assert unpinned.status_code == 303 and ctl.get_tenant(mine["id"], None)["hotdesk_pin"] == ""
     finally:
         ctl.close()
 

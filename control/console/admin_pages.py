@@ -54,7 +54,11 @@ async def tenant(request: Request, session: Session, ctl: Control) -> Response:
 
 async def tenant_update(request: Request, session: Session, ctl: Control) -> Response:
     ref = parse_ref(request.path_params["ref"])
-    fields = form_fields(request.state.form, TENANT_FIELDS[1:] + DELIVERY_FIELDS)
+    form = request.state.form
+    fields = form_fields(form, TENANT_FIELDS[1:] + DELIVERY_FIELDS)
+    pin = form.get("hotdesk_pin")
+    if isinstance(pin, str):  # an emptied PIN field clears the tenant's PIN
+        fields["hotdesk_pin"] = pin.strip()
     patch = validate(schemas.TenantPatch, fields)
     changed = await run_in_threadpool(ctl.update_tenant, ref, patch)
     job = changed.get("job")
