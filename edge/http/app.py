@@ -1,7 +1,8 @@
-"""The edge's HTTP side: a thin ASGI hot path for config files, Starlette for the rest.
+"""The edge's HTTP side: the decision for config files, Starlette for the rest.
 
-``GET``/``HEAD /p/{tenant_key}/{file}`` is answered straight from LMDB: one read
-transaction, headers that were computed at publish time, no routing framework on the way.
+``GET``/``HEAD /p/{tenant_key}/{file}`` is answered straight from LMDB by ``answer``: one
+read transaction, headers that were computed at publish time, no routing framework on
+the way, no transport either (edge/http/protocol.py carries the answer).
 Every miss (unknown tenant key, unknown MAC, unknown file, odd name) gets the same 404, so
 an answer never tells a scanner whether a MAC exists.
 
@@ -10,7 +11,7 @@ A ``GET`` answered 200 or 304 for a per-MAC file is noted for the device's fetch
 
 A source address the firewall has banned (edge/sip/firewall.py; the same bans as SIP) gets
 ``403 Forbidden`` for every HTTP request, before anything else is looked at: one call,
-``firewall.banned(host)``, a dict lookup.
+``firewall.banned(host)``, a dict lookup (the server asks it, edge/http/protocol.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import lmdb
@@ -41,9 +42,6 @@ from edge.sip.transport import FirewallLike, NoFirewall, SipContext, SipEndpoint
 from edge.state.recorder import Recorder
 from provedge.formats import store
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 
 PREFIX = "/p/"
@@ -74,7 +72,6 @@ class EdgeApp:
         registrar: Registrar | None = None,
         flow_limits: FlowLimits | None = None,
         reboot: RebootSender | None = None,
-        beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
         provision_limits: ProvisionLimits | None = None,
     ) -> None:
         self._env = env
@@ -88,20 +85,20 @@ class EdgeApp:
         self.registrar = registrar
         self.flows = FlowTable(flow_limits)
         self.reboot = reboot
-        self._beside = beside  # runs beside the server (edge/http/listener.py)
         if registrar is not None:
             registrar.failure = self.firewall.failure
         self.meter = meter or Meter()
         if recorder is not None:
             self.meter.stats = recorder.stats
-        self._fallback = Starlette(
-            routes=[Route("/healthz", self.healthz), Route("/metrics", self.metrics)],
-            lifespan=self._lifespan,
+        # Everything that is not /p/ (edge/http/bridge.py carries it there).
+        self.fallback = Starlette(
+            routes=[Route("/healthz", self.healthz), Route("/metrics", self.metrics)]
         )
 
     @contextlib.asynccontextmanager
-    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        """The SIP listeners and the recorder's timer live as long as the HTTP server."""
+    async def running(self) -> AsyncIterator[None]:
+        """The SIP listeners and the recorder's timer live as long as the HTTP server
+        (entered by each worker before it listens, edge/http/worker.py)."""
         async with contextlib.AsyncExitStack() as stack:
             if self._provision_limits is not None:
                 stack.callback(self._provision_limits.close)
@@ -128,31 +125,14 @@ class EdgeApp:
                 if self.reboot is not None:
                     self.reboot.start()
                     stack.callback(self.reboot.stop)  # before the endpoint closes
-            if self._beside is not None:
-                task = asyncio.get_running_loop().create_task(self._beside())
-                stack.callback(task.cancel)
             yield
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            client = scope.get("client")
-            if client and self.firewall.banned(client[0]):
-                await _respond(send, 403, _FORBIDDEN_HEADERS, _FORBIDDEN)
-                return
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
-            await self.serve_file(scope, send)
-        else:
-            await self._fallback(scope, receive, send)
-
-    async def serve_file(self, scope: Scope, send: Send) -> None:
-        started = time.perf_counter()
-        if_none_match, agent = _headers(scope["headers"])
-        client = scope.get("client")
-        status, headers, body = self.answer(
-            scope["method"], scope["path"], client, if_none_match, agent
-        )
-        await _respond(send, status, headers, body)
-        if status == 404 and client and self.is_scan(scope["path"]):
+    def account(
+        self, status: int, path: str, client: tuple[str, int] | None, agent: bytes | None,
+        started: float,
+    ) -> None:  # fmt: skip
+        """What follows an answer once it has left: a scan counted, the metrics observed."""
+        if status == 404 and client and self.is_scan(path):
             # The same 404 for every miss; whether it counts is decided after it left.
             self.firewall.failure(client[0], "scan")
         meter = self.meter
@@ -239,17 +219,6 @@ class EdgeApp:
         return Response(render(self.meter.snapshots()), media_type=CONTENT_TYPE_LATEST)
 
 
-def _headers(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, bytes | None]:
-    """If-None-Match and User-Agent, in one pass over the headers."""
-    if_none_match = agent = None
-    for key, value in headers:
-        if key == b"if-none-match":
-            if_none_match = bytes(value)
-        elif key == b"user-agent":
-            agent = bytes(value)
-    return if_none_match, agent
-
-
 def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
     if if_none_match is None:
         return False
@@ -262,8 +231,6 @@ def _not_found(method: str) -> Answer:
     return 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND
 
 
-async def _respond(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def forbidden(method: str) -> Answer:
+    """The answer to every request from a banned address."""
+    return 403, _FORBIDDEN_HEADERS, b"" if method == "HEAD" else _FORBIDDEN
