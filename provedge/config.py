@@ -9,7 +9,7 @@ variable, else from its default; a bad value is a :class:`ConfigError` (exit cod
 
 The resolved Config travels to other processes as one value: ``to_env()`` gives the
 single ``PROVEDGE_CONFIG`` variable (JSON) that ``from_env()`` turns back into the same
-Config (the edge's granian workers start that way). The edge imports this module; it
+Config (the edge's worker processes start that way). The edge imports this module; it
 imports nothing from control/ or edge/.
 """
 

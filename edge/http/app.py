@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from edge.http.answers import Answers, Served
 from edge.http.metrics import Meter, render
 from edge.http.provision_limits import ProvisionLimits
 from edge.http.routing import classify
@@ -78,6 +79,7 @@ class EdgeApp:
         self._provision_limits = provision_limits
         self._blobs = env.open_db(store.BLOBS_DB)
         self._index = env.open_db(store.INDEX_DB)
+        self._answers = Answers()
         self._sip = sip
         self._recorder = recorder
         self.firewall = firewall or NoFirewall()
@@ -155,33 +157,30 @@ class EdgeApp:
         found = self.lookup(path)
         if found is None:
             return _not_found(method)
-        mac, blob = found
+        mac, served = found
         limited = self._provision_limits
         if mac is not None and limited is not None and limited.reached(mac):
             # Past its tenant's provision limit: the 404 of any miss, until a reset.
             return _not_found(method)
         if mac is not None and method == "GET" and self._recorder is not None:
             self._recorder.fetch(mac, client, agent)
+        blob = served.blob
         if _matches(if_none_match, blob.etag):
-            return 304, [(b"etag", blob.etag)], b""
-        headers = [
-            (b"content-type", blob.content_type),
-            (b"etag", blob.etag),
-            (b"content-length", str(len(blob.body)).encode()),
-            (b"cache-control", b"no-cache"),
-        ]
-        return 200, headers, b"" if method == "HEAD" else blob.body
+            return 304, served.not_modified, b""
+        return 200, served.ok, b"" if method == "HEAD" else blob.body
 
-    def lookup(self, path: str) -> tuple[str | None, store.Blob] | None:
-        """The blob a path names, with the MAC its file name carries (None: a common file)."""
+    def lookup(self, path: str) -> tuple[str | None, Served] | None:
+        """The blob a path names (with its answers' headers), with the MAC its file name
+        carries (None: a common file)."""
         tenant_key, sep, file_name = path[len(PREFIX) :].partition("/")
         ref = classify(file_name) if sep and tenant_key else None
         if ref is None:
             return None
         with self._env.begin(db=self._blobs, buffers=True) as txn:
-            raw = txn.get(store.blob_key(tenant_key, file_name))
+            key = store.blob_key(tenant_key, file_name)
+            raw = txn.get(key)
             # Decoded inside the transaction: the buffer is only valid until it ends.
-            return None if raw is None else (ref.mac, store.decode_blob(raw))
+            return None if raw is None else (ref.mac, self._answers.get(key, raw))
 
     def is_scan(self, path: str) -> bool:
         """Whether a missed path is what a scanner asks and a phone never does: a tenant

@@ -36,8 +36,9 @@ from edge.http.limits import HttpLimits
 MAX_HEAD = 16 * 1024  # bytes of request line and headers; a phone sends a few hundred
 MAX_BODY = 64 * 1024  # bytes of a body kept for Starlette; /p/ never reads one
 STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in http.HTTPStatus}
-_KEEP = b"connection: keep-alive\r\n"
-_CLOSE = b"connection: close\r\n"
+_KEEP = b"connection: keep-alive\r\n\r\n"  # each ends the head
+_CLOSE = b"connection: close\r\n\r\n"
+HEADS_KEPT = 4096  # serialized header lists a worker keeps (edge/http/answers.py)
 _BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 _TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -71,6 +72,11 @@ class Serving:
     connections: set[HttpProtocol] = field(default_factory=set)
     clock: int = 0  # seconds, advanced by sweep()
     date: bytes = b""
+    # id of a header list -> (that list, its status line and headers serialized). The
+    # list is held, so its id cannot be reused while the entry exists.
+    heads: dict[tuple[int, int], tuple[list[tuple[bytes, bytes]], bytes]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.tick()
@@ -78,6 +84,19 @@ class Serving:
     def tick(self) -> None:
         self.clock = int(time.monotonic())
         self.date = b"date: " + email.utils.formatdate(usegmt=True).encode() + b"\r\n"
+
+    def head(self, status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
+        """The status line and headers, built once per header list the app hands out
+        (its answers' lists are kept per blob, and constant for the 404s)."""
+        key = (status, id(headers))
+        kept = self.heads.get(key)
+        if kept is not None and kept[0] is headers:
+            return kept[1]
+        head = STATUS_LINES[status] + b"".join([b"%s: %s\r\n" % h for h in headers])
+        if len(self.heads) >= HEADS_KEPT:
+            self.heads.clear()
+        self.heads[key] = (headers, head)
+        return head
 
     def sweep(self) -> None:
         """Once a second: the Date header, and idle or slow connections closed."""
@@ -122,7 +141,9 @@ class HttpProtocol(asyncio.Protocol):
     # -- the connection --------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.transport = transport = cast(
+            asyncio.Transport, transport
+        )  # uvloop's is not a subclass
         serving = self.serving
         if len(serving.connections) >= serving.limits.max_connections:
             transport.abort()  # over the worker's limit: refused, not queued
@@ -273,16 +294,12 @@ class HttpProtocol(asyncio.Protocol):
         if transport is None or self.closed:
             return
         keep_alive = request.keep_alive
-        out = [STATUS_LINES[status], self.serving.date]
-        out += [b"%s: %s\r\n" % header for header in headers]
+        serving = self.serving
         if keep_alive:
-            if request.http_version == "1.0":
-                out.append(_KEEP)
+            tail = _KEEP if request.http_version == "1.0" else b"\r\n"
         else:
-            out.append(_CLOSE)
-        out.append(b"\r\n")
-        out.append(body)
-        transport.write(b"".join(out))
+            tail = _CLOSE
+        transport.write(b"".join((serving.head(status, headers), serving.date, tail, body)))
         if not keep_alive:
             transport.close()
             self.closed = True

@@ -6,6 +6,7 @@ is what per-MAC policies (scan detection, User-Agent MAC check, fetch counters) 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -23,6 +24,9 @@ class FileRef:
     mac: str | None  # 12 lowercase hex for per-device files, None for common files
 
 
+# Every phone asks for the same few names again on each boot: remembered, bounded (about
+# 200 bytes an entry), so the two regular expressions run once per name, not per fetch.
+@functools.lru_cache(maxsize=1 << 16)
 def classify(file_name: str) -> FileRef | None:
     """Classify a requested file name; None when it cannot be a boot file at all."""
     if not _SAFE_NAME.match(file_name):
