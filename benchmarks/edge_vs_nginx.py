@@ -5,7 +5,9 @@ accounting and ban checks on, keep-alive requests/s at least 100% of nginx's, a 
 connection per request at least 80%. This script publishes the demo data, serves one demo
 phone's config from the edge and the same bytes as a static file from nginx at its best
 (one worker, ``open_file_cache`` on, access log off), loads each with wrk (server on CPU
-0, wrk on CPU 1, loopback only, bounded duration) and prints requests/s and the ratios.
+0, wrk on CPU 1, loopback only, bounded duration) and prints requests/s, the ratios and
+the CPU time each server (all its processes) spent a request, the figure that other
+load on the machine moves least.
 
 The machine is shared, so the servers are loaded in turns within each of ``--rounds``
 rounds (edge, nginx, edge, nginx ...) and every round's ratio is printed with the load
@@ -22,6 +24,7 @@ Run: .venv/bin/python benchmarks/edge_vs_nginx.py [--seconds 5] [--connections 5
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -48,15 +51,38 @@ def wait_ready(url: str, deadline_s: float = 20) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def wrk(url: str, seconds: int, connections: int, close: bool) -> float:
+def tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (Linux /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds of ``pid`` and its descendants so far."""
+    total = 0
+    for each in tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: int, connections: int, close: bool) -> tuple[float, int]:
     command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
     if close:
         command[5:5] = ["-H", "Connection: close"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not match:
+    count = re.search(r"(\d+) requests in", out)
+    if not match or not count:
         raise SystemExit(f"wrk printed no rate:\n{out}")
-    return float(match.group(1))
+    return float(match.group(1)), int(count.group(1))
 
 
 def nginx_conf(root: Path, work: Path) -> Path:
@@ -131,14 +157,20 @@ def main() -> int:
             subprocess.run(["taskset", "-c", "0", "nginx", "-c", str(conf)], check=True)
             urls["nginx"] = f"http://{HOST}:{NGINX_PORT}/phone.cfg"
             wait_ready(urls["nginx"])
+            pids = dict(zip(urls, [s.pid for s in servers], strict=False))
+            pids["nginx"] = int((work / "nginx.pid").read_text())
             rounds = []
             for _ in range(args.rounds):
                 before = load()
                 rates = {name: [0.0, 0.0] for name in urls}
+                costs = {name: [0.0, 0.0] for name in urls}
                 for column, close in enumerate((False, True)):
                     for name, url in urls.items():
-                        rates[name][column] = wrk(url, args.seconds, args.connections, close)
-                rounds.append((rates, before, load()))
+                        used = cpu_s(pids[name])
+                        rate, count = wrk(url, args.seconds, args.connections, close)
+                        rates[name][column] = rate
+                        costs[name][column] = (cpu_s(pids[name]) - used) / count * 1e6
+                rounds.append((rates, costs, before, load()))
         finally:
             subprocess.run(["nginx", "-c", str(conf), "-s", "stop"], check=False)
             for server in servers:
@@ -149,11 +181,12 @@ def main() -> int:
         "servers on CPU 0, wrk on CPU 1"
     )
     ratios = []
-    for number, (rates, before, after) in enumerate(rounds, 1):
+    for number, (rates, costs, before, after) in enumerate(rounds, 1):
         print(f"round {number} (load average {before} before, {after} after)")
-        print(f"  {'':10}{'keep-alive':>12}{'new conn':>12}")
+        print(f"  {'req/s':10}{'keep-alive':>12}{'new conn':>12}   CPU us/request (all processes)")
         for name, (keep, close) in rates.items():
-            print(f"  {name:10}{keep:>12,.0f}{close:>12,.0f}")
+            cost = costs[name]
+            print(f"  {name:10}{keep:>12,.0f}{close:>12,.0f}   {cost[0]:6.1f} {cost[1]:6.1f}")
         ratio = [e / n for e, n in zip(rates["edge"], rates["nginx"], strict=True)]
         ratios.append(ratio)
         print(f"  {'ratio':10}{ratio[0]:>12.0%}{ratio[1]:>12.0%}")

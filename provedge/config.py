@@ -186,8 +186,8 @@ class Config:
         _EDGE, low=1, high=3600,
     )  # fmt: skip
     http_max_connections: int = _setting(
-        25_000, "HTTP connections each edge worker serves at once (more wait to be "
-        "accepted; at most half its file descriptors: the rest is SIP's)", _EDGE,
+        25_000, "HTTP connections each edge worker serves at once (one more is closed as "
+        "soon as accepted; at most half its file descriptors: the rest is SIP's)", _EDGE,
         low=1, high=1_000_000,
     )  # fmt: skip
     http_backlog: int = _setting(
