@@ -128,3 +128,11 @@ def test_an_oversized_head_gets_431(provedge: Provedge) -> None:
     raw = b"GET /p/x HTTP/1.1\r\nHost: edge\r\nX-Pad: " + b"a" * 20_000 + b"\r\n\r\n"
     data, closed = closes(provedge, raw)
     assert data.startswith(b"HTTP/1.1 431") and closed
+
+
+def test_many_pipelined_requests_in_one_write_are_all_answered(
+    provedge: Provedge, path: str
+) -> None:
+    raw = get(path, method="HEAD") * 200  # about 20 KB: more than one head may have
+    answers = exchange(provedge, raw, 200, heads=tuple(range(200)))
+    assert {a[0] for a in answers} == {b"HTTP/1.1 200 OK"}

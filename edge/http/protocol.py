@@ -113,6 +113,7 @@ class HttpProtocol(asyncio.Protocol):
         "client",
         "closed",
         "head_bytes",
+        "head_size",
         "parser",
         "pending",
         "request",
@@ -134,7 +135,8 @@ class HttpProtocol(asyncio.Protocol):
         self.busy = False  # a Starlette answer is being awaited
         self.waiting = True  # for a request head: the header timeout runs
         self.waiting_since = serving.clock
-        self.head_bytes = 0
+        self.head_bytes = 0  # bytes read while a head is open (a head sent slowly)
+        self.head_size = 0  # bytes of the current head's URL and headers
         self.writing_paused = False
         self.closed = False
 
@@ -173,17 +175,20 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        # Counted before the parse, reset by each complete head during it: what is left
+        # counts toward the head still open (pipelined requests in one read do not).
         if self.waiting:
             self.head_bytes += len(data)
-            if self.head_bytes > MAX_HEAD:
-                self._fail(_TOO_LARGE)
-                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(_BAD_REQUEST)  # no upgrades (WebSocket, h2c) on the edge
+            return
         except httptools.HttpParserError:
             self._fail(_BAD_REQUEST)
+            return
+        if self.waiting and self.head_bytes > MAX_HEAD:
+            self._fail(_TOO_LARGE)
 
     def _fail(self, response: bytes) -> None:
         # Requests parsed before the bad one are answered first only when all were sync.
@@ -203,10 +208,12 @@ class HttpProtocol(asyncio.Protocol):
         request = self.request
         assert request is not None
         request.url += url
+        self.head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         request = self.request
         assert request is not None
+        self.head_size += len(name) + len(value) + 4
         name = name.lower()
         if name == b"if-none-match":
             request.if_none_match = value
@@ -225,6 +232,9 @@ class HttpProtocol(asyncio.Protocol):
         request.http_version = parser.get_http_version()
         self.waiting = False
         self.head_bytes = 0
+        if self.head_size > MAX_HEAD:
+            self._fail(_TOO_LARGE)  # whole in one read, so not caught by head_bytes
+        self.head_size = 0
 
     def on_body(self, body: bytes) -> None:
         request = self.request
