@@ -132,6 +132,19 @@ class Config:
         8081, "TCP port of the edge (HTTP); the control plane uses it for the default edge_url",
         (*_SERVERS, "loadtest"), low=1, high=65535, flags={"edge": "--port"},
     )  # fmt: skip
+    tls_cert: str | None = _setting(
+        None, "PEM certificate (chain) of the edge's HTTPS listener (docs/configuration.md, TLS)",
+        _EDGE,
+    )  # fmt: skip
+    tls_key: str | None = _setting(None, "PEM private key of --tls-cert", _EDGE)
+    tls_client_ca: str | None = _setting(
+        None, "PEM CA bundle: HTTPS clients must present a certificate it signed, naming the "
+        "MAC of the per-MAC files they fetch (subject CN or a SAN)", _EDGE,
+    )  # fmt: skip
+    edge_tls_port: int = _setting(
+        0, "TCP port of the edge's HTTPS listener, beside HTTP on --edge-port (0: with "
+        "--tls-cert, HTTPS on --edge-port instead of HTTP)", _EDGE, low=0, high=65535,
+    )  # fmt: skip
     edge_url: str | None = _setting(
         None,
         "public base URL phones reach the edge at, put in provisioning URLs "
@@ -227,6 +240,12 @@ class Config:
                     setting.check(getattr(self, setting.name))
             except ValueError as exc:
                 raise ConfigError(f"{setting.flag}: {exc}") from None
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together")
+        if self.tls_cert is None and (self.tls_client_ca is not None or self.edge_tls_port):
+            raise ConfigError("--tls-client-ca and --edge-tls-port need --tls-cert")
+        if self.edge_tls_port and self.edge_tls_port in (self.edge_port, self.sip_port):
+            raise ConfigError(f"--edge-tls-port {self.edge_tls_port} is taken by HTTP or SIP")
         if self.sip_enabled and self.sip_port == self.edge_port:
             # Both would bind the TCP port with SO_REUSEPORT and split its connections.
             raise ConfigError(f"--sip-port {self.sip_port} is the edge's HTTP port too")

@@ -230,6 +230,9 @@ def _not_found(method: str) -> Answer:
     return 404, _NOT_FOUND_HEADERS, b"" if method == "HEAD" else _NOT_FOUND
 
 
+not_found = _not_found  # for the server's client-certificate check (edge/http/protocol.py)
+
+
 def forbidden(method: str) -> Answer:
     """The answer to every request from a banned address."""
     return 403, _FORBIDDEN_HEADERS, b"" if method == "HEAD" else _FORBIDDEN

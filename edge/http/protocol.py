@@ -29,8 +29,8 @@ from typing import Any, cast
 
 import httptools
 
-from edge.http import bridge
-from edge.http.app import PREFIX, EdgeApp, forbidden
+from edge.http import bridge, client_cert
+from edge.http.app import PREFIX, EdgeApp, forbidden, not_found
 from edge.http.limits import HttpLimits
 
 MAX_HEAD = 16 * 1024  # bytes of request line and headers; a phone sends a few hundred
@@ -69,6 +69,8 @@ class Serving:
     app: EdgeApp
     limits: HttpLimits
     server_address: tuple[str, int] | None = None
+    secure: bool = False  # this listener speaks TLS
+    client_ca: bool = False  # and verifies client certificates against a CA
     connections: set[HttpProtocol] = field(default_factory=set)
     clock: int = 0  # seconds, advanced by sweep()
     date: bytes = b""
@@ -110,6 +112,7 @@ class HttpProtocol(asyncio.Protocol):
     __slots__ = (
         "app",
         "busy",
+        "cert_mac",
         "client",
         "closed",
         "head_bytes",
@@ -130,6 +133,7 @@ class HttpProtocol(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.client: tuple[str, int] | None = None
+        self.cert_mac: str | None = None  # the MAC the client's certificate names
         self.request: Request | None = None
         self.pending: collections.deque[Request] = collections.deque()
         self.busy = False  # a Starlette answer is being awaited
@@ -154,6 +158,10 @@ class HttpProtocol(asyncio.Protocol):
         serving.connections.add(self)
         peer = transport.get_extra_info("peername")
         self.client = (peer[0], peer[1]) if peer else None
+        if serving.client_ca:
+            ssl_object = transport.get_extra_info("ssl_object")
+            if ssl_object is not None:
+                self.cert_mac = client_cert.mac_of(ssl_object.getpeercert())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -267,9 +275,12 @@ class HttpProtocol(asyncio.Protocol):
         path = (url if path_end < 0 else url[:path_end]).decode("latin-1")
         if path.startswith(PREFIX):
             started = time.perf_counter()
-            status, headers, body = app.answer(
-                request.method, path, client, request.if_none_match, request.agent
-            )
+            if self.serving.client_ca and not client_cert.allows(self.cert_mac, path):
+                status, headers, body = not_found(request.method)  # another phone's file
+            else:
+                status, headers, body = app.answer(
+                    request.method, path, client, request.if_none_match, request.agent
+                )
             self._write(status, headers, body, request)
             app.account(status, path, client, request.agent, started)
             return

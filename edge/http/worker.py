@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import signal
+import ssl
 from pathlib import Path
 
 from edge.http import listener, metrics
@@ -107,27 +109,58 @@ async def serve(config: Config) -> None:
         config.http_header_timeout_s, config.http_max_connections, config.http_backlog
     ).fitted()
     app = app_factory(config)
+    tls = tls_context(config)
+    ports: list[tuple[int, ssl.SSLContext | None]] = [(config.edge_port, tls)]
+    if tls is not None and config.edge_tls_port:
+        ports = [(config.edge_port, None), (config.edge_tls_port, tls)]  # both
     async with app.running():
-        sock = listener.listening_socket(
-            config.host, config.edge_port, limits.backlog, config.http_send_timeout_s
-        )
-        serving = Serving(app, limits, sock.getsockname()[:2])
-        server = await loop.create_server(
-            lambda: HttpProtocol(serving), sock=sock, backlog=limits.backlog
-        )
-        sweeper = loop.create_task(_sweep(serving))
+        servers, servings = [], []
+        for port, context in ports:
+            sock = listener.listening_socket(
+                config.host, port, limits.backlog, config.http_send_timeout_s
+            )
+            serving = Serving(app, limits, sock.getsockname()[:2], context is not None,
+                              context is not None and config.tls_client_ca is not None)  # fmt: skip
+            servings.append(serving)
+            servers.append(
+                await loop.create_server(
+                    functools.partial(HttpProtocol, serving),
+                    sock=sock,
+                    backlog=limits.backlog,
+                    ssl=context,
+                )
+            )
+        sweeper = loop.create_task(_sweep(servings))
         try:
             await stop.wait()
         finally:
             sweeper.cancel()
-            server.close()
-            for conn in list(serving.connections):
-                conn.abort()
+            for server in servers:
+                server.close()
+            for serving in servings:
+                for conn in list(serving.connections):
+                    conn.abort()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(server.wait_closed(), CLOSE_WAIT_S)
+                await asyncio.wait_for(
+                    asyncio.gather(*(s.wait_closed() for s in servers)), CLOSE_WAIT_S
+                )
 
 
-async def _sweep(serving: Serving) -> None:
+def tls_context(config: Config) -> ssl.SSLContext | None:
+    """The HTTPS listener's context: the edge's certificate, and with a client CA, a
+    certificate required of every client (no certificate: the handshake fails)."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    if config.tls_client_ca is not None:
+        context.load_verify_locations(config.tls_client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+async def _sweep(servings: list[Serving]) -> None:
     while True:
         await asyncio.sleep(SWEEP_S)
-        serving.sweep()
+        for serving in servings:
+            serving.sweep()
