@@ -29,6 +29,7 @@ async def call(
     path: str,
     client: tuple[str, int] | None,
     server: tuple[str, int] | None,
+    scheme: str = "http",
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """The status, headers (with content-length) and body ``app`` answers ``request``."""
     _, _, query = request.url.partition(b"?")
@@ -37,7 +38,7 @@ async def call(
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": request.http_version,
         "method": request.method,
-        "scheme": "http",
+        "scheme": scheme,
         "path": path,
         "raw_path": request.url.partition(b"?")[0],
         "query_string": query,

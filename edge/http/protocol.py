@@ -292,8 +292,10 @@ class HttpProtocol(asyncio.Protocol):
 
     async def _fallback(self, request: Request, path: str) -> None:
         try:
+            serving = self.serving
+            scheme = "https" if serving.secure else "http"
             status, headers, body = await bridge.call(
-                self.app.fallback, request, path, self.client, self.serving.server_address
+                self.app.fallback, request, path, self.client, serving.server_address, scheme
             )
         except Exception:
             request.keep_alive = False  # the app failed: answer 500 and close
