@@ -5,18 +5,30 @@ accounting and ban checks on, keep-alive requests/s at least 100% of nginx's, a 
 connection per request at least 80%. This script publishes the demo data, serves one demo
 phone's config from the edge and the same bytes as a static file from nginx at its best
 (one worker, ``open_file_cache`` on, access log off), loads each with wrk (server on CPU
-0, wrk on CPU 1, loopback only, bounded duration) and prints requests/s and the ratios.
+0, wrk on CPU 1, loopback only, bounded duration) and prints requests/s, the ratios and
+the CPU time each server (all its processes) spent a request, the figure that other
+load on the machine moves least.
+
+The machine is shared, so the servers are loaded in turns within each of ``--rounds``
+rounds (edge, nginx, edge, nginx ...) and every round's ratio is printed with the load
+average, then the median. ``--baseline DIR`` adds a third server in the same turns: the
+edge of another checkout (its tree first on ``PYTHONPATH``, a copy of the data), to compare
+two versions of the edge in one run.
 
 Needs wrk and nginx on PATH: ``make bench-edge`` installs them from the distribution
 (Debian ``wrk``, ``nginx-light``) when missing, then runs this.
 Run: .venv/bin/python benchmarks/edge_vs_nginx.py [--seconds 5] [--connections 50]
+     [--rounds 3] [--baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +37,7 @@ import urllib.request
 from pathlib import Path
 
 HOST = "127.0.0.1"
-EDGE_PORT, NGINX_PORT = 18181, 18182
+EDGE_PORT, NGINX_PORT, BASELINE_PORT = 18181, 18182, 18183
 
 
 def wait_ready(url: str, deadline_s: float = 20) -> None:
@@ -39,15 +51,38 @@ def wait_ready(url: str, deadline_s: float = 20) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def wrk(url: str, seconds: int, connections: int, close: bool) -> float:
+def tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (Linux /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds of ``pid`` and its descendants so far."""
+    total = 0
+    for each in tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: int, connections: int, close: bool) -> tuple[float, int]:
     command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
     if close:
         command[5:5] = ["-H", "Connection: close"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not match:
+    count = re.search(r"(\d+) requests in", out)
+    if not match or not count:
         raise SystemExit(f"wrk printed no rate:\n{out}")
-    return float(match.group(1))
+    return float(match.group(1)), int(count.group(1))
 
 
 def nginx_conf(root: Path, work: Path) -> Path:
@@ -63,10 +98,25 @@ def nginx_conf(root: Path, work: Path) -> Path:
     return conf
 
 
+def start_edge(data: Path, port: int, tree: Path | None = None) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(tree), env.get("PYTHONPATH", "")])
+    command = [sys.executable, "-m", "provedge.cli", "edge", "--data", str(data)]
+    command += ["--port", str(port), "--sip-port", "0"]
+    return subprocess.Popen(["taskset", "-c", "0", *command], env=env, cwd=tree)
+
+
+def load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", type=Path, help="another checkout's edge, compared too")
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "taskset"):
         if shutil.which(tool) is None:
@@ -88,52 +138,63 @@ def main() -> int:
         )
         ctl.close()
         edge_url = f"{phone['provisioning_url']}{phone['mac']}.cfg"
-        edge = subprocess.Popen(
-            [
-                "taskset",
-                "-c",
-                "0",
-                sys.executable,
-                "-m",
-                "provedge.cli",
-                "edge",
-                "--data",
-                str(work / "data"),
-                "--port",
-                str(EDGE_PORT),
-                "--sip-port",
-                "0",
-            ]
-        )
+        urls = {"edge": edge_url}
+        servers = [start_edge(work / "data", EDGE_PORT)]
+        if args.baseline is not None:
+            # A copy of the data: each edge runs its own edge-state writer.
+            shutil.copytree(work / "data", work / "baseline-data")
+            servers.append(
+                start_edge(work / "baseline-data", BASELINE_PORT, args.baseline.resolve())
+            )
+            urls["baseline"] = edge_url.replace(f":{EDGE_PORT}/", f":{BASELINE_PORT}/")
+        conf = nginx_conf(work / "www", work)
         try:
-            wait_ready(edge_url)
+            for url in urls.values():
+                wait_ready(url)
             body = urllib.request.urlopen(edge_url).read()
             (work / "www").mkdir()
             (work / "www" / "phone.cfg").write_bytes(body)
-            results = {
-                "edge": [wrk(edge_url, args.seconds, args.connections, c) for c in (False, True)]
-            }
-        finally:
-            edge.terminate()
-            edge.wait()
-        conf = nginx_conf(work / "www", work)
-        subprocess.run(["taskset", "-c", "0", "nginx", "-c", str(conf)], check=True)
-        try:
-            nginx_url = f"http://{HOST}:{NGINX_PORT}/phone.cfg"
-            wait_ready(nginx_url)
-            results["nginx"] = [
-                wrk(nginx_url, args.seconds, args.connections, c) for c in (False, True)
-            ]
+            subprocess.run(["taskset", "-c", "0", "nginx", "-c", str(conf)], check=True)
+            urls["nginx"] = f"http://{HOST}:{NGINX_PORT}/phone.cfg"
+            wait_ready(urls["nginx"])
+            pids = dict(zip(urls, [s.pid for s in servers], strict=False))
+            pids["nginx"] = int((work / "nginx.pid").read_text())
+            rounds = []
+            for _ in range(args.rounds):
+                before = load()
+                rates = {name: [0.0, 0.0] for name in urls}
+                costs = {name: [0.0, 0.0] for name in urls}
+                for column, close in enumerate((False, True)):
+                    for name, url in urls.items():
+                        used = cpu_s(pids[name])
+                        rate, count = wrk(url, args.seconds, args.connections, close)
+                        rates[name][column] = rate
+                        costs[name][column] = (cpu_s(pids[name]) - used) / count * 1e6
+                rounds.append((rates, costs, before, load()))
         finally:
             subprocess.run(["nginx", "-c", str(conf), "-s", "stop"], check=False)
+            for server in servers:
+                server.terminate()
+                server.wait()
     print(
-        f"{len(body)}-byte config, wrk -t1 -c{args.connections} -d{args.seconds}s, server on CPU 0"
+        f"{len(body)}-byte config, wrk -t1 -c{args.connections} -d{args.seconds}s, "
+        "servers on CPU 0, wrk on CPU 1"
     )
-    print(f"{'':8}{'keep-alive':>14}{'new conn':>14}")
-    for name, (keep, close) in results.items():
-        print(f"{name:8}{keep:>14,.0f}{close:>14,.0f}")
-    ratio = [e / n for e, n in zip(results["edge"], results["nginx"], strict=True)]
-    print(f"{'ratio':8}{ratio[0]:>14.0%}{ratio[1]:>14.0%}   (targets: >= 100% and >= 80%)")
+    ratios = []
+    for number, (rates, costs, before, after) in enumerate(rounds, 1):
+        print(f"round {number} (load average {before} before, {after} after)")
+        print(f"  {'req/s':10}{'keep-alive':>12}{'new conn':>12}   CPU us/request (all processes)")
+        for name, (keep, close) in rates.items():
+            cost = costs[name]
+            print(f"  {name:10}{keep:>12,.0f}{close:>12,.0f}   {cost[0]:6.1f} {cost[1]:6.1f}")
+        ratio = [e / n for e, n in zip(rates["edge"], rates["nginx"], strict=True)]
+        ratios.append(ratio)
+        print(f"  {'ratio':10}{ratio[0]:>12.0%}{ratio[1]:>12.0%}")
+    keep, close = (statistics.median(r[i] for r in ratios) for i in (0, 1))
+    print(
+        f"median ratio {keep:.0%} keep-alive, {close:.0%} new connection"
+        "   (targets: >= 100% and >= 80%)"
+    )
     return 0
 
 

@@ -2,7 +2,7 @@
 
 The soft limit (often 1,024) is raised to the hard one (often 524,288 under systemd) once,
 at start: what the hard limit allows is the host's choice, the soft one is a leftover
-default. The edge's main process raises it before granian starts the workers, which
+default. The edge's main process raises it before it starts the workers, which
 inherit it; each worker's caps (edge/http/limits.py, edge/sip/flows.py) are fitted to it.
 """
 

@@ -57,8 +57,7 @@ def cmd_control(config: Config) -> int:
 def cmd_edge(config: Config) -> int:
     from edge.http.server import serve
 
-    serve(config)
-    return 0
+    return serve(config)
 
 
 def cmd_token(config: Config, args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ variable, else from its default; a bad value is a :class:`ConfigError` (exit cod
 
 The resolved Config travels to other processes as one value: ``to_env()`` gives the
 single ``PROVEDGE_CONFIG`` variable (JSON) that ``from_env()`` turns back into the same
-Config (the edge's granian workers start that way). The edge imports this module; it
+Config (the edge's worker processes start that way). The edge imports this module; it
 imports nothing from control/ or edge/.
 """
 
@@ -132,6 +132,19 @@ class Config:
         8081, "TCP port of the edge (HTTP); the control plane uses it for the default edge_url",
         (*_SERVERS, "loadtest"), low=1, high=65535, flags={"edge": "--port"},
     )  # fmt: skip
+    tls_cert: str | None = _setting(
+        None, "PEM certificate (chain) of the edge's HTTPS listener (docs/configuration.md, TLS)",
+        _EDGE,
+    )  # fmt: skip
+    tls_key: str | None = _setting(None, "PEM private key of --tls-cert", _EDGE)
+    tls_client_ca: str | None = _setting(
+        None, "PEM CA bundle: HTTPS clients must present a certificate it signed, naming the "
+        "MAC of the per-MAC files they fetch (subject CN or a SAN)", _EDGE,
+    )  # fmt: skip
+    edge_tls_port: int = _setting(
+        0, "TCP port of the edge's HTTPS listener, beside HTTP on --edge-port (0: with "
+        "--tls-cert, HTTPS on --edge-port instead of HTTP)", _EDGE, low=0, high=65535,
+    )  # fmt: skip
     edge_url: str | None = _setting(
         None,
         "public base URL phones reach the edge at, put in provisioning URLs "
@@ -187,8 +200,8 @@ class Config:
         _EDGE, low=1, high=3600,
     )  # fmt: skip
     http_max_connections: int = _setting(
-        25_000, "HTTP connections each edge worker serves at once (more wait to be "
-        "accepted; at most half its file descriptors: the rest is SIP's)", _EDGE,
+        25_000, "HTTP connections each edge worker serves at once (one more is closed as "
+        "soon as accepted; at most half its file descriptors: the rest is SIP's)", _EDGE,
         low=1, high=1_000_000,
     )  # fmt: skip
     http_backlog: int = _setting(
@@ -242,6 +255,12 @@ class Config:
             path = getattr(self, name)
             if path is not None and not os.path.isfile(path):
                 raise ConfigError(f"{SETTING[name].flag}: no such file: {path}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together")
+        if self.tls_cert is None and (self.tls_client_ca is not None or self.edge_tls_port):
+            raise ConfigError("--tls-client-ca and --edge-tls-port need --tls-cert")
+        if self.edge_tls_port and self.edge_tls_port in (self.edge_port, self.sip_port):
+            raise ConfigError(f"--edge-tls-port {self.edge_tls_port} is taken by HTTP or SIP")
         if self.sip_enabled and self.sip_port == self.edge_port:
             # Both would bind the TCP port with SO_REUSEPORT and split its connections.
             raise ConfigError(f"--sip-port {self.sip_port} is the edge's HTTP port too")

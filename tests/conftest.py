@@ -98,7 +98,7 @@ def run_command(
 def start_provedge(data: Path, *extra: str, prefix: tuple[str, ...] = ()) -> Provedge:
     """``prefix``: a command the server runs under (``taskset -c 0`` pins it to a core)."""
     control_port, edge_port, sip_port = free_port(), free_port(), free_sip_port()
-    # granian logs to stdout, which goes beside the data directory, so that a server that
+    # The edge logs to stdout, which goes beside the data directory, so that a server that
     # never gets ready can say why in the test's failure; stderr stays pytest's to capture.
     log_path = data.with_name(f"{data.name}-server.log")
     with open(log_path, "wb") as log:

@@ -1,7 +1,8 @@
-"""The edge's HTTP side: a thin ASGI hot path for config files, Starlette for the rest.
+"""The edge's HTTP side: the decision for config files, Starlette for the rest.
 
-``GET``/``HEAD /p/{tenant_key}/{file}`` is answered straight from LMDB: one read
-transaction, headers that were computed at publish time, no routing framework on the way.
+``GET``/``HEAD /p/{tenant_key}/{file}`` is answered straight from LMDB by ``answer``: one
+read transaction, headers that were computed at publish time, no routing framework on
+the way, no transport either (edge/http/protocol.py carries the answer).
 Every miss (unknown tenant key, unknown MAC, unknown file, odd name) gets the same 404, so
 an answer never tells a scanner whether a MAC exists.
 
@@ -10,7 +11,7 @@ A ``GET`` answered 200 or 304 for a per-MAC file is noted for the device's fetch
 
 A source address the firewall has banned (edge/sip/firewall.py; the same bans as SIP) gets
 ``403 Forbidden`` for every HTTP request, before anything else is looked at: one call,
-``firewall.banned(host)``, a dict lookup.
+``firewall.banned(host)``, a dict lookup (the server asks it, edge/http/protocol.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import lmdb
@@ -30,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edge.http import delivery as policy
+from edge.http.answers import Answers, Served
 from edge.http.delivery import Delivery
 from edge.http.metrics import Meter, render
 from edge.http.provision_limits import ProvisionLimits
@@ -43,9 +45,6 @@ from edge.sip.transport import FirewallLike, NoFirewall, SipContext, SipEndpoint
 from edge.state.recorder import Recorder
 from provedge.formats import delivery, store
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 
 PREFIX = "/p/"
@@ -82,7 +81,6 @@ class EdgeApp:
         registrar: Registrar | None = None,
         flow_limits: FlowLimits | None = None,
         reboot: RebootSender | None = None,
-        beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
         provision_limits: ProvisionLimits | None = None,
         delivery: Delivery | None = None,
     ) -> None:
@@ -91,6 +89,7 @@ class EdgeApp:
         self._delivery = delivery
         self._blobs = env.open_db(store.BLOBS_DB)
         self._index = env.open_db(store.INDEX_DB)
+        self._answers = Answers()
         self._sip = sip
         self._recorder = recorder
         self.firewall = firewall or NoFirewall()
@@ -98,20 +97,20 @@ class EdgeApp:
         self.registrar = registrar
         self.flows = FlowTable(flow_limits)
         self.reboot = reboot
-        self._beside = beside  # runs beside the server (edge/http/listener.py)
         if registrar is not None:
             registrar.failure = self.firewall.failure
         self.meter = meter or Meter()
         if recorder is not None:
             self.meter.stats = recorder.stats
-        self._fallback = Starlette(
-            routes=[Route("/healthz", self.healthz), Route("/metrics", self.metrics)],
-            lifespan=self._lifespan,
+        # Everything that is not /p/ (edge/http/bridge.py carries it there).
+        self.fallback = Starlette(
+            routes=[Route("/healthz", self.healthz), Route("/metrics", self.metrics)]
         )
 
     @contextlib.asynccontextmanager
-    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        """The SIP listeners and the recorder's timer live as long as the HTTP server."""
+    async def running(self) -> AsyncIterator[None]:
+        """The SIP listeners and the recorder's timer live as long as the HTTP server
+        (entered by each worker before it listens, edge/http/worker.py)."""
         async with contextlib.AsyncExitStack() as stack:
             if self._provision_limits is not None:
                 stack.callback(self._provision_limits.close)
@@ -138,32 +137,14 @@ class EdgeApp:
                 if self.reboot is not None:
                     self.reboot.start()
                     stack.callback(self.reboot.stop)  # before the endpoint closes
-            if self._beside is not None:
-                task = asyncio.get_running_loop().create_task(self._beside())
-                stack.callback(task.cancel)
             yield
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            client = scope.get("client")
-            if client and self.firewall.banned(client[0]):
-                await _respond(send, 403, _FORBIDDEN_HEADERS, _FORBIDDEN)
-                return
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
-            await self.serve_file(scope, send)
-        else:
-            await self._fallback(scope, receive, send)
-
-    async def serve_file(self, scope: Scope, send: Send) -> None:
-        started = time.perf_counter()
-        if_none_match, agent, authorization = _headers(scope["headers"])
-        client = scope.get("client")
-        status, headers, body = self.answer(
-            scope["method"], scope["path"], client, if_none_match, agent, authorization,
-            scope.get("scheme") == "https",
-        )  # fmt: skip
-        await _respond(send, status, headers, body)
-        if status == 404 and client and self.is_scan(scope["path"]):
+    def account(
+        self, status: int, path: str, client: tuple[str, int] | None, agent: bytes | None,
+        started: float,
+    ) -> None:  # fmt: skip
+        """What follows an answer once it has left: a scan counted, the metrics observed."""
+        if status == 404 and client and self.is_scan(path):
             # The same 404 for every miss; whether it counts is decided after it left.
             self.firewall.failure(client[0], "scan")
         meter = self.meter
@@ -198,7 +179,7 @@ class EdgeApp:
                 # The reads a known MAC's refusal makes: every miss takes the same time.
                 self._checks(ref.mac)
             return _not_found(method)
-        mac, blob = found
+        mac, served = found
         if mac is not None:
             rule, limited = self._checks(mac)
             if limited or (rule is not None and rule.ua_mac and not policy.ua_matches(agent, mac)):
@@ -207,7 +188,7 @@ class EdgeApp:
                 return _not_found(method)
             if rule is not None and rule.credentials:
                 return self._first_stage(method, path, mac, rule, client, agent)
-        return self._deliver(method, mac, blob, client, if_none_match, agent)
+        return self._deliver(method, mac, served, client, if_none_match, agent)
 
     def _checks(self, mac: str) -> tuple[delivery.Rule | None, bool]:
         """The MAC's delivery rule (None: plain keyed_url) and whether its provision
@@ -219,20 +200,15 @@ class EdgeApp:
         return limited is not None and limited.reached(mac)
 
     def _deliver(
-        self, method: str, mac: str | None, blob: store.Blob, client: tuple[str, int] | None,
+        self, method: str, mac: str | None, served: Served, client: tuple[str, int] | None,
         if_none_match: bytes | None, agent: bytes | None,
     ) -> Answer:  # fmt: skip
         if mac is not None and method == "GET" and self._recorder is not None:
             self._recorder.fetch(mac, client, agent)
+        blob = served.blob
         if _matches(if_none_match, blob.etag):
-            return 304, [(b"etag", blob.etag)], b""
-        headers = [
-            (b"content-type", blob.content_type),
-            (b"etag", blob.etag),
-            (b"content-length", str(len(blob.body)).encode()),
-            (b"cache-control", b"no-cache"),
-        ]
-        return 200, headers, b"" if method == "HEAD" else blob.body
+            return 304, served.not_modified, b""
+        return 200, served.ok, b"" if method == "HEAD" else blob.body
 
     def _first_stage(
         self, method: str, path: str, mac: str, rule: delivery.Rule,
@@ -295,16 +271,18 @@ class EdgeApp:
             return _not_found(method)
         return self._deliver(method, ref.mac, found[1], client, if_none_match, agent)
 
-    def lookup(self, path: str) -> tuple[str | None, store.Blob] | None:
-        """The blob a path names, with the MAC its file name carries (None: a common file)."""
+    def lookup(self, path: str) -> tuple[str | None, Served] | None:
+        """The blob a path names (with its answers' headers), with the MAC its file name
+        carries (None: a common file)."""
         tenant_key, sep, file_name = path[len(PREFIX) :].partition("/")
         ref = classify(file_name) if sep and tenant_key else None
         if ref is None:
             return None
         with self._env.begin(db=self._blobs, buffers=True) as txn:
-            raw = txn.get(store.blob_key(tenant_key, file_name))
+            key = store.blob_key(tenant_key, file_name)
+            raw = txn.get(key)
             # Decoded inside the transaction: the buffer is only valid until it ends.
-            return None if raw is None else (ref.mac, store.decode_blob(raw))
+            return None if raw is None else (ref.mac, self._answers.get(key, raw))
 
     def is_scan(self, path: str) -> bool:
         """Whether a missed path is what a scanner asks and a phone never does: a tenant
@@ -344,21 +322,6 @@ class EdgeApp:
         return Response(render(self.meter.snapshots()), media_type=CONTENT_TYPE_LATEST)
 
 
-def _headers(
-    headers: list[tuple[bytes, bytes]],
-) -> tuple[bytes | None, bytes | None, bytes | None]:
-    """If-None-Match, User-Agent and Authorization, in one pass over the headers."""
-    if_none_match = agent = authorization = None
-    for key, value in headers:
-        if key == b"if-none-match":
-            if_none_match = bytes(value)
-        elif key == b"user-agent":
-            agent = bytes(value)
-        elif key == b"authorization":
-            authorization = bytes(value)
-    return if_none_match, agent, authorization
-
-
 def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
     if if_none_match is None:
         return False
@@ -377,8 +340,9 @@ def _unauthorized(method: str, challenges: list[tuple[bytes, bytes]]) -> Answer:
     return 401, headers, b"" if method == "HEAD" else _UNAUTHORIZED
 
 
-async def _respond(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+not_found = _not_found  # for the server's client-certificate check (edge/http/protocol.py)
+
+
+def forbidden(method: str) -> Answer:
+    """The answer to every request from a banned address."""
+    return 403, _FORBIDDEN_HEADERS, b"" if method == "HEAD" else _FORBIDDEN

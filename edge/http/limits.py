@@ -1,22 +1,18 @@
 """How many HTTP connections an edge worker holds, and how long an idle one may stay.
 
-granian runs each connection under hyper; the two knobs that bound what a connection
-holds are granian's:
+The edge's own server (edge/http/protocol.py) applies them per worker:
 
-- ``backpressure``: the connections a worker serves at once. Each holds one of that many
-  permits from accept to close; with none free the worker accepts nothing, and new
-  connections wait in the listen queue (``backlog``), then in SYN retries. granian's
-  default is ``backlog / workers``, 1,024: that many idle connections stopped the edge
-  (issue 19).
-- hyper's HTTP/1 ``header_read_timeout``: a request head must be complete within it,
-  counted from the connection's start and again from the end of each response. It is the
-  edge's one idle timeout: a connection that never sends a byte, one idle between
-  keep-alive requests and one that sends its head slowly are all closed when it runs out.
+- ``max_connections``: the connections a worker holds at once; one accepted over it is
+  closed at once, so the ones held keep being served. 1,024 idle connections stopped the
+  edge under granian (issue 19); the default is sized for a storm.
+- ``header_timeout_s``: a request head must be complete within it, counted from the
+  connection's start and again from the end of each answer. It is the edge's one idle
+  timeout: a connection that never sends a byte, one idle between keep-alive requests and
+  one that sends its head slowly are all closed when it runs out.
+- ``backlog``: the listen queue of each worker's socket (edge/http/listener.py).
 
-The edge speaks HTTP/1.1 only (``HTTPModes.http1``). In granian's ``auto`` mode hyper-util
-first reads enough bytes to tell HTTP/1 from an HTTP/2 preface, with no timer, so a
-connection that sends nothing is never closed and holds its permit for good. Phones fetch
-over HTTP/1.x; no provisioning client speaks cleartext HTTP/2 (h2c).
+The edge speaks HTTP/1.x only: phones fetch over it; no provisioning client speaks
+cleartext HTTP/2 (h2c).
 """
 
 from __future__ import annotations
@@ -24,10 +20,6 @@ from __future__ import annotations
 import logging
 import resource
 from dataclasses import dataclass
-from typing import Any
-
-from granian.constants import HTTPModes
-from granian.http import HTTP1Settings
 
 from edge import fds
 
@@ -53,12 +45,3 @@ class HttpLimits:
             return self
         log.warning("HTTP connections capped at %d a worker (%d descriptors)", room, soft)
         return HttpLimits(self.header_timeout_s, room, self.backlog)
-
-    def granian(self) -> dict[str, Any]:
-        """Granian's keyword arguments for these limits (per worker, as granian counts)."""
-        return {
-            "http": HTTPModes.http1,
-            "backlog": self.backlog,
-            "backpressure": self.max_connections,
-            "http1_settings": HTTP1Settings(header_read_timeout=self.header_timeout_s * 1000),
-        }

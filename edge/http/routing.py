@@ -8,6 +8,7 @@ it counts into no device's provision counter and no provision limit stops it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ class FileRef:
     mac: str | None  # 12 lowercase hex for per-device files, None for common files
 
 
+# Every phone asks for the same few names again on each boot: remembered, bounded (about
+# 200 bytes an entry), so the two regular expressions run once per name, not per fetch.
+@functools.lru_cache(maxsize=1 << 16)
 def classify(file_name: str) -> FileRef | None:
     """Classify a requested file name; None when it cannot be a boot file at all."""
     name = file_name.lower()

@@ -8,7 +8,7 @@ workers, holds the environment's write lock, and state such as SIP bindings neve
 across workers.
 
 :class:`WriterProcess` is the edge main process's handle: it starts the writer before
-granian spawns the workers, restarts it if it dies, and stops it after the workers have
+the workers are spawned, restarts it if it dies, and stops it after the workers have
 sent their last batch. Run alone, ``python -m edge.state.writer --data DIR`` is the writer.
 """
 

@@ -86,6 +86,13 @@ def decode_blob(raw: bytes | memoryview) -> Blob:
     )
 
 
+def head_of(raw: bytes | memoryview) -> bytes:
+    """A blob's bytes before its body (magic, lengths, ETag, content type): equal heads
+    and lengths mean the same blob, since the ETag is a hash of the body."""
+    _, etag_len, ctype_len = _HEADER.unpack_from(raw)
+    return bytes(raw[: _HEADER.size + etag_len + ctype_len])
+
+
 def encode_generation(generation: int, at: float) -> bytes:
     return _GENERATION.pack(generation, at)
 
