@@ -21,6 +21,7 @@ import pytest
 from playwright import sync_api
 
 from tests.conftest import Provedge, unique_mac, unique_name
+from tests.vendorcheck import yealink_settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = Path(__file__).with_name("vendor") / "axe.min.js"
@@ -101,6 +102,15 @@ def test_import_assign_copy_url_and_fetch_the_phones_file(
             json={"tenant": tenant["id"], "number": number, "accounts": [account["username"]]},
         )
         assert made.status_code == 201, made.text
+        bob = client.post(
+            "/api/v1/accounts", json={"tenant": tenant["id"], "username": unique_name("bob")}
+        ).json()
+        watched = str(int(number) + 1)  # the extension a BLF key of the device watches
+        made = client.post(
+            "/api/v1/extensions",
+            json={"tenant": tenant["id"], "number": watched, "accounts": [bob["username"]]},
+        )
+        assert made.status_code == 201, made.text
     log_in(page, provedge.token)
     check_panel(page, shots, "devices")
 
@@ -154,15 +164,23 @@ def test_import_assign_copy_url_and_fetch_the_phones_file(
     page.get_by_label("Line 1", exact=True).select_option(number)
     page.get_by_role("button", name="Save lines").click()
     assert "Lines saved" in page.get_by_role("status").inner_text()
+    page.get_by_label("Key 1: extension").select_option(watched)
+    page.get_by_label("Key 1: label").fill("Bob")
+    page.get_by_role("button", name="Save keys").click()
+    assert "BLF keys saved" in page.get_by_role("status").inner_text()
     check_panel(page, shots, "device")
 
     page.get_by_role("button", name="Copy the provisioning URL").click()
     url = page.evaluate("navigator.clipboard.readText()")
     files = page.locator("dt:has-text('Files') + dd").inner_text().split(", ")
-    fetched = [httpx.get(url + name, timeout=10) for name in files]
-    assert [r.status_code for r in fetched] == [200] * len(files)
-    config = "".join(r.text for r in fetched)  # the boot file, then the per-MAC config
+    fetched = {name: httpx.get(url + name, timeout=10) for name in files}
+    assert [r.status_code for r in fetched.values()] == [200] * len(files)
+    config = "".join(r.text for r in fetched.values())  # the boot file, then the per-MAC one
     assert account["username"] in config and account["password"] in config
+    # The key sits after the T46S's one line: its key 2, a BLF (16) on the watched extension.
+    settings = yealink_settings(fetched[f"{good}.cfg"].content)
+    key = tuple(settings[f"linekey.2.{name}"] for name in ("type", "value", "label"))
+    assert key == ("16", watched, "Bob")
 
     page.goto(f"/console/devices?tenant={tenant['id']}&filter=unassigned")
     assert page.locator("tbody tr").count() == 1  # the assigned one left the filter
