@@ -11,6 +11,7 @@ directory (``make screenshots``).
 from __future__ import annotations
 
 import os
+import select
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +22,15 @@ import pytest
 from playwright import sync_api
 
 from tests.conftest import Provedge, unique_mac, unique_name
+from tests.sipclient import Phone
+from tests.vendorcheck import yealink_settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = Path(__file__).with_name("vendor") / "axe.min.js"
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+NOTIFY_WAIT_S = 10.0  # bound on the wait for a reboot wave's NOTIFY
+JOB_WAIT_MS = 10_000  # bound on the job page catching up with a phone
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +106,15 @@ def test_import_assign_copy_url_and_fetch_the_phones_file(
             json={"tenant": tenant["id"], "number": number, "accounts": [account["username"]]},
         )
         assert made.status_code == 201, made.text
+        bob = client.post(
+            "/api/v1/accounts", json={"tenant": tenant["id"], "username": unique_name("bob")}
+        ).json()
+        watched = str(int(number) + 1)  # the extension a BLF key of the device watches
+        made = client.post(
+            "/api/v1/extensions",
+            json={"tenant": tenant["id"], "number": watched, "accounts": [bob["username"]]},
+        )
+        assert made.status_code == 201, made.text
     log_in(page, provedge.token)
     check_panel(page, shots, "devices")
 
@@ -154,15 +168,23 @@ def test_import_assign_copy_url_and_fetch_the_phones_file(
     page.get_by_label("Line 1", exact=True).select_option(number)
     page.get_by_role("button", name="Save lines").click()
     assert "Lines saved" in page.get_by_role("status").inner_text()
+    page.get_by_label("Key 1: extension").select_option(watched)
+    page.get_by_label("Key 1: label").fill("Bob")
+    page.get_by_role("button", name="Save keys").click()
+    assert "BLF keys saved" in page.get_by_role("status").inner_text()
     check_panel(page, shots, "device")
 
     page.get_by_role("button", name="Copy the provisioning URL").click()
     url = page.evaluate("navigator.clipboard.readText()")
     files = page.locator("dt:has-text('Files') + dd").inner_text().split(", ")
-    fetched = [httpx.get(url + name, timeout=10) for name in files]
-    assert [r.status_code for r in fetched] == [200] * len(files)
-    config = "".join(r.text for r in fetched)  # the boot file, then the per-MAC config
+    fetched = {name: httpx.get(url + name, timeout=10) for name in files}
+    assert [r.status_code for r in fetched.values()] == [200] * len(files)
+    config = "".join(r.text for r in fetched.values())  # the boot file, then the per-MAC one
     assert account["username"] in config and account["password"] in config
+    # The key sits after the T46S's one line: its key 2, a BLF (16) on the watched extension.
+    settings = yealink_settings(fetched[f"{good}.cfg"].content)
+    key = tuple(settings[f"linekey.2.{name}"] for name in ("type", "value", "label"))
+    assert key == ("16", watched, "Bob")
 
     page.goto(f"/console/devices?tenant={tenant['id']}&filter=unassigned")
     assert page.locator("tbody tr").count() == 1  # the assigned one left the filter
@@ -343,18 +365,25 @@ def test_tenant_change_shows_its_recompile_job(page: Any, provedge: Provedge, sh
     sync_api.expect(page.locator(".progress-box")).to_contain_text("of 30")
 
 
+def next_notified(phones: dict[str, Phone]) -> str:
+    """The MAC of the phone whose NOTIFY comes next (bounded wait), whichever wave it is in."""
+    ready, _, _ = select.select([p.sock for p in phones.values()], [], [], NOTIFY_WAIT_S)
+    assert ready, "no NOTIFY came"
+    return next(mac for mac, p in phones.items() if p.sock is ready[0])
+
+
 @pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (sip-tester) is not installed")
 def test_registered_clients_firewall_and_a_reboot(
     page: Any, provedge: Provedge, shots: Path
 ) -> None:
-    from tests.test_reboot import device_with_line
-    from tests.test_registrar import PASSWORD
+    from tests.test_firewall import edge_status, source, until
+    from tests.test_reboot import UA, answer, device_with_line
+    from tests.test_registrar import PASSWORD, make_account, make_tenant
+    from tests.test_registrar_firewall import GUESSES, MAX_FAILURES, answered, ban_of, threshold
     from tests.test_sipp import sipp
 
     with api(provedge) as client:
         tenant, account, mac = device_with_line(client)
-        banned = client.post("/api/v1/bans", json={"address": "198.51.100.77"})
-        assert banned.status_code == 201, banned.text
     done = sipp(provedge.sip_port, "register_once.xml", user=account["username"],
                 password=PASSWORD, domain=tenant["sip_server"])  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:]
@@ -363,20 +392,89 @@ def test_registered_clients_firewall_and_a_reboot(
     sync_api.expect(page.get_by_role("cell", name="sipp-registrar-test")).to_be_visible()
     check_panel(page, shots, "registrations")
 
-    page.goto("/console/firewall")
-    check_panel(page, shots, "firewall")
-    page.get_by_role("button", name="Lift the ban of 198.51.100.77").click()
-    page.wait_for_url("**/console/firewall**")
-    sync_api.expect(page.get_by_role("status")).to_contain_text("lifted")
-    assert "198.51.100.77" not in page.locator("table").inner_text()
+    # A password guesser, banned by its own wrong digests past a threshold lowered for it.
+    guesser = source()
+    phone = Phone(provedge.sip_port, account["username"], tenant["sip_server"], bind=guesser)
+    try:
+        with api(provedge) as client, threshold(client, provedge):
+            refused = 0  # 401s, then silence: banned (bounded by GUESSES)
+            while refused < GUESSES and (status := answered(phone, "not-the-password")):
+                assert status == 401
+                refused += 1
+            assert status is None and refused >= MAX_FAILURES
+            assert until(lambda: ban_of(client, guesser) is not None)
+        page.goto("/console/firewall")
+        sync_api.expect(page.get_by_role("row", name=f"{guesser} digest")).to_be_visible()
+        check_panel(page, shots, "firewall")
+        page.get_by_role("button", name=f"Lift the ban of {guesser}", exact=True).click()
+        page.wait_for_url("**/console/firewall**")
+        sync_api.expect(page.get_by_role("status")).to_contain_text("lifted")
+        assert guesser not in page.locator("table").inner_text()
+        assert until(lambda: answered(phone, PASSWORD) == 200)  # served again, SIP and HTTP
+        assert edge_status(provedge, guesser) == 404
+    finally:
+        phone.close()
 
     page.goto(f"/console/devices/{mac}")
     sync_api.expect(page.get_by_role("cell", name="sipp-registrar-test")).to_be_visible()
-    page.get_by_label("Through the phone's SIP registration").select_option("reboot")
-    page.get_by_role("button", name="Send").click()
-    page.wait_for_url("**/console/jobs/**")
-    sync_api.expect(page.get_by_role("cell", name=mac)).to_be_visible()
-    check_panel(page, shots, "reboot-job")
+
+    # A paced reboot of 3 registered phones from the list, one a second: each wave's phone
+    # answers, fetches its file and registers anew, and the job page counts it as it goes.
+    phones: dict[str, Phone] = {}
+    try:
+        with api(provedge) as client:
+            fleet = make_tenant(client)
+            for n in range(3):
+                user = make_account(client, fleet, expires=600)
+                made = client.post("/api/v1/extensions", json={"tenant": fleet["id"],
+                                   "number": f"300{n}", "accounts": [user["username"]]})  # fmt: skip
+                assert made.status_code == 201, made.text
+                made = client.post("/api/v1/devices", json={"tenant": fleet["id"],
+                                   "mac": unique_mac("001565"), "model": "yealink-t46s"})  # fmt: skip
+                assert made.status_code == 201, made.text
+                lines = client.put(f"/api/v1/devices/{made.json()['mac']}/lines",
+                                   json=[{"extension": f"300{n}"}])  # fmt: skip
+                assert lines.status_code == 200, lines.text
+                phones[made.json()["mac"]] = Phone(
+                    provedge.sip_port, user["username"], fleet["sip_server"]
+                )
+        assert [p.login(PASSWORD).status for p in phones.values()] == [200] * 3
+        page.goto(f"/console/devices?tenant={fleet['id']}")
+        for each in phones:
+            page.get_by_label(f"Select {each}").check()
+        page.get_by_role("button", name="Reboot selected").click()
+        dialog = page.get_by_role("alertdialog")
+        sync_api.expect(dialog).to_contain_text("Reboot 3 device(s)?")
+        dialog.get_by_label("Phones a second").fill("1")
+        dialog.get_by_role("button", name="Yes").click()
+        page.wait_for_url("**/console/jobs/**")
+        progress = page.locator(".progress-box")
+        waiting = dict(phones)
+        for n in range(1, 4):
+            rebooted = next_notified(waiting)
+            phone = waiting.pop(rebooted)
+            answer(phone, phone.receive(), 200, [])
+            url = str(fleet["provisioning_url"]) + f"{rebooted}.cfg"
+            assert httpx.get(url, headers={"User-Agent": UA}, timeout=10).status_code == 200
+            again = Phone(provedge.sip_port, phone.user, fleet["sip_server"])
+            try:
+                assert again.login(PASSWORD).status == 200  # a new Call-ID: it restarted
+            finally:
+                again.close()
+            sync_api.expect(progress).to_contain_text(f"{n} of 3", timeout=JOB_WAIT_MS)
+        sync_api.expect(page.locator(".job-state")).to_have_text("done", timeout=JOB_WAIT_MS)
+        sync_api.expect(progress).to_contain_text("rebooted: 3")
+        for each in phones:
+            row = page.get_by_role("row", name=each)
+            sync_api.expect(row.get_by_role("cell").nth(1)).to_have_text("rebooted")
+        check_panel(page, shots, "reboot-job")
+        job_id = page.url.split("/console/jobs/")[1].split("?")[0]
+        with api(provedge) as client:
+            items = client.get(f"/api/v1/jobs/{job_id}/results").json()["items"]
+        assert sorted(i["wave"] for i in items) == [0, 1, 2]  # one phone a wave at 1/s
+    finally:
+        for phone in phones.values():
+            phone.close()
 
 
 def test_template_upload_error_fix_preview_and_the_audit_trail(
