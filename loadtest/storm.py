@@ -11,8 +11,9 @@ kind ``deadline``. Loopback only (the phone list is refused otherwise).
 
 With ``--sip HOST:PORT`` each phone then registers as it does after booting: REGISTER,
 the 401 challenge, REGISTER with its digest credentials, 200 (over UDP, one socket shared
-by all phones, answers matched by Call-ID; each request retransmitted as a phone does
-over UDP, RFC 3261 17.1.1.2's timer A from 0.5 s doubling, until 5 s without an answer). That step is ``register`` in the report, and any other answer or a timeout is
+by all phones, answers matched by Call-ID and CSeq; each request retransmitted as a
+phone does over UDP, RFC 3261 17.1.1.2's timer A from 0.5 s doubling, until 5 s without
+an answer). That step is ``register`` in the report, and any other answer or a timeout is
 an error of kind ``sip <status>`` or ``sip timeout``.
 
 With ``--accounting DATA`` (the edge's data directory; ``make storm`` passes it) it then
