@@ -29,12 +29,11 @@ def own_mac(file_name: str) -> str | None:
 
 def counts(data: Path, macs: list[str]) -> dict[str, int]:
     """The edge state's fetch count of each MAC (0 when none yet)."""
-    try:
-        env = edgestate.open_env(data, readonly=True)
-    except FileNotFoundError:
+    held = edgestate.open_reader(data, edgestate.FETCHES_DB)
+    if held is None:  # the writer has not made the edge state yet: nothing counted
         return dict.fromkeys(macs, 0)
+    env, fetches = held
     try:
-        fetches = env.open_db(edgestate.FETCHES_DB, create=False)
         with env.begin(db=fetches, buffers=True) as txn:
             found = {}
             for mac in macs:
@@ -42,7 +41,7 @@ def counts(data: Path, macs: list[str]) -> dict[str, int]:
                 found[mac] = 0 if raw is None else edgestate.decode_fetch(raw).count
             return found
     finally:
-        env.close()
+        edgestate.close_reader(env)
 
 
 def check(
