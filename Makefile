@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 
-# Editable install: builds both Cython extensions in place next to their .pyx, then the
+# Editable install: builds the Cython extensions in place next to their .pyx, then the
 # SIP parser again, profile-guided.
 $(STAMP): $(BIN)/python pyproject.toml setup.py benchmarks/pgo_workload.py \
 		$(wildcard edge/*.pyx edge/*.pxd edge/*.pxi)
@@ -75,7 +75,8 @@ screenshots: install tools
 PYENV_ROOT ?= $(HOME)/.pyenv
 OTHER_PYTHONS ?= 3.12.1 3.13.0
 ACCEL_TESTS := tests/test_sipparse.py tests/test_sipparse_property.py \
-	tests/test_sipparse_layout.py tests/test_sipparse_gc.py tests/test_fastrender.py
+	tests/test_sipparse_layout.py tests/test_sipparse_gc.py tests/test_fastrender.py \
+	tests/test_httphead.py
 test-pythons:
 	@set -e; for version in $(OTHER_PYTHONS); do \
 		venv=.venv-$${version%.*}; \

@@ -122,15 +122,16 @@ def test_accel_is_set_up_before_the_accelerators_load(tmp_path: Path, accel: str
         "import sys; from provedge.cli import build_parser; from provedge.config import Config;"
         "args = build_parser().parse_args(sys.argv[1:]);"
         "Config.resolve(args.command, vars(args)).apply_accel();"
-        "import edge.sipparse, edge.fastrender;"
-        "print(edge.sipparse.IMPLEMENTATION, edge.fastrender.IMPLEMENTATION)"
+        "import edge.sipparse, edge.fastrender, edge.httphead;"
+        "print(edge.sipparse.IMPLEMENTATION, edge.fastrender.IMPLEMENTATION,"
+        " edge.httphead.IMPLEMENTATION)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, "edge", "--data", str(tmp_path), "--accel", accel],
         capture_output=True, text=True, check=True,
         env={**os.environ, "PROVEDGE_NO_EXTENSIONS": "1" if accel == "c" else "0"},
     ).stdout  # fmt: skip
-    assert out.split() == [accel, accel]
+    assert out.split() == [accel, accel, accel]
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])

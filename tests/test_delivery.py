@@ -27,6 +27,7 @@ import pytest
 
 from edge.http.app import EdgeApp
 from edge.http.delivery import Delivery
+from edge.http.reads import Reads
 from edge.sip import digest
 from provedge.formats import store
 from tests import vendorcheck
@@ -484,7 +485,7 @@ def test_basic_only_when_the_request_came_over_tls(server: Provedge) -> None:
     path = urlsplit(stage.url).path
     env = store.open_env(server.data, readonly=True)
     try:
-        app = EdgeApp(env, delivery=Delivery(server.data, env))
+        app = EdgeApp(env, delivery=Delivery(server.data, Reads(env)))
         right = b"Basic " + base64.b64encode(f"{stage.user}:{stage.password}".encode())
         wrong = b"Basic " + base64.b64encode(f"{stage.user}:nope".encode())
         status, _, body = app.answer("GET", path, None, None, None, right, secure=True)

@@ -8,6 +8,7 @@ whether the edge answers them itself (/p/) or through Starlette (/healthz).
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -136,3 +137,29 @@ def test_many_pipelined_requests_in_one_write_are_all_answered(
     raw = get(path, method="HEAD") * 200  # about 20 KB: more than one head may have
     answers = exchange(provedge, raw, 200, heads=tuple(range(200)))
     assert {a[0] for a in answers} == {b"HTTP/1.1 200 OK"}
+
+
+def test_a_head_split_across_reads_is_answered_by_llhttp(provedge: Provedge, path: str) -> None:
+    """The fast path (edge/httphead.py) takes only whole heads; a head sent in pieces moves
+    the connection to llhttp, which answers it and every request after it."""
+    port = int(provedge.edge.rsplit(":", 1)[1])
+    raw = get(path)
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(raw[:20])
+        time.sleep(0.2)  # a separate read on the edge
+        sock.sendall(raw[20:] + get(path, "Connection: close"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.count(b"HTTP/1.1 200 OK") == 2 and data.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_a_body_on_a_get_is_framed_not_read_as_a_request(provedge: Provedge, path: str) -> None:
+    """A request with a body is declined by the fast path and framed by llhttp: the body
+    (here shaped like a request) is never answered as one."""
+    smuggled = get(path + "x")
+    raw = get(path, f"Content-Length: {len(smuggled)}") + smuggled + get(path, "Connection: close")
+    data, closed = closes(provedge, raw)
+    assert closed and data.count(b"HTTP/1.1 ") == 2 and b"404" not in data
+    assert data.count(b"HTTP/1.1 200 OK") == 2

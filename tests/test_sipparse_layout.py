@@ -1,5 +1,6 @@
-"""The compiled SIP parser's sources: public C API only, and the layout docs/sipparse.md
-describes (one .pxd, one .pxi per topic, each mirrored by a module of the twin)."""
+"""The accelerators' sources: public C API only (every one of them), and the SIP parser's
+layout docs/sipparse.md describes (one .pxd, one .pxi per topic, each mirrored by a
+module of the twin)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,19 @@ from pathlib import Path
 
 EDGE = Path(__file__).resolve().parent.parent / "edge"
 SOURCES = sorted(
-    p for ext in ("pyx", "pxd", "pxi") for p in EDGE.glob(f"_sipparse*.{ext}")
+    p for ext in ("pyx", "pxd", "pxi") for p in EDGE.glob(f"_*.{ext}")
 )  # fmt: skip
 
 # CPython internals that break between versions: private functions and struct fields,
 # re-declared private structs, refcount games, and Cython's no_gc on types that hand out
-# mutable containers. None of them has a place in the parser (docs/sipparse.md).
+# mutable containers. None of them has a place in an accelerator (docs/sipparse.md).
 FORBIDDEN = re.compile(r"_Py|ob_refcnt|m_self|PyDictKeysObject|ma_keys|no_gc")
 
 
 def test_sources_found() -> None:
     names = {p.name for p in SOURCES}
     assert {"_sipparse.pyx", "_sipparse.pxd", "_sipparse_scanner.pxi"} <= names
+    assert {"_fastrender.pyx", "_httphead.pyx"} <= names
 
 
 def test_no_private_cpython_api() -> None:

@@ -1,7 +1,7 @@
 """The edge's HTTP side: the decision for config files, Starlette for the rest.
 
-``GET``/``HEAD /p/{tenant_key}/{file}`` is answered straight from LMDB by ``answer``: one
-read transaction, headers that were computed at publish time, no routing framework on
+``GET``/``HEAD /p/{tenant_key}/{file}`` is answered straight from LMDB by ``answer``: the
+turn's read transaction (edge/http/reads.py), headers that were computed at publish time, no routing framework on
 the way, no transport either (edge/http/protocol.py carries the answer).
 Every miss (unknown tenant key, unknown MAC, unknown file, odd name) gets the same 404, so
 an answer never tells a scanner whether a MAC exists.
@@ -35,6 +35,7 @@ from edge.http.answers import Answers, Served
 from edge.http.delivery import Delivery
 from edge.http.metrics import Meter, render
 from edge.http.provision_limits import ProvisionLimits
+from edge.http.reads import Reads
 from edge.http.routing import classify
 from edge.sip import pnp
 from edge.sip.firewall import Firewall
@@ -83,8 +84,10 @@ class EdgeApp:
         reboot: RebootSender | None = None,
         provision_limits: ProvisionLimits | None = None,
         delivery: Delivery | None = None,
+        reads: Reads | None = None,
     ) -> None:
         self._env = env
+        self._reads = reads or Reads(env)  # shared with delivery and limits (worker.py)
         self._provision_limits = provision_limits
         self._delivery = delivery
         self._blobs = env.open_db(store.BLOBS_DB)
@@ -278,11 +281,11 @@ class EdgeApp:
         ref = classify(file_name) if sep and tenant_key else None
         if ref is None:
             return None
-        with self._env.begin(db=self._blobs, buffers=True) as txn:
-            key = store.blob_key(tenant_key, file_name)
-            raw = txn.get(key)
-            # Decoded inside the transaction: the buffer is only valid until it ends.
-            return None if raw is None else (ref.mac, self._answers.get(key, raw))
+        txn = self._reads.txn()
+        key = store.blob_key(tenant_key, file_name)
+        raw = txn.get(key, db=self._blobs)
+        # Decoded inside the transaction: the buffer is only valid until it ends.
+        return None if raw is None else (ref.mac, self._answers.get(key, raw))
 
     def is_scan(self, path: str) -> bool:
         """Whether a missed path is what a scanner asks and a phone never does: a tenant

@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import parse_http_list, parse_keqv_list
 
-import lmdb
-
+from edge.http.reads import Reads
 from edge.sip import digest
 from provedge.formats import delivery, edgestate
 
@@ -115,11 +114,10 @@ def shared_key(data_dir: str | Path) -> bytes:
 
 class Delivery:
     def __init__(
-        self, data_dir: str | Path, published: lmdb.Environment,
-        auth: digest.Digest | None = None,
+        self, data_dir: str | Path, reads: Reads, auth: digest.Digest | None = None,
     ) -> None:  # fmt: skip
         self.data_dir = data_dir
-        self._published = published
+        self._reads = reads
         self._db: Any = None
         self.digest = auth or digest.Digest(secret=shared_key(data_dir))
         self._claims = edgestate.env_path(data_dir) / CLAIMS_DIR
@@ -127,13 +125,12 @@ class Delivery:
 
     def rule(self, mac: str) -> delivery.Rule | None:
         if self._db is None:
-            try:
-                self._db = self._published.open_db(delivery.DELIVERY_DB, create=False)
-            except lmdb.Error:
+            self._db = self._reads.open_db(delivery.DELIVERY_DB)
+            if self._db is None:
                 return None  # nothing published with a delivery rule yet
-        with self._published.begin(db=self._db, buffers=True) as txn:
-            raw = txn.get(mac.encode())
-            return None if raw is None else delivery.decode(raw)
+        txn = self._reads.txn()
+        raw = txn.get(mac.encode(), db=self._db)
+        return None if raw is None else delivery.decode(raw)
 
     def claim(self, mac: str, cycle: int) -> bool:
         """True for the one request of this cycle that gets the first stage."""

@@ -1,10 +1,13 @@
 """The edge's own HTTP/1.1 server: one ``asyncio.Protocol`` per connection, on uvloop.
 
-A phone's ``GET``/``HEAD /p/...`` never leaves this module's synchronous path: the
-request is parsed by ``httptools`` (llhttp, the parser of Node.js), decided by the one
-transport-free ``EdgeApp.answer`` and written with one ``transport.write``. Everything
-else (``/healthz``, ``/metrics``) goes to Starlette on the same loop through
-edge/http/bridge.py. Measured against granian and nginx in docs/performance.md.
+A phone's ``GET``/``HEAD /p/...`` never leaves this module's synchronous path: its head
+is parsed in place by ``httphead.parse_head`` (edge/httphead.py, compiled), decided by the
+one transport-free ``EdgeApp.answer`` and written with one ``transport.write``. The
+first head that fast path declines (any other method or target, a body, a head split
+across reads, anything unusual) moves the connection to ``httptools`` (llhttp, the parser
+of Node.js) for good, from that head on. Everything that is not ``/p/`` (``/healthz``,
+``/metrics``) goes to Starlette on the same loop through edge/http/bridge.py. Measured
+against granian and nginx in docs/performance.md.
 
 Requests of one connection are answered in order: while a Starlette answer is awaited,
 the requests pipelined behind it wait in ``pending`` and reading pauses, so a client
@@ -29,6 +32,7 @@ from typing import Any, cast
 
 import httptools
 
+from edge import httphead
 from edge.http import bridge, client_cert
 from edge.http.app import PREFIX, EdgeApp, forbidden, not_found
 from edge.http.limits import HttpLimits
@@ -130,7 +134,8 @@ class HttpProtocol(asyncio.Protocol):
     def __init__(self, serving: Serving) -> None:
         self.serving = serving
         self.app = serving.app
-        self.parser = httptools.HttpRequestParser(self)
+        # None while the fast path has taken every head; llhttp's from the first it declines
+        self.parser: httptools.HttpRequestParser | None = None
         self.transport: asyncio.Transport | None = None
         self.client: tuple[str, int] | None = None
         self.cert_mac: str | None = None  # the MAC the client's certificate names
@@ -183,12 +188,18 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        parser = self.parser
+        if parser is None:
+            data = self._fast(data)
+            parser = self.parser
+            if parser is None or not data:
+                return
         # Counted before the parse, reset by each complete head during it: what is left
         # counts toward the head still open (pipelined requests in one read do not).
         if self.waiting:
             self.head_bytes += len(data)
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(_BAD_REQUEST)  # no upgrades (WebSocket, h2c) on the edge
             return
@@ -197,6 +208,20 @@ class HttpProtocol(asyncio.Protocol):
             return
         if self.waiting and self.head_bytes > MAX_HEAD:
             self._fail(_TOO_LARGE)
+
+    def _fast(self, data: bytes) -> bytes:
+        """Answer the plain ``/p/`` heads at the start of ``data``; what is left from the
+        first one declined goes to llhttp (returned, with the parser made)."""
+        start, size = 0, len(data)
+        parse = httphead.parse_head
+        while start < size and not self.closed:
+            head = parse(data, start, MAX_HEAD)
+            if head is None:
+                self.parser = httptools.HttpRequestParser(self)
+                return data[start:] if start else data
+            method, path, keep_alive, http_1_0, if_none_match, agent, authorization, start = head
+            self._serve(method, path, keep_alive, http_1_0, if_none_match, agent, authorization)
+        return b""
 
     def _fail(self, response: bytes) -> None:
         # Requests parsed before the bad one are answered first only when all were sync.
@@ -235,6 +260,7 @@ class HttpProtocol(asyncio.Protocol):
         request = self.request
         assert request is not None
         parser = self.parser
+        assert parser is not None
         request.method = parser.get_method().decode("latin-1")
         request.keep_alive = parser.should_keep_alive()
         request.http_version = parser.get_http_version()
@@ -262,34 +288,47 @@ class HttpProtocol(asyncio.Protocol):
     # -- answering -------------------------------------------------------------------
 
     def _handle(self, request: Request) -> None:
-        """Answer one request now if it can be, else start its Starlette answer."""
+        """Answer one request llhttp parsed now if it can be, else start its Starlette
+        answer."""
         if self.closed:
-            return
-        client = self.client
-        app = self.app
-        if client is not None and app.firewall.banned(client[0]):
-            self._write(*forbidden(request.method), request)
             return
         url = request.url
         path_end = url.find(b"?")
         path = (url if path_end < 0 else url[:path_end]).decode("latin-1")
+        http_1_0 = request.http_version == "1.0"
         if path.startswith(PREFIX):
-            started = time.perf_counter()
-            if self.serving.client_ca and not client_cert.allows(self.cert_mac, path):
-                status, headers, body = not_found(request.method)  # another phone's file
-            else:
-                status, headers, body = app.answer(
-                    request.method, path, client, request.if_none_match, request.agent,
-                    request.authorization, self.serving.secure,
-                )  # fmt: skip
-            self._write(status, headers, body, request)
-            app.account(status, path, client, request.agent, started)
+            self._serve(request.method, path, request.keep_alive, http_1_0,
+                        request.if_none_match, request.agent, request.authorization)  # fmt: skip
+            return
+        client = self.client
+        if client is not None and self.app.firewall.banned(client[0]):
+            self._write(*forbidden(request.method), request.keep_alive, http_1_0)
             return
         self.busy = True
         assert self.transport is not None
         self.transport.pause_reading()  # the next requests wait for this one's answer
         task = asyncio.get_running_loop().create_task(self._fallback(request, path))
         task.add_done_callback(_retrieve)
+
+    def _serve(
+        self, method: str, path: str, keep_alive: bool, http_1_0: bool,
+        if_none_match: bytes | None, agent: bytes | None, authorization: bytes | None,
+    ) -> None:  # fmt: skip
+        """Answer one ``/p/`` request, from either parser: the ban first, then the app."""
+        client = self.client
+        app = self.app
+        if client is not None and app.firewall.banned(client[0]):
+            self._write(*forbidden(method), keep_alive, http_1_0)
+            return
+        started = time.perf_counter()
+        if self.serving.client_ca and not client_cert.allows(self.cert_mac, path):
+            status, headers, body = not_found(method)  # another phone's file
+        else:
+            status, headers, body = app.answer(
+                method, path, client, if_none_match, agent, authorization, self.serving.secure
+            )
+        self._write(status, headers, body, keep_alive, http_1_0)
+        app.account(status, path, client, agent, started)
 
     async def _fallback(self, request: Request, path: str) -> None:
         try:
@@ -299,12 +338,12 @@ class HttpProtocol(asyncio.Protocol):
                 self.app.fallback, request, path, self.client, serving.server_address, scheme
             )
         except Exception:
-            request.keep_alive = False  # the app failed: answer 500 and close
-            self._write(500, [(b"content-length", b"0")], b"", request)
+            # the app failed: answer 500 and close
+            self._write(500, [(b"content-length", b"0")], b"", False, False)
             raise
         finally:
             self.busy = False
-        self._write(status, headers, body, request)
+        self._write(status, headers, body, request.keep_alive, request.http_version == "1.0")
         while self.pending and not self.busy and not self.closed:
             self._handle(self.pending.popleft())
         if not self.busy and not self.closed and not self.writing_paused:
@@ -312,15 +351,15 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.resume_reading()
 
     def _write(
-        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, request: Request
-    ) -> None:
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool,
+        http_1_0: bool,
+    ) -> None:  # fmt: skip
         transport = self.transport
         if transport is None or self.closed:
             return
-        keep_alive = request.keep_alive
         serving = self.serving
         if keep_alive:
-            tail = _KEEP if request.http_version == "1.0" else b"\r\n"
+            tail = _KEEP if http_1_0 else b"\r\n"
         else:
             tail = _CLOSE
         transport.write(b"".join((serving.head(status, headers), serving.date, tail, body)))

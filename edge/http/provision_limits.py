@@ -14,13 +14,14 @@ from typing import Any
 
 import lmdb
 
+from edge.http.reads import Reads
 from provedge.formats import edgestate, limits
 
 
 class ProvisionLimits:
-    def __init__(self, data_dir: str | Path, published: lmdb.Environment) -> None:
+    def __init__(self, data_dir: str | Path, reads: Reads) -> None:
         self.data_dir = data_dir
-        self._published = published
+        self._reads = reads
         self._limits: Any = None
         self._state: tuple[lmdb.Environment, Any] | None = None
 
@@ -40,13 +41,12 @@ class ProvisionLimits:
 
     def _stop_at(self, mac: str) -> int | None:
         if self._limits is None:
-            try:
-                self._limits = self._published.open_db(limits.LIMITS_DB, create=False)
-            except lmdb.Error:
+            self._limits = self._reads.open_db(limits.LIMITS_DB)
+            if self._limits is None:
                 return None  # nothing published with limits yet
-        with self._published.begin(db=self._limits, buffers=True) as txn:
-            raw = txn.get(mac.encode())
-            return None if raw is None else limits.decode(raw)
+        txn = self._reads.txn()
+        raw = txn.get(mac.encode(), db=self._limits)
+        return None if raw is None else limits.decode(raw)
 
     def close(self) -> None:
         if self._state is not None:

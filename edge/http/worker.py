@@ -25,6 +25,7 @@ from edge.http.delivery import Delivery, shared_key
 from edge.http.limits import HttpLimits
 from edge.http.protocol import HttpProtocol, Serving
 from edge.http.provision_limits import ProvisionLimits
+from edge.http.reads import Reads
 from edge.sip import digest
 from edge.sip.accounts import AccountDirectory
 from edge.sip.bindings import Bindings
@@ -46,6 +47,7 @@ def app_factory(config: Config) -> EdgeApp:
     recorder = Recorder(edgestate.socket_path(config.data))
     meter = metrics.Meter(Path(config.data) / metrics.METRICS_DIR)
     env = store.open_env(config.data)
+    reads = Reads(env)  # one read transaction a turn of the loop, for every /p/ read
     # One worker per host joins the PnP multicast group: each would get every datagram.
     multicast = config.pnp_multicast and config.sip_enabled and _take(config.data, _PNP_LOCK)
     registrar = reboot = None
@@ -65,10 +67,11 @@ def app_factory(config: Config) -> EdgeApp:
     ).fitted()
     return EdgeApp(
         env, config.sip_address, recorder, meter, Firewall(config.data, env), multicast,
-        registrar, limits, reboot, ProvisionLimits(config.data, env),
-        Delivery(config.data, env, digest.Digest(
+        registrar, limits, reboot, ProvisionLimits(config.data, reads),
+        Delivery(config.data, reads, digest.Digest(
             config.digest_nonce_s, config.digest_prefer, secret=shared_key(config.data),
         )),
+        reads,
     )  # fmt: skip
 
 
