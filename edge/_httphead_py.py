@@ -11,7 +11,7 @@ Head = tuple[str, str, bool, bool, bytes | None, bytes | None, bytes | None, int
 
 _LINE = re.compile(rb"(GET|HEAD) (/p/[\x21\x22\x24-\x7e]*) HTTP/1\.([01])\r\n")
 _FIELD = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\x20-\x7e\t]*)\r\n")
-_KEPT = {b"if-none-match": 4, b"user-agent": 5, b"authorization": 6}
+_KEPT = {b"if-none-match": 0, b"user-agent": 1, b"authorization": 2}  # places in the result
 _DECLINED = {b"content-length", b"transfer-encoding", b"upgrade", b"expect"}
 _CONNECTION = {b"close": 1, b"keep-alive": 2}
 
@@ -43,7 +43,7 @@ def parse_head(data: bytes, start: int, limit: int) -> Head | None:
                 return None
             connection = _CONNECTION[value.lower()]
         elif name in _KEPT:
-            kept[_KEPT[name] - 4] = value
+            kept[_KEPT[name]] = value
     http_1_0 = minor == b"0"
     keep_alive = connection == 2 if http_1_0 else connection != 1
     path = target.partition(b"?")[0].decode("ascii")

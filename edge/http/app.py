@@ -1,8 +1,9 @@
 """The edge's HTTP side: the decision for config files, Starlette for the rest.
 
 ``GET``/``HEAD /p/{tenant_key}/{file}`` is answered straight from LMDB by ``answer``: the
-turn's read transaction (edge/http/reads.py), headers that were computed at publish time, no routing framework on
-the way, no transport either (edge/http/protocol.py carries the answer).
+turn's read transaction (edge/http/reads.py), headers that were computed at publish time,
+no routing framework on the way, no transport either (edge/http/protocol.py carries the
+answer).
 Every miss (unknown tenant key, unknown MAC, unknown file, odd name) gets the same 404, so
 an answer never tells a scanner whether a MAC exists.
 

@@ -300,9 +300,7 @@ class HttpProtocol(asyncio.Protocol):
             self._serve(request.method, path, request.keep_alive, http_1_0,
                         request.if_none_match, request.agent, request.authorization)  # fmt: skip
             return
-        client = self.client
-        if client is not None and self.app.firewall.banned(client[0]):
-            self._write(*forbidden(request.method), request.keep_alive, http_1_0)
+        if self._refused(request.method, request.keep_alive, http_1_0):
             return
         self.busy = True
         assert self.transport is not None
@@ -315,11 +313,10 @@ class HttpProtocol(asyncio.Protocol):
         if_none_match: bytes | None, agent: bytes | None, authorization: bytes | None,
     ) -> None:  # fmt: skip
         """Answer one ``/p/`` request, from either parser: the ban first, then the app."""
+        if self._refused(method, keep_alive, http_1_0):
+            return
         client = self.client
         app = self.app
-        if client is not None and app.firewall.banned(client[0]):
-            self._write(*forbidden(method), keep_alive, http_1_0)
-            return
         started = time.perf_counter()
         if self.serving.client_ca and not client_cert.allows(self.cert_mac, path):
             status, headers, body = not_found(method)  # another phone's file
@@ -329,6 +326,14 @@ class HttpProtocol(asyncio.Protocol):
             )
         self._write(status, headers, body, keep_alive, http_1_0)
         app.account(status, path, client, agent, started)
+
+    def _refused(self, method: str, keep_alive: bool, http_1_0: bool) -> bool:
+        """A banned client's request answered 403 before anything else is looked at."""
+        client = self.client
+        if client is None or not self.app.firewall.banned(client[0]):
+            return False
+        self._write(*forbidden(method), keep_alive, http_1_0)
+        return True
 
     async def _fallback(self, request: Request, path: str) -> None:
         try:
